@@ -1,0 +1,1 @@
+"""Corpus: sources -> candidate items -> validated clips -> manifest, splits, coverage conditions."""
