@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from codecstudy.config import format_validation_error
 from codecstudy.corpus.sources.base import Source
 from codecstudy.errors import ConfigError
 
@@ -39,23 +40,18 @@ def source_class(kind: str) -> type[Source]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def make_source(spec: dict[str, Any], where: str = "source") -> Source:
-    """Build a Source from a config mapping with a ``kind`` key; errors name ``where.key``."""
+def make_source(spec: dict[str, Any], where: str = "source", file: str | None = None) -> Source:
+    """Build a Source from a config mapping with a ``kind`` key; errors name ``file: where.key``."""
     spec = dict(spec)
     kind = spec.pop("kind", None)
     if not kind:
-        raise ConfigError(f"{where}.kind: missing; known: {', '.join(sorted(SOURCE_CLASSES))}")
-    cls = source_class(str(kind))
+        raise ConfigError(f"{file + ': ' if file else ''}{where}.kind: missing; known: {', '.join(sorted(SOURCE_CLASSES))}")
+    try:
+        cls = source_class(str(kind))
+    except ConfigError as exc:
+        raise ConfigError(f"{file + ': ' if file else ''}{where}.kind: {exc}") from None
     try:
         return cls.model_validate(spec)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, where)) from None
+        raise ConfigError(format_validation_error(exc, where, file)) from None
 
-
-def format_validation_error(exc: ValidationError, where: str) -> str:
-    """One line per problem, each naming the dotted key, e.g. ``sources[0].root: Field required``."""
-    parts = []
-    for err in exc.errors():
-        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-        parts.append(f"{where}{loc}: {err['msg']}")
-    return "; ".join(parts)
