@@ -138,8 +138,10 @@ def select_condition(clips: list[Clip], spec: ConditionSpec, budget: float | Non
         for clip in pool:
             if taken >= shares[key] - 1e-9:
                 break
-            chosen.append(clip)
-            taken += clip.duration
+            # overshoot by at most half a clip, so the share is met to the nearest clip, not always exceeded
+            if taken + clip.duration <= shares[key] + clip.duration / 2:
+                chosen.append(clip)
+                taken += clip.duration
     return sorted(chosen, key=lambda c: c.id)
 
 
