@@ -72,7 +72,37 @@ def info(path: str | Path) -> AudioInfo:
         meta = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioReadError(path, f"unreadable audio ({_short(exc)})") from None
+    _check_wav_data_length(path, size)
     return AudioInfo(int(meta.samplerate), int(meta.channels), int(meta.frames))
+
+
+# Data sizes that streaming writers leave in the header when they cannot seek back to fill in the real one.
+_UNSET_CHUNK_SIZES = (0, 0x7FFFFFFF, 0xFFFFFFFF)
+
+
+def _check_wav_data_length(path: Path, size: int) -> None:
+    """Reject a WAV whose ``data`` chunk is cut short.
+
+    libsndfile silently shrinks the length to what the file holds, so without this a half-copied WAV would pass
+    as a complete, shorter recording.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        offset = 12
+        while offset + 8 <= size:
+            handle.seek(offset)
+            chunk = handle.read(8)
+            declared = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"data":
+                available = size - offset - 8
+                if declared > available and declared not in _UNSET_CHUNK_SIZES:
+                    raise AudioReadError(
+                        path, f"truncated: header declares {declared} bytes of audio, the file holds {available}"
+                    )
+                return
+            offset += 8 + declared + (declared & 1)
 
 
 def _short(exc: BaseException) -> str:
@@ -91,8 +121,10 @@ def _decode_g722(path: Path) -> np.ndarray:
 
 
 def _decode_gsm(path: Path) -> np.ndarray:
+    frames = path.stat().st_size // GSM_FRAME_BYTES * GSM_FRAME_SAMPLES
     with sf.SoundFile(str(path), format="RAW", subtype="GSM610", samplerate=GSM_SAMPLE_RATE, channels=1) as f:
-        samples = f.read(dtype="float32", always_2d=True)
+        # libsndfile reports raw GSM as non-seekable, so soundfile refuses "read everything": ask for a count.
+        samples = f.read(frames, dtype="float32", always_2d=True)
     return samples.T
 
 

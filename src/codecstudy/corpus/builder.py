@@ -108,7 +108,8 @@ def _collect_items(
     items: list[tuple[str, SourceItem]] = []
     for source in sources:
         iterator: Iterator[SourceItem | SkippedItem] = source.items()
-        for entry in tqdm(iterator, desc=f"scanning {source.kind}", unit=" files", disable=not show_progress):
+        bar = tqdm(iterator, desc=f"scanning {source.kind}", unit=" files", disable=not show_progress, leave=False)
+        for entry in bar:
             if isinstance(entry, SkippedItem):
                 skips.append(entry)
                 continue
