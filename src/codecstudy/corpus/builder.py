@@ -157,6 +157,8 @@ def build_corpus(
     clips_path = build_dir / "clips.jsonl"
     rejects_path = build_dir / "rejects.jsonl"
 
+    for source in config.sources:
+        source.check()
     source_skips: list[SkippedItem] = []
     items = _collect_items(list(config.sources), source_skips, show_progress)
     done = {record["key"] for record in read_jsonl(progress_path)}

@@ -30,6 +30,9 @@ class Source(BaseModel):
     def items(self) -> Iterator[SourceOutput]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def check(self) -> None:
+        """Fail fast, before any scanning, on what makes the whole source unusable (a missing root)."""
+
     @property
     def name(self) -> str:
         return self.kind
@@ -39,6 +42,9 @@ class DatasetSource(Source):
     """A dataset the user has on disk under ``root``."""
 
     root: Path
+
+    def check(self) -> None:
+        self.require_root()
 
     def require_root(self) -> Path:
         from codecstudy.errors import CodecStudyError
