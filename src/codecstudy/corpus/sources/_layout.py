@@ -140,19 +140,27 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
                 yield number, line
 
 
+def choose_text(original: str, normalized: str, which: str) -> str:
+    """The ``which`` column of layouts that ship both; normalized falls back to the original where it is blank,
+    since a line whose normalisation was left out still has a usable transcript."""
+    if which == "normalized" and normalized.strip():
+        return normalized
+    return original
+
+
 def read_transcript(path: Path) -> str:
     """A one-utterance text file; undecodable bytes are replaced so one bad file cannot stop a whole scan."""
     return path.read_text(encoding="utf-8-sig", errors="replace")
 
 
 def delimited_rows(
-    path: Path, delimiter: str, required: Iterable[str], kind: str
+    path: Path, delimiter: str, required: Iterable[str | tuple[str, ...]], kind: str
 ) -> Iterator[tuple[int, dict[str, str] | None]]:
     """Stream a CSV/TSV with a header as ``(line number, row)``; ``row`` is None when the field count is off.
 
-    Unlike :func:`~codecstudy.corpus.sources.base.read_delimited` it does not hold the file in memory (Common
+    It does not hold the file in memory (Common
     Voice's ``validated.tsv`` has millions of rows) and it keeps line numbers for the skip reasons. A header
-    without a ``required`` column is a user error: nothing in the file could be used.
+    without a ``required`` column (a tuple: one of those) is a user error: nothing in the file could be used.
     """
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     with path.open(newline="", encoding="utf-8-sig") as handle:
@@ -161,7 +169,11 @@ def delimited_rows(
         if header is None:
             raise CodecStudyError(f"{kind}: {path} is empty (expected a header line)")
         header = [name.strip() for name in header]
-        missing = [name for name in required if name not in header]
+        missing = [
+            " or ".join(names)
+            for names in ((n,) if isinstance(n, str) else n for n in required)
+            if not any(name in header for name in names)
+        ]
         if missing:
             raise CodecStudyError(f"{kind}: {path} has no column {', '.join(missing)} (header: {', '.join(header)})")
         for fields in reader:

@@ -7,7 +7,6 @@ place, so that every source gets the same checks (corrupt, silent, NaN, too shor
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -53,10 +52,3 @@ class DatasetSource(Source):
             raise CodecStudyError(f"{self.kind}: root folder not found: {self.root}")
         return self.root
 
-
-def read_delimited(path: Path, delimiter: str = ",", fieldnames: list[str] | None = None) -> list[dict[str, str]]:
-    """Read a CSV/TSV metadata file into dict rows (UTF-8, BOM tolerated, no quoting surprises for TSV)."""
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter, fieldnames=fieldnames, quoting=quoting)
-        return [dict(row) for row in reader]

@@ -38,7 +38,9 @@ class CSS10Source(DatasetSource):
         description="ISO 639-1 code: the language of root when its name does not say it, or the language "
         "folder to pick when root holds several",
     )
-    text: Literal["normalized", "original"] = Field("normalized", description="transcript column to use")
+    text: Literal["normalized", "original"] = Field(
+        "normalized", description="transcript column to use (normalized falls back to the original where blank)"
+    )
     license: str = Field("public-domain", description="licence recorded on every clip")
 
     def items(self) -> Iterator[SourceOutput]:
@@ -66,7 +68,7 @@ class CSS10Source(DatasetSource):
                     ),
                 )
                 continue
-            text = fields[2] if self.text == "normalized" else fields[1]
+            text = _layout.choose_text(fields[1], fields[2], self.text)
             yield _layout.transcribed_item(
                 self, folder / fields[0].strip(), text, language=language, speaker=speaker, license=self.license
             )

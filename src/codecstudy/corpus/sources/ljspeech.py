@@ -40,14 +40,13 @@ class LJSpeechSource(DatasetSource):
             fields = line.split("|")
             # Two fields (id|text) is the common "LJSpeech format" of derived datasets; accept it too.
             if len(fields) not in (2, 3) or not fields[0].strip():
-                yield SkippedItem(
-                    str(metadata), self.name, _layout.malformed(metadata, number, f"expected id|text|normalized, got {len(fields)} fields")
-                )
+                detail = f"expected id|text|normalized, got {len(fields)} fields"
+                yield SkippedItem(str(metadata), self.name, _layout.malformed(metadata, number, detail))
                 continue
             utt = fields[0].strip()
             original = fields[1]
             normalized = fields[2] if len(fields) == 3 else ""
-            text = normalized if self.text == "normalized" and normalized.strip() else original
+            text = _layout.choose_text(original, normalized, self.text)
             yield _layout.transcribed_item(
                 self, root / "wavs" / f"{utt}.wav", text, language="en", speaker=speaker, license=self.license
             )
