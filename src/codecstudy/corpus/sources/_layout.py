@@ -158,8 +158,8 @@ def delimited_rows(
 ) -> Iterator[tuple[int, dict[str, str] | None]]:
     """Stream a CSV/TSV with a header as ``(line number, row)``; ``row`` is None when the field count is off.
 
-    It does not hold the file in memory (Common
-    Voice's ``validated.tsv`` has millions of rows) and it keeps line numbers for the skip reasons. A header
+    It does not hold the file in memory (Common Voice's ``validated.tsv`` has millions of rows) and it keeps line
+    numbers for the skip reasons. A header
     without a ``required`` column (a tuple: one of those) is a user error: nothing in the file could be used.
     """
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
