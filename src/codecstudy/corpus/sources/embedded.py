@@ -22,6 +22,9 @@ Layout facts that are not obvious from the package names (found by reading the d
   Russian. They are labelled accordingly; other captioned sounds there ("CLICK", "MUAHHH...") are skipped.
 * Tux Paint's localised stamp *sounds* (``7_de.ogg``, ``A_filled_en_GB.ogg``) are spoken digits and letters,
   so a stamp sound that exists in localised versions is speech (its plain version being the English one).
+* The Asterisk transcripts mix speech with annotations (``[ascending tones]``, ``(note: ...)``), run some
+  entries together on one line, and the Italian file lost its accented vowels to ``?``; see
+  :func:`clean_asterisk_text`, :func:`read_asterisk_transcripts` and :func:`repair_asterisk_text`.
 * Several packages store the same recording under several names (MegaGlest tilesets, Tux Paint's filled and
   outlined letters, Fish Fillets levels): identical files are yielded once and counted as duplicates.
 
@@ -36,6 +39,7 @@ import gzip
 import hashlib
 import os
 import re
+import shutil
 import struct
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -149,16 +153,16 @@ PACKAGES: dict[str, PackageSpec] = {
 def _audio_or(*extra: str) -> Callable[[str], bool]:
     def keep(name: str) -> bool:
         lower = name.lower()
-        return lower.endswith(AUDIO_SUFFIXES + extra) or "/doc/" in name and lower.endswith("copyright")
+        return lower.endswith(AUDIO_SUFFIXES + extra) or ("/doc/" in name and lower.endswith("copyright"))
 
     return keep
 
 
 def _under(prefixes: tuple[str, ...], inner: Callable[[str], bool]) -> Callable[[str], bool]:
-    return lambda name: name.startswith(prefixes) and inner(name) or name.endswith("/copyright")
+    return lambda name: (name.startswith(prefixes) and inner(name)) or name.endswith("/copyright")
 
 
-MEMBER_FILTERS: dict[str, tuple[str, Callable[[str], bool]]] = {
+MEMBER_FILTERS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
     "fillets-ng-data": ("audio+lua", _audio_or(".lua")),
     "tuxpaint-stamps-default": ("audio+txt", _audio_or(".txt")),
     "supertux-data": ("music", _under(("usr/share/games/supertux2/music/",), _audio_or())),
@@ -229,6 +233,33 @@ class EmbeddedSource(Source):
             return False
         return self.languages is None or (language or NO_LANGUAGE) in self.languages
 
+    def needed_packages(self) -> list[str]:
+        """Every package :meth:`items` reads: the selected ones and those holding their transcripts/scripts."""
+        needed = set(self.selected_packages())
+        for name in list(needed):
+            needed.update(PACKAGES[name].needs)
+        return sorted(needed)
+
+    def check(self) -> None:
+        """Fail before any work when a package is neither at hand (deb or unpacked tree) nor downloadable."""
+        if shutil.which("apt-get") is not None:
+            return
+        root = Path(self.cache_dir).expanduser() if self.cache_dir is not None else debian.cache_root()
+        deb_dir = Path(self.deb_dir).expanduser() if self.deb_dir is not None else None
+        missing = [
+            name
+            for name in self.needed_packages()
+            if name != SOUNDFONT_PACKAGE  # only needed for renders that are not cached yet
+            and debian.find_deb(name, deb_dir) is None
+            and debian.find_deb(name, root / "debs") is None
+            and debian.find_unpacked(name, root) is None
+        ]
+        if missing:
+            raise CodecStudyError(
+                f"embedded: apt-get is not available and no .deb was found for {', '.join(missing)}; "
+                "download them and set deb_dir"
+            )
+
     def items(self) -> Iterator[SourceOutput]:
         context = _Context(self.cache_dir, self.deb_dir)
         dedup = _Deduplicator()
@@ -263,7 +294,7 @@ class _Context:
 
     def unpack(self, package: str) -> debian.UnpackedDeb:
         if package not in self._unpacked:
-            key, keep = MEMBER_FILTERS.get(package, ("all", None))  # type: ignore[arg-type]
+            key, keep = MEMBER_FILTERS.get(package, ("all", None))
             self._unpacked[package] = debian.ensure_unpacked(
                 package, self.root, self.deb_dir, keep, filter_key=f"{key}-{_FILTER_VERSION}"
             )
@@ -328,8 +359,13 @@ def clean_text(text: str) -> str:
 # Asterisk
 
 
-def read_asterisk_transcripts(path: Path) -> dict[str, str]:
-    """``name: text`` lines of ``core-sounds-<lang>.txt(.gz)``; ``;`` starts a comment line."""
+def read_asterisk_transcripts(path: Path, known_keys: set[str] | None = None) -> dict[str, str]:
+    """``name: text`` lines of ``core-sounds-<lang>.txt(.gz)``; ``;`` starts a comment line.
+
+    Some lines of the real files hold several entries run together (``...attivi. confbridge-mute-in: Per
+    disattivare...``) or repeat their key (``conf-adminmenu: conf-adminmenu: ...``). Given the names of the
+    sound files (``known_keys``), a line is also cut wherever one of those names is followed by a colon.
+    """
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:  # type: ignore[operator]
         lines = handle.read().splitlines()
@@ -338,8 +374,21 @@ def read_asterisk_transcripts(path: Path) -> dict[str, str]:
         if not line.strip() or line.lstrip().startswith(";") or ":" not in line:
             continue
         key, _, text = line.partition(":")
-        transcripts.setdefault(key.strip(), text.strip())
+        for name, words in _split_entries(key.strip(), text, known_keys or set()):
+            if not transcripts.get(name):  # the first non-empty text of a name wins
+                transcripts[name] = words.strip()
     return transcripts
+
+
+def _split_entries(key: str, text: str, known_keys: set[str]) -> list[tuple[str, str]]:
+    entries: list[tuple[str, str]] = []
+    start = 0
+    for match in re.finditer(r"(?:^|(?<=\s))([\w/-]+):(?=\s|$)", text):
+        if match.group(1) in known_keys:
+            entries.append((key, text[start : match.start()]))
+            key, start = match.group(1), match.end()
+    entries.append((key, text[start:]))
+    return entries
 
 
 _WHOLE_NOTE = re.compile(r"^\s*(\[[^\]]*\]|\([^)]*\))\s*$")
@@ -361,6 +410,23 @@ def clean_asterisk_text(text: str) -> str | None:
     return text.strip()
 
 
+# The Italian transcript file lost its accented vowels to "?" somewhere upstream ("il tempo sar? esattamente").
+# The damaged words are few and unambiguous, so they are repaired; a "?" left inside a sentence afterwards means
+# an unknown damaged word, and that line is not used.
+ASTERISK_TEXT_FIXES: dict[str, list[tuple[str, str]]] = {
+    "it": [(r"(?<=\s)\?(?=\s)", "è"), (r"\bsar\?", "sarà"), (r"\bpu\?", "può"), (r"\bcos\?", "così"),
+           (r"\bpi\?", "più")],
+}
+_DAMAGED = re.compile(r"\w\?\s+\w")
+
+
+def repair_asterisk_text(text: str, language: str) -> str | None:
+    """Undo known damage in a transcript; None when it is damaged in a way we cannot undo."""
+    for pattern, replacement in ASTERISK_TEXT_FIXES.get(language, []):
+        text = re.sub(pattern, replacement, text)
+    return None if language in ASTERISK_TEXT_FIXES and _DAMAGED.search(text) else text
+
+
 def _asterisk(context: _Context, spec: PackageSpec) -> Iterator[_Entry]:
     language = spec.name.removeprefix("asterisk-core-sounds-").removesuffix("-g722")
     sounds = context.unpack(spec.name).root / spec.content_root
@@ -368,10 +434,13 @@ def _asterisk(context: _Context, spec: PackageSpec) -> Iterator[_Entry]:
     transcript_files = sorted(notes.rglob("core-sounds-*.txt*"))
     if not transcript_files:
         raise CodecStudyError(f"{spec.needs[0]}: no core-sounds-*.txt transcript file in the package")
-    transcripts = read_asterisk_transcripts(transcript_files[0])
-    for voice in sorted(p for p in sounds.iterdir() if p.is_dir()) if sounds.is_dir() else []:
+    voices = sorted(p for p in sounds.iterdir() if p.is_dir()) if sounds.is_dir() else []
+    files = {voice: _audio_files(voice) for voice in voices}
+    keys = {path.relative_to(voice).with_suffix("").as_posix() for voice in voices for path in files[voice]}
+    transcripts = read_asterisk_transcripts(transcript_files[0], keys)
+    for voice in voices:
         speaker = f"asterisk:{voice.name.split('_')[-1]}"  # en_US_f_Allison -> Allison
-        for path in _audio_files(voice):
+        for path in files[voice]:
             key = path.relative_to(voice).with_suffix("").as_posix()
             if key.startswith("silence/"):
                 continue  # digital silence padding, by design not a recording
@@ -380,7 +449,11 @@ def _asterisk(context: _Context, spec: PackageSpec) -> Iterator[_Entry]:
                 yield _Skip(str(path), f"no transcript (no line '{key}' in {transcript_files[0].name})", language,
                             "speech")
                 continue
-            text = clean_asterisk_text(raw)
+            repaired = repair_asterisk_text(raw, language)
+            if repaired is None:
+                yield _Skip(str(path), f"transcript has lost characters ({raw})", language, "speech")
+                continue
+            text = clean_asterisk_text(repaired)
             if text is None:
                 yield _Skip(str(path), f"transcript describes a sound, not speech ({raw})", language, "speech")
                 continue

@@ -1,0 +1,282 @@
+"""Downloading and unpacking .deb files, on small debs built by the test (no network unless marked)."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from codecstudy.corpus import debian
+from codecstudy.errors import CodecStudyError
+
+
+def _tar(entries: dict[str, bytes], links: dict[str, str] | None = None, compression: str = "xz") -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=f"w:{compression}" if compression else "w") as tar:
+        folders = sorted({str(Path(name).parent) for name in entries if "/" in name})
+        for folder in folders:
+            info = tarfile.TarInfo(f"./{folder}/")
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o755
+            tar.addfile(info)
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name if name.startswith("/") else f"./{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(f"./{name}")
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tar.addfile(info)
+    return buffer.getvalue()
+
+
+def _ar(members: list[tuple[str, bytes]]) -> bytes:
+    out = bytearray(b"!<arch>\n")
+    for name, data in members:
+        header = f"{name:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(data):<10}".encode() + b"`\n"
+        out += header + data + (b"\n" if len(data) % 2 else b"")
+    return bytes(out)
+
+
+def make_deb(
+    folder: Path,
+    package: str,
+    files: dict[str, bytes],
+    version: str = "1.0-1",
+    links: dict[str, str] | None = None,
+    compression: str = "xz",
+) -> Path:
+    """A minimal binary package, laid out the way dpkg-deb writes one."""
+    control = f"Package: {package}\nVersion: {version}\nArchitecture: all\nDescription: test\n multi-line\n"
+    suffix = f".{compression}" if compression else ""
+    deb = folder / f"{package}_{version.replace(':', '%3a')}_all.deb"
+    deb.parent.mkdir(parents=True, exist_ok=True)
+    deb.write_bytes(
+        _ar(
+            [
+                ("debian-binary", b"2.0\n"),
+                ("control.tar.xz", _tar({"control": control.encode()})),
+                (f"data.tar{suffix}", _tar(files, links, compression)),
+            ]
+        )
+    )
+    return deb
+
+
+FILES = {
+    "usr/share/games/demo/sound/a.ogg": b"A" * 11,
+    "usr/share/games/demo/sound/b.wav": b"B" * 20,
+    "usr/share/games/demo/images/c.png": b"C" * 5,
+    "usr/share/doc/demo/copyright": b"GPL-2+\n",
+}
+
+
+def test_ar_members_and_control(tmp_path: Path) -> None:
+    deb = make_deb(tmp_path, "demo", FILES, version="1:2.0-3")
+    assert [m.name for m in debian.ar_members(deb)] == ["debian-binary", "control.tar.xz", "data.tar.xz"]
+    assert debian.read_control(deb)["Description"] == "test\nmulti-line"
+    info = debian.deb_info(deb)
+    assert info == debian.DebInfo("demo", "1:2.0-3", "all")
+    assert info.slug == "demo_1%3a2.0-3"
+
+
+@pytest.mark.parametrize("compression", ["xz", "gz", ""])
+def test_unpack_files_filter_and_marker(tmp_path: Path, compression: str) -> None:
+    deb = make_deb(
+        tmp_path, "demo", FILES, compression=compression,
+        links={"usr/share/games/demo/sound/link.ogg": "a.ogg", "usr/share/games/demo/font.ttf": "/usr/share/x.ttf"},
+    )
+    dest = debian.unpack_deb(deb, tmp_path / "out", lambda name: not name.endswith(".png"), filter_key="no-png")
+    files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file() or p.is_symlink())
+    # Symbolic links are never extracted (duplicates or pointers out of the package); filtered files neither.
+    assert files == [
+        debian.UNPACKED_MARKER,
+        "usr/share/doc/demo/copyright",
+        "usr/share/games/demo/sound/a.ogg",
+        "usr/share/games/demo/sound/b.wav",
+    ]
+    assert (dest / "usr/share/games/demo/sound/b.wav").read_bytes() == b"B" * 20
+    assert not (dest / "usr/share/games/demo/images").exists()  # folders appear only for kept files
+    marker = debian.unpacked_info(dest)
+    assert marker is not None and marker["version"] == "1.0-1" and marker["filter"] == "no-png"
+
+
+def test_unpack_is_skipped_when_done_and_redone_when_the_filter_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deb = make_deb(tmp_path, "demo", FILES)
+    calls: list[Path] = []
+    real = debian._extract_data
+
+    def counting(deb_path: Path, root: Path, keep) -> None:  # type: ignore[no-untyped-def]
+        calls.append(root)
+        real(deb_path, root, keep)
+
+    monkeypatch.setattr(debian, "_extract_data", counting)
+    dest = tmp_path / "out"
+    debian.unpack_deb(deb, dest)
+    first = (dest / debian.UNPACKED_MARKER).stat().st_mtime_ns
+    debian.unpack_deb(deb, dest)
+    assert len(calls) == 1 and (dest / debian.UNPACKED_MARKER).stat().st_mtime_ns == first
+    debian.unpack_deb(deb, dest, lambda name: name.endswith(".ogg"), filter_key="ogg")
+    assert len(calls) == 2
+    assert sorted(p.name for p in dest.rglob("*") if p.is_file()) == [debian.UNPACKED_MARKER, "a.ogg"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # old tree removed
+
+
+def test_interrupted_unpack_leaves_no_tree(tmp_path: Path) -> None:
+    deb = make_deb(tmp_path, "demo", FILES)
+    seen: list[str] = []
+
+    def dies_midway(name: str) -> bool:
+        seen.append(name)
+        if len(seen) == 2:
+            raise KeyboardInterrupt  # what a user's Ctrl-C looks like from inside the extraction
+        return True
+
+    with pytest.raises(KeyboardInterrupt):
+        debian.unpack_deb(deb, tmp_path / "out", dies_midway, filter_key="dies")
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == [deb.name]  # the partial tree is cleaned up too
+    assert debian.unpack_deb(deb, tmp_path / "out").is_dir()
+
+
+def test_partial_tree_of_a_killed_run_is_removed(tmp_path: Path) -> None:
+    deb = make_deb(tmp_path, "demo", FILES)
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    dead = tmp_path / f".out.partial-{finished.pid}-abc"
+    (dead / "usr").mkdir(parents=True)
+    alive = tmp_path / f".out.partial-{os.getpid()}-xyz"  # a run still going on (here: this process)
+    alive.mkdir()
+    debian.unpack_deb(deb, tmp_path / "out")
+    assert not dead.exists() and alive.exists()
+
+
+def test_unsafe_member_names_are_not_extracted(tmp_path: Path) -> None:
+    deb = make_deb(tmp_path / "debs", "demo", {"usr/ok.txt": b"ok", "../evil.txt": b"x", "/etc/evil.txt": b"x"})
+    dest = debian.unpack_deb(deb, tmp_path / "out")
+    assert (dest / "usr/ok.txt").read_bytes() == b"ok"
+    assert not (tmp_path / "evil.txt").exists() and not (dest / "etc").exists()
+
+
+def test_broken_debs_are_clear_errors(tmp_path: Path) -> None:
+    not_deb = tmp_path / "x_1_all.deb"
+    not_deb.write_bytes(b"PK\x03\x04 not an ar archive")
+    with pytest.raises(CodecStudyError, match="not a .deb"):
+        debian.unpack_deb(not_deb, tmp_path / "out")
+    deb = make_deb(tmp_path, "demo", FILES)
+    truncated = tmp_path / "t_1_all.deb"
+    truncated.write_bytes(deb.read_bytes()[:-200])
+    with pytest.raises(CodecStudyError, match="truncated"):
+        debian.unpack_deb(truncated, tmp_path / "out")
+    zst = tmp_path / "z_1_all.deb"
+    zst.write_bytes(_ar([("debian-binary", b"2.0\n"), ("control.tar.zst", b"\x28\xb5\x2f\xfd")]))
+    try:
+        import zstandard  # noqa: F401
+    except ImportError:
+        with pytest.raises(CodecStudyError, match="pip install zstandard"):
+            debian.deb_info(zst)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# fetch_deb, with a fake apt-get on PATH
+
+
+def _fake_apt(tmp_path: Path, script: str) -> Path:
+    """An ``apt-get`` that logs its arguments to ``apt.log`` and then runs ``script``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    apt = bin_dir / "apt-get"
+    log = tmp_path / "apt.log"
+    apt.write_text(f'#!/bin/sh\necho "$@" >> {log}\n{script}\n')
+    apt.chmod(apt.stat().st_mode | stat.S_IEXEC)
+    return bin_dir
+
+
+def test_cache_root_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(debian.CACHE_ENV, str(tmp_path / "c"))
+    assert debian.default_deb_dir() == tmp_path / "c" / "debs"
+    monkeypatch.delenv(debian.CACHE_ENV)
+    assert debian.cache_root() == Path.home() / ".cache" / "codecstudy"
+
+
+def test_fetch_prefers_deb_dir_then_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(_fake_apt(tmp_path, "exit 1")))
+    given = make_deb(tmp_path / "given", "demo", FILES)
+    make_deb(tmp_path / "given", "demo-extra", FILES)  # a longer name must not match "demo"
+    cached = make_deb(tmp_path / "cache", "other", FILES)
+    assert debian.fetch_deb("demo", tmp_path / "cache", deb_dir=tmp_path / "given") == given
+    assert debian.fetch_deb("other", tmp_path / "cache", deb_dir=tmp_path / "given") == cached
+    assert not (tmp_path / "apt.log").exists()
+
+
+def test_fetch_downloads_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(_fake_apt(tmp_path, 'printf deb > "$2_1.0_all.deb"')))
+    cache = tmp_path / "cache"
+    deb = debian.fetch_deb("demo", cache)
+    assert deb == cache / "demo_1.0_all.deb" and deb.read_bytes() == b"deb"
+    assert [p.name for p in cache.iterdir()] == ["demo_1.0_all.deb"]  # the download folder is gone
+    assert debian.fetch_deb("demo", cache) == deb  # resumable: no second download
+    assert (tmp_path / "apt.log").read_text().splitlines() == ["download demo"]
+
+
+def test_fetch_updates_package_lists_once_as_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = (
+        f'if [ "$1" = update ]; then : > {tmp_path}/updated; exit 0; fi\n'
+        f'if [ -e {tmp_path}/updated ]; then printf deb > "$2_1.0_all.deb"; exit 0; fi\n'
+        'echo "E: Unable to locate package $2" >&2; exit 100'
+    )
+    monkeypatch.setenv("PATH", str(_fake_apt(tmp_path, script)))
+    monkeypatch.setattr(debian, "_is_root", lambda: True)
+    monkeypatch.setattr(debian, "_apt_updated", False)
+    assert debian.fetch_deb("demo", tmp_path / "cache").name == "demo_1.0_all.deb"
+    assert (tmp_path / "apt.log").read_text().splitlines() == ["download demo", "update", "download demo"]
+
+
+def test_fetch_errors_are_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(_fake_apt(tmp_path, 'echo "E: Unable to locate package $2" >&2; exit 100')))
+    monkeypatch.setattr(debian, "_is_root", lambda: False)
+    with pytest.raises(CodecStudyError) as error:
+        debian.fetch_deb("nosuch", tmp_path / "cache")
+    message = str(error.value)
+    assert "\n" not in message
+    assert message == (
+        "nosuch: apt-get download failed: E: Unable to locate package nosuch (run 'apt-get update' as root first)"
+    )
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(CodecStudyError, match="apt-get is not available"):
+        debian.fetch_deb("nosuch", tmp_path / "cache")
+
+
+def test_ensure_unpacked_reuses_a_tree_when_the_deb_is_gone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(_fake_apt(tmp_path, "exit 1")))
+    deb = make_deb(tmp_path / "cache" / "debs", "demo", FILES, version="2.0-1")
+    first = debian.ensure_unpacked("demo", tmp_path / "cache")
+    assert first.version == "2.0-1" and first.root == tmp_path / "cache" / "unpacked" / "demo_2.0-1"
+    deb.unlink()
+    again = debian.ensure_unpacked("demo", tmp_path / "cache")
+    assert again.root == first.root and again.version == "2.0-1"
+    with pytest.raises(CodecStudyError, match="apt-get download failed"):
+        debian.ensure_unpacked("demo", tmp_path / "cache", filter_key="other")  # that tree has another filter
+
+
+def test_ensure_unpacked_checks_the_package_name(tmp_path: Path) -> None:
+    deb = make_deb(tmp_path / "debs", "demo", FILES)
+    deb.rename(tmp_path / "debs" / "impostor_1.0_all.deb")
+    with pytest.raises(CodecStudyError, match="contains package 'demo', expected 'impostor'"):
+        debian.ensure_unpacked("impostor", tmp_path)
+
+
+@pytest.mark.network
+def test_real_apt_download(tmp_path: Path) -> None:
+    deb = debian.fetch_deb("openttd-openmsx", tmp_path / "debs")
+    assert debian.deb_info(deb).package == "openttd-openmsx"
+    root = debian.unpack_deb(deb, tmp_path / "unpacked")
+    assert len(list(root.rglob("*.mid"))) >= 30
