@@ -70,3 +70,18 @@ def test_single_dominant_speaker_goes_to_train():
 def test_invalid_fractions_are_rejected():
     with pytest.raises(ValueError, match="below 1"):
         SplitConfig(valid=0.5, test=0.5)
+
+
+def test_min_speakers_splits_few_speaker_strata_by_file():
+    one_speaker = make_clips(n_speakers=1, per_speaker=40, language="en")
+    many = make_clips(n_speakers=20, per_speaker=2, language="es")
+    strict = assign_splits(one_speaker + many, SplitConfig())
+    assert {c.split for c in strict if c.language == "en"} == {"train"}
+    relaxed = assign_splits(one_speaker + many, SplitConfig(min_speakers=3))
+    assert {c.split for c in relaxed if c.language == "en"} == {"train", "valid", "test"}
+    # the stratum with enough speakers stays speaker-disjoint
+    for speaker in {c.speaker for c in relaxed if c.language == "es"}:
+        assert len({c.split for c in relaxed if c.speaker == speaker and c.language == "es"}) == 1
+    en = [c for c in relaxed if c.language == "en"]
+    test_share = sum(c.duration for c in en if c.split == "test") / sum(c.duration for c in en)
+    assert 0.05 < test_share < 0.15

@@ -24,6 +24,15 @@ class SplitConfig(BaseModel):
     valid: float = Field(0.1, ge=0, lt=1)
     test: float = Field(0.1, ge=0, lt=1)
     seed: int = 0
+    min_speakers: int = Field(
+        0,
+        ge=0,
+        description=(
+            "strata (language x domain) with fewer known speakers than this are split by source file instead of "
+            "by speaker, so a single-speaker language still gets held-out clips; the leakage check then reports "
+            "the shared speaker. 0 keeps every split speaker-disjoint."
+        ),
+    )
 
     @model_validator(mode="after")
     def _leave_room_for_train(self) -> "SplitConfig":
@@ -47,11 +56,21 @@ def assign_splits(clips: list[Clip], config: SplitConfig) -> list[Clip]:
     split furthest below its target duration. Large single-speaker groups therefore land in train, and the
     held-out splits are filled from the smaller groups. A group already placed by an earlier stratum (a
     speaker recorded in two languages) stays where it is, so speaker-disjointness holds corpus-wide.
+    Strata with fewer than ``min_speakers`` known speakers are grouped by source file instead.
     """
     fractions = config.fractions
+    speakers: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for clip in clips:
+        if clip.speaker:
+            speakers[stratum(clip)].add(clip.speaker)
+    by_file = {key for key, names in speakers.items() if len(names) < config.min_speakers}
+
+    def group_of(clip: Clip) -> str:
+        return f"group:{clip.group or clip.path}" if stratum(clip) in by_file else clip.split_group
+
     by_stratum: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for clip in clips:
-        by_stratum[stratum(clip)][clip.split_group] += clip.duration
+        by_stratum[stratum(clip)][group_of(clip)] += clip.duration
     placed: dict[str, str] = {}
     for key in sorted(by_stratum):
         groups = by_stratum[key]
@@ -64,4 +83,4 @@ def assign_splits(clips: list[Clip], config: SplitConfig) -> list[Clip]:
             if group not in placed:
                 placed[group] = max(SPLITS, key=lambda s: (fractions[s] * total - filled[s], fractions[s]))
             filled[placed[group]] += groups[group]
-    return [replace(clip, split=placed[clip.split_group]) for clip in clips]
+    return [replace(clip, split=placed[group_of(clip)]) for clip in clips]
