@@ -240,3 +240,10 @@ def test_streaming_wav_with_unset_length_is_accepted(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     y, sr = audio.read(path)
     assert sr == 16000 and len(y) == 16000
+
+
+def test_header_only_wav_is_an_empty_stream(tmp_path: Path) -> None:
+    path = tmp_path / "zero.wav"
+    sf.write(str(path), np.zeros(0, dtype=np.float32), 16000)
+    with pytest.raises(AudioReadError, match="empty audio stream"):
+        audio.read(path)

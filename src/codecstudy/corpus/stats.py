@@ -38,13 +38,31 @@ def format_minutes_table(table: Table) -> str:
     return "\n".join(lines)
 
 
-def plot_minutes(table: Table, path: str | Path, title: str = "corpus") -> Path:
-    """Horizontal stacked bars, one per language/domain, stacked by split."""
+def _fold_small_rows(table: Table, min_minutes: float) -> Table:
+    """Merge rows under ``min_minutes`` into one ``other`` row per domain, so a plot is not mostly empty rows."""
+    folded: Table = {}
+    others: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    counts: dict[str, int] = defaultdict(int)
+    for (language, domain), row in table.items():
+        if sum(row.values()) >= min_minutes:
+            folded[(language, domain)] = row
+            continue
+        counts[domain] += 1
+        for split, minutes in row.items():
+            others[domain][split] += minutes
+    for domain, row in others.items():
+        folded[(f"{counts[domain]} others", domain)] = dict(row)
+    return folded
+
+
+def plot_minutes(table: Table, path: str | Path, title: str = "corpus", min_minutes: float = 1.0) -> Path:
+    """Horizontal stacked bars, one per language/domain (rows under ``min_minutes`` merged), stacked by split."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    table = _fold_small_rows(table, min_minutes)
     labels = [f"{language} · {domain}" for language, domain in table]
     splits = [s for s in SPLITS if any(s in row for row in table.values())] or ["unsplit"]
     colours = {"train": "#4C72B0", "valid": "#DD8452", "test": "#55A868", "unsplit": "#8C8C8C"}
