@@ -36,5 +36,8 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ""
 
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -9,11 +9,6 @@ import pytest
 import soundfile as sf
 
 
-def tone(seconds: float = 1.0, sample_rate: int = 16000, freq: float = 220.0, amp: float = 0.5) -> np.ndarray:
-    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
-    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-
-
 @pytest.fixture
 def write_wav(tmp_path: Path):
     """Write ``samples`` ([T] or [T, C]) to ``tmp_path/name`` and return the path."""
@@ -25,3 +20,15 @@ def write_wav(tmp_path: Path):
         return path
 
     return _write
+
+
+@pytest.fixture
+def noise():
+    """``noise(batch, samples, seed=0, amp=0.2)``: reproducible Gaussian noise ``[batch, 1, samples]`` (torch)."""
+    import torch
+
+    def _noise(batch: int, samples: int, seed: int = 0, amp: float = 0.2) -> "torch.Tensor":
+        gen = torch.Generator().manual_seed(seed)
+        return amp * torch.randn(batch, 1, samples, generator=gen)
+
+    return _noise

@@ -6,14 +6,14 @@ import json
 
 import numpy as np
 import pytest
+from helpers.audio import tone
+from helpers.listsource import ListSource
 
 from codecstudy.corpus import builder as builder_module
 from codecstudy.corpus.builder import CorpusConfig, build_corpus
 from codecstudy.corpus.manifest import load_manifest
 from codecstudy.errors import CodecStudyError, ConfigError
 from codecstudy.jsonl import read_jsonl
-from conftest import tone
-from listsource import ListSource
 
 
 @pytest.fixture
@@ -21,10 +21,27 @@ def entries(write_wav):
     rows = []
     for i in range(8):
         path = write_wav(f"speech/{i}.wav", tone(1.0 + 0.1 * i, freq=200 + 20 * i))
-        rows.append(dict(path=str(path), source="list", domain="speech", license="CC0", language="en" if i < 5 else "es",
-                         speaker=f"list:s{i % 4}", text=f"sentence {i}", item_id=f"list/{i}"))
-    rows.append(dict(path=str(write_wav("silent.wav", np.zeros(16000, np.float32))), source="list", domain="environment",
-                     license="CC0", item_id="list/silent"))
+        rows.append(
+            dict(
+                path=str(path),
+                source="list",
+                domain="speech",
+                license="CC0",
+                language="en" if i < 5 else "es",
+                speaker=f"list:s{i % 4}",
+                text=f"sentence {i}",
+                item_id=f"list/{i}",
+            )
+        )
+    rows.append(
+        dict(
+            path=str(write_wav("silent.wav", np.zeros(16000, np.float32))),
+            source="list",
+            domain="environment",
+            license="CC0",
+            item_id="list/silent",
+        )
+    )
     rows.append(dict(path="/nonexistent/x.wav", source="list", domain="music", license="CC0", item_id="list/missing"))
     rows.append(dict(path="/data/meta.csv", source="list", reason="listed in meta.csv but not found"))
     rows.append(dict(rows[0]))  # a duplicate id
@@ -42,9 +59,17 @@ def test_build_writes_manifest_rejects_and_summary(tmp_path, entries):
     assert all(c.split in ("train", "valid", "test") for c in clips)
     skipped = list(read_jsonl(tmp_path / "c" / "skipped.jsonl"))
     assert sorted(s["reason"].split(" (")[0] for s in skipped) == [
-        "duplicate item id list/0", "file not found", "listed in meta.csv but not found", "silent"]
-    assert result.skipped_by_reason == {"duplicate item id list/0": 1, "file not found": 1,
-                                        "listed in meta.csv but not found": 1, "silent": 1}
+        "duplicate item id list/0",
+        "file not found",
+        "listed in meta.csv but not found",
+        "silent",
+    ]
+    assert result.skipped_by_reason == {
+        "duplicate item id list/0": 1,
+        "file not found": 1,
+        "listed in meta.csv but not found": 1,
+        "silent": 1,
+    }
     summary = json.loads((tmp_path / "c" / "corpus.json").read_text())
     assert summary["clips"] == 8 and summary["skipped"] == 4
     assert summary["config"]["sources"][0]["kind"] == "list"
@@ -110,7 +135,8 @@ def test_config_errors_name_the_key():
     with pytest.raises(ConfigError, match=r"corpus.sources\[0\].kind: unknown source kind 'nope'"):
         CorpusConfig.from_dict({"sources": [{"kind": "nope"}]}, where="corpus")
     with pytest.raises(ConfigError, match=r"corpus.clips.multichannel: must be one of 'mixdown' or 'skip'"):
-        CorpusConfig.from_dict({"sources": [{"kind": "synthetic", "out_dir": "x"}], "clips": {"multichannel": "x"}},
-                               where="corpus")
+        CorpusConfig.from_dict(
+            {"sources": [{"kind": "synthetic", "out_dir": "x"}], "clips": {"multichannel": "x"}}, where="corpus"
+        )
     with pytest.raises(ConfigError, match=r"corpus.clipz: unknown key"):
         CorpusConfig.from_dict({"sources": [{"kind": "synthetic", "out_dir": "x"}], "clipz": {}}, where="corpus")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers.audio import tone
 
 from codecstudy.corpus.checks import ClipPolicy, inspect_item, segment_bounds
 from codecstudy.corpus.records import SourceItem
-from conftest import tone
 
 
 def item(path, domain="speech", text="hello there", **kw) -> SourceItem:
@@ -33,7 +33,13 @@ def test_good_speech_clip_keeps_labels_and_length(write_wav):
     assert skipped == []
     assert len(clips) == 1
     clip = clips[0]
-    assert (clip.id, clip.language, clip.speaker, clip.text, clip.sample_rate) == ("test/a", "en", "test:s1", "hello there", 16000)
+    assert (clip.id, clip.language, clip.speaker, clip.text, clip.sample_rate) == (
+        "test/a",
+        "en",
+        "test:s1",
+        "hello there",
+        16000,
+    )
     assert clip.duration == pytest.approx(1.5)
     assert clip.group == str(path)
 
@@ -44,8 +50,12 @@ def test_good_speech_clip_keeps_labels_and_length(write_wav):
         (lambda w, tmp: w("silent.wav", np.zeros(16000, np.float32)), "silent"),
         (lambda w, tmp: w("quiet.wav", tone(1.0, amp=1e-4)), "silent"),
         (lambda w, tmp: w("short.wav", tone(0.2)), "too short (0.20s < clips.min_duration 0.5s)"),
-        (lambda w, tmp: w("nan.wav", np.where(np.arange(16000) == 100, np.nan, tone(1.0)).astype(np.float32), subtype="FLOAT"),
-         "contains NaN or infinite samples"),
+        (
+            lambda w, tmp: w(
+                "nan.wav", np.where(np.arange(16000) == 100, np.nan, tone(1.0)).astype(np.float32), subtype="FLOAT"
+            ),
+            "contains NaN or infinite samples",
+        ),
         (lambda w, tmp: w("low.wav", tone(1.0, 4000), 4000), "sample rate 4000 Hz below clips.min_sample_rate 8000"),
         (lambda w, tmp: raw(tmp, "empty.wav", b""), "empty file (0 bytes)"),
         (lambda w, tmp: raw(tmp, "junk.wav", b"RIFF\x00\x01junk" * 50), "unreadable audio"),

@@ -7,17 +7,17 @@ import sys
 
 import pytest
 import yaml
+from helpers.audio import tone
 
 from codecstudy.cli import main
 from codecstudy.corpus.manifest import load_manifest
 from codecstudy.corpus.sources import SOURCE_CLASSES
-from conftest import tone
 
 
 @pytest.fixture
 def study(tmp_path, write_wav, monkeypatch):
     """A study file over a ListSource: two languages with several speakers each, plus music."""
-    monkeypatch.setitem(SOURCE_CLASSES, "list", "listsource:ListSource")
+    monkeypatch.setitem(SOURCE_CLASSES, "list", "helpers.listsource:ListSource")
     entries = []
     for lang in ("en", "es"):
         for i in range(12):

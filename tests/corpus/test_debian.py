@@ -2,72 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import os
 import stat
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
+from helpers.debs import ar_archive, make_deb
 
 from codecstudy.corpus import debian
 from codecstudy.errors import CodecStudyError
-
-
-def _tar(entries: dict[str, bytes], links: dict[str, str] | None = None, compression: str = "xz") -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode=f"w:{compression}" if compression else "w") as tar:
-        folders = sorted({str(Path(name).parent) for name in entries if "/" in name})
-        for folder in folders:
-            info = tarfile.TarInfo(f"./{folder}/")
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o755
-            tar.addfile(info)
-        for name, data in entries.items():
-            info = tarfile.TarInfo(name if name.startswith("/") else f"./{name}")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(f"./{name}")
-            info.type = tarfile.SYMTYPE
-            info.linkname = target
-            tar.addfile(info)
-    return buffer.getvalue()
-
-
-def _ar(members: list[tuple[str, bytes]]) -> bytes:
-    out = bytearray(b"!<arch>\n")
-    for name, data in members:
-        header = f"{name:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(data):<10}".encode() + b"`\n"
-        out += header + data + (b"\n" if len(data) % 2 else b"")
-    return bytes(out)
-
-
-def make_deb(
-    folder: Path,
-    package: str,
-    files: dict[str, bytes],
-    version: str = "1.0-1",
-    links: dict[str, str] | None = None,
-    compression: str = "xz",
-) -> Path:
-    """A minimal binary package, laid out the way dpkg-deb writes one."""
-    control = f"Package: {package}\nVersion: {version}\nArchitecture: all\nDescription: test\n multi-line\n"
-    suffix = f".{compression}" if compression else ""
-    deb = folder / f"{package}_{version.replace(':', '%3a')}_all.deb"
-    deb.parent.mkdir(parents=True, exist_ok=True)
-    deb.write_bytes(
-        _ar(
-            [
-                ("debian-binary", b"2.0\n"),
-                ("control.tar.xz", _tar({"control": control.encode()})),
-                (f"data.tar{suffix}", _tar(files, links, compression)),
-            ]
-        )
-    )
-    return deb
-
 
 FILES = {
     "usr/share/games/demo/sound/a.ogg": b"A" * 11,
@@ -177,7 +121,7 @@ def test_broken_debs_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(CodecStudyError, match="truncated"):
         debian.unpack_deb(truncated, tmp_path / "out")
     zst = tmp_path / "z_1_all.deb"
-    zst.write_bytes(_ar([("debian-binary", b"2.0\n"), ("control.tar.zst", b"\x28\xb5\x2f\xfd")]))
+    zst.write_bytes(ar_archive([("debian-binary", b"2.0\n"), ("control.tar.zst", b"\x28\xb5\x2f\xfd")]))
     try:
         import zstandard  # noqa: F401
     except ImportError:

@@ -14,14 +14,40 @@ def make_clips(n_speakers=20, per_speaker=5, language="en", unknown_files=0):
     clips = []
     for s in range(n_speakers):
         for k in range(per_speaker):
-            clips.append(Clip(id=f"{language}/{s}/{k}", path=f"/{language}/{s}/{k}.wav", start=0.0, duration=2.0 + s % 3,
-                              sample_rate=16000, language=language, domain="speech", speaker=f"spk{s}", text="x",
-                              source="t", license="x", group=f"/{language}/{s}/{k}.wav"))
+            clips.append(
+                Clip(
+                    id=f"{language}/{s}/{k}",
+                    path=f"/{language}/{s}/{k}.wav",
+                    start=0.0,
+                    duration=2.0 + s % 3,
+                    sample_rate=16000,
+                    language=language,
+                    domain="speech",
+                    speaker=f"spk{s}",
+                    text="x",
+                    source="t",
+                    license="x",
+                    group=f"/{language}/{s}/{k}.wav",
+                )
+            )
     for f in range(unknown_files):
         for seg in range(3):  # three segments of one music file
-            clips.append(Clip(id=f"m/{f}#{seg}", path=f"/music/{f}.ogg", start=10.0 * seg, duration=10.0,
-                              sample_rate=44100, language=None, domain="music", speaker=None, text=None,
-                              source="t", license="x", group=f"/music/{f}.ogg"))
+            clips.append(
+                Clip(
+                    id=f"m/{f}#{seg}",
+                    path=f"/music/{f}.ogg",
+                    start=10.0 * seg,
+                    duration=10.0,
+                    sample_rate=44100,
+                    language=None,
+                    domain="music",
+                    speaker=None,
+                    text=None,
+                    source="t",
+                    license="x",
+                    group=f"/music/{f}.ogg",
+                )
+            )
     return clips
 
 

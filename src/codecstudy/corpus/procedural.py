@@ -50,7 +50,9 @@ def midi_to_hz(note: float) -> float:
     return 440.0 * 2.0 ** ((note - 69.0) / 12.0)
 
 
-def envelope(n: int, sample_rate: int, attack: float = 0.01, release: float = 0.05, decay: float | None = None) -> np.ndarray:
+def envelope(
+    n: int, sample_rate: int, attack: float = 0.01, release: float = 0.05, decay: float | None = None
+) -> np.ndarray:
     """Linear attack and release ramps (no clicks at note edges), optionally an exponential decay between."""
     t = np.arange(n) / sample_rate
     env = np.ones(n)
@@ -290,7 +292,9 @@ def music_clip(rng: np.random.Generator, duration: float, sample_rate: int, kind
         timbre = str(rng.choice(["pluck", "string", "bell", "organ"]))
         out += melody(rng, duration, sample_rate, root=root + 12, minor=minor, note_seconds=beat / 2, timbre=timbre,
                       peak=1.0)  # fmt: skip
-        drone = chord(rng, duration, sample_rate, [midi_to_hz(root - 12), midi_to_hz(root - 5)], timbre="organ", peak=0.3)
+        drone = chord(
+            rng, duration, sample_rate, [midi_to_hz(root - 12), midi_to_hz(root - 5)], timbre="organ", peak=0.3
+        )
         out += drone
     elif kind == "arpeggio":
         timbre = str(rng.choice(["pluck", "bell"]))

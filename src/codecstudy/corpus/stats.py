@@ -16,7 +16,9 @@ def minutes_table(clips: list[Clip]) -> Table:
     table: Table = defaultdict(lambda: defaultdict(float))
     for clip in clips:
         table[(clip.language or NO_LANGUAGE, clip.domain)][clip.split or "unsplit"] += clip.duration / 60
-    return {key: dict(value) for key, value in sorted(table.items(), key=lambda kv: (DOMAINS.index(kv[0][1]), kv[0][0]))}
+    return {
+        key: dict(value) for key, value in sorted(table.items(), key=lambda kv: (DOMAINS.index(kv[0][1]), kv[0][0]))
+    }
 
 
 def format_minutes_table(table: Table) -> str:

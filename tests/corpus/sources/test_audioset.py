@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from layout_helpers import abs_str, skip_view, split, touch, write_audio, write_text
+from helpers.layouts import abs_str, skip_view, split, touch, write_audio, write_text
 
 from codecstudy.corpus.records import SourceItem
 from codecstudy.corpus.sources import make_source

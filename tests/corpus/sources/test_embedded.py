@@ -9,18 +9,18 @@ from __future__ import annotations
 import gzip
 import io
 import struct
-import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-from layout_helpers import split
+from helpers.debs import make_deb
+from helpers.layouts import split
 
 from codecstudy.corpus import debian, midi
 from codecstudy.corpus.records import SkippedItem, SourceItem
-from codecstudy.corpus.sources import make_source
 from codecstudy.corpus.sources import embedded as embedded_module
+from codecstudy.corpus.sources import make_source
 from codecstudy.corpus.sources.embedded import (
     EmbeddedSource,
     clean_asterisk_text,
@@ -35,36 +35,6 @@ from codecstudy.errors import CodecStudyError, ConfigError
 
 # ----------------------------------------------------------------------------------------------------------
 # Building fake packages
-
-
-def _tar(entries: dict[str, bytes], links: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:xz") as tar:
-        for name, data in entries.items():
-            info = tarfile.TarInfo(f"./{name}")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        for name, target in links.items():
-            info = tarfile.TarInfo(f"./{name}")
-            info.type = tarfile.SYMTYPE
-            info.linkname = target
-            tar.addfile(info)
-    return buffer.getvalue()
-
-
-def write_deb(folder: Path, package: str, version: str, files: dict[str, bytes], links: dict[str, str] | None = None):
-    members = [
-        ("debian-binary", b"2.0\n"),
-        ("control.tar.xz", _tar({"control": f"Package: {package}\nVersion: {version}\n".encode()}, {})),
-        ("data.tar.xz", _tar(files, links or {})),
-    ]
-    out = bytearray(b"!<arch>\n")
-    for name, data in members:
-        out += f"{name:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(data):<10}".encode() + b"`\n" + data
-        out += b"\n" if len(data) % 2 else b""
-    path = folder / f"{package}_{version.replace(':', '%3a')}_all.deb"
-    path.write_bytes(bytes(out))
-    return path
 
 
 _FREQ = iter(range(200, 100000, 37))
@@ -321,7 +291,7 @@ def package_files() -> dict[tuple[str, str], tuple[dict[str, bytes], dict[str, s
 def deb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("debs")
     for (package, version), (files, links) in package_files().items():
-        write_deb(folder, package, version, files, links)
+        make_deb(folder, package, files, version=version, links=links)
     return folder
 
 

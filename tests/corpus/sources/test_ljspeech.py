@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from layout_helpers import abs_str, skip_view, split, touch, write_audio, write_text
+from helpers.layouts import abs_str, skip_view, split, touch, write_audio, write_text
 
 from codecstudy.corpus.records import SourceItem
 from codecstudy.corpus.sources import make_source

@@ -45,7 +45,9 @@ def make_source(spec: dict[str, Any], where: str = "source", file: str | None = 
     spec = dict(spec)
     kind = spec.pop("kind", None)
     if not kind:
-        raise ConfigError(f"{file + ': ' if file else ''}{where}.kind: missing; known: {', '.join(sorted(SOURCE_CLASSES))}")
+        raise ConfigError(
+            f"{file + ': ' if file else ''}{where}.kind: missing; known: {', '.join(sorted(SOURCE_CLASSES))}"
+        )
     try:
         cls = source_class(str(kind))
     except ConfigError as exc:
@@ -54,4 +56,3 @@ def make_source(spec: dict[str, Any], where: str = "source", file: str | None = 
         return cls.model_validate(spec)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, where, file)) from None
-
