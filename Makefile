@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO   ?= configs/studies/demo.yaml
 RUN    ?= runs/demo
 
-.PHONY: help install demo test test-all lint clean
+.PHONY: help install demo test test-all test-extra lint clean
 
 help:
 	@echo "make demo      build the embedded real-audio corpus and its coverage conditions (downloads ~1.1 GB of Debian packages)"
@@ -35,6 +35,10 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ""
+
+# Only the tests marked slow or network (real Debian downloads); CI runs them after `make test`.
+test-extra: $(STAMP)
+	$(BIN)/python -m pytest -q -m "slow or network"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard benchmarks)
