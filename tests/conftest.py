@@ -27,7 +27,7 @@ def noise():
     """``noise(batch, samples, seed=0, amp=0.2)``: reproducible Gaussian noise ``[batch, 1, samples]`` (torch)."""
     import torch
 
-    def _noise(batch: int, samples: int, seed: int = 0, amp: float = 0.2) -> "torch.Tensor":
+    def _noise(batch: int, samples: int, seed: int = 0, amp: float = 0.2) -> torch.Tensor:
         gen = torch.Generator().manual_seed(seed)
         return amp * torch.randn(batch, 1, samples, generator=gen)
 

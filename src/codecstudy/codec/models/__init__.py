@@ -1,0 +1,1 @@
+"""Codec architectures sharing :class:`codecstudy.codec.models.base.CodecModel`; built through the registry."""
