@@ -1,0 +1,185 @@
+"""Command-line parsers and handlers for ``codecstudy evaluate`` and ``codecstudy aggregate``.
+
+Kept here rather than in ``codecstudy.cli`` so the evaluation options live next to the code they drive; the main
+CLI only attaches them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from codecstudy.errors import CodecStudyError
+
+AddParser = Callable[[argparse._SubParsersAction, str, str, str], argparse.ArgumentParser]
+
+EVALUATE_HELP = """\
+Two ways to name what is scored:
+
+  codec mode   --codec CKPT|PRESET --set MANIFEST.jsonl --n-q 1,2,4,8 --out eval/<codec>/<set>
+               every clip is resampled to the codec's rate, encoded once and decoded at each n_q;
+               one line per clip in OUT/<n_q>/results.jsonl, codebook usage in OUT/<n_q>/usage.json
+  pairs mode   --pairs REF_DIR DEC_DIR --out DIR
+               decoded files of any codec, matched to references by relative path; OUT/results.jsonl
+
+A re-run resumes: clips already in the results are not scored again. OUT/meta.json records the settings,
+library versions and evaluator model hashes; a re-run with other settings is refused (use --force or another
+--out). Failed metrics are recorded per clip with the reason, never as 0.
+
+Metrics (--metrics, comma separated; groups: default, versa, paper, nonspeech, all):
+{metrics}
+
+Modes: parity (default) reproduces VERSA's computations (harvest F0, fastdtw); fast uses dio+stonemask and an
+exact DTW (about 10x faster, F0-based values differ slightly). Per-metric settings: --metric-set mcd.alpha=auto,
+--metric-set wer.model=base, --metric-set utmos.checkpoint=utmos.pt. See docs/metrics.md.
+
+Tables: `codecstudy aggregate eval/ --out tables/` (means with bootstrap CIs, best/worst counts, paired tests).
+
+Examples:
+  codecstudy evaluate --codec soundstream-tiny --set runs/demo/corpus/eval_sets/speech-en.jsonl \\
+      --n-q 1,2,4,8 --out runs/demo/eval/soundstream-tiny/speech-en
+  codecstudy evaluate --pairs refs/ decoded/ --metrics versa --out eval/other-codec/test --workers 2"""
+
+
+def _metric_lines() -> str:
+    from codecstudy.evaluate.registry import METRICS
+
+    return "\n".join(f"  {name:16s} {spec.description} [{', '.join(spec.outputs)}]" for name, spec in METRICS.items())
+
+
+def add_commands(commands: argparse._SubParsersAction, add_parser: AddParser) -> None:
+    evaluate = add_parser(
+        commands,
+        "evaluate",
+        "score a codec (or decoded files) against references, per clip and number of codebooks",
+        EVALUATE_HELP.format(metrics=_metric_lines()),
+    )
+    what = evaluate.add_mutually_exclusive_group(required=True)
+    what.add_argument("--codec", metavar="CODEC", help="checkpoint, codec YAML or preset name")
+    what.add_argument("--pairs", nargs=2, type=Path, metavar=("REF_DIR", "DEC_DIR"), help="score decoded files")
+    evaluate.add_argument(
+        "--set", type=Path, metavar="MANIFEST", help="evaluation set (manifest.jsonl); in pairs mode optional (texts)"
+    )
+    evaluate.add_argument("--out", type=Path, required=True, help="output folder, e.g. runs/x/eval/<codec>/<set>")
+    evaluate.add_argument("--n-q", default="8", help="codebook counts, comma separated (default: %(default)s)")
+    evaluate.add_argument("--metrics", default="default", help="metrics and groups (default: %(default)s)")
+    evaluate.add_argument("--mode", choices=["parity", "fast"], default="parity", help="default: %(default)s")
+    evaluate.add_argument(
+        "--metric-set", action="append", default=[], metavar="METRIC.KEY=VALUE", help="a metric setting (repeatable)"
+    )
+    evaluate.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes (default: %(default)s, the cores)"
+    )
+    evaluate.add_argument("--shard", help="score only shard i of n (i/n); default: RANK/WORLD_SIZE when set")
+    evaluate.add_argument("--ref-cache", type=Path, help="reference feature cache (default: ~/.cache/codecstudy)")
+    evaluate.add_argument("--no-ref-cache", action="store_true", help="do not cache reference features on disk")
+    evaluate.add_argument(
+        "--no-delay-compensation", action="store_true", help="do not remove the estimate's delay (VERSA behaviour)"
+    )
+    evaluate.add_argument("--max-delay", type=float, default=0.1, help="largest delay searched, s (default: 0.1)")
+    evaluate.add_argument("--name", help="condition name in the results (default: the codec's name)")
+    evaluate.add_argument("--set-name", help="set name in the results (default: the manifest's name)")
+    evaluate.add_argument("--sample-rate", type=int, help="pairs mode: resample both sides to this rate")
+    evaluate.add_argument("--save-audio", action="store_true", help="codec mode: also write decoded WAVs")
+    evaluate.add_argument("--limit", type=int, help="codec mode: only the first N clips of the set")
+    evaluate.add_argument("--force", action="store_true", help="discard earlier results in --out")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    evaluate.set_defaults(handler=_evaluate)
+
+    aggregate = add_parser(
+        commands,
+        "aggregate",
+        "tables from evaluation results: means with CIs, best/worst counts, paired tests",
+        "Reads every results*.jsonl under the given folders (codecs x sets x n_q) and writes summary, counts and\n"
+        "pairwise tables as CSV, Markdown and LaTeX. Failed clips are counted, never averaged in; WER/CER are\n"
+        "corpus rates (total errors / total words).\n\n"
+        "Example:\n  codecstudy aggregate runs/demo/eval --out runs/demo/tables",
+    )
+    aggregate.add_argument("results", nargs="+", type=Path, help="result folders or files")
+    aggregate.add_argument("--out", type=Path, required=True, help="tables folder")
+    aggregate.add_argument("--test", choices=["wilcoxon", "bootstrap"], default="wilcoxon", help="paired test")
+    aggregate.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm correction")
+    aggregate.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
+    aggregate.set_defaults(handler=_aggregate)
+
+
+def _parse_nq(text: str) -> list[int]:
+    try:
+        values = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise CodecStudyError(f"--n-q must be integers separated by commas, got {text!r}") from None
+    if not values:
+        raise CodecStudyError("--n-q is empty")
+    return values
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from codecstudy.evaluate.scorer import (
+        EvalSettings,
+        default_ref_cache,
+        evaluate_codec,
+        evaluate_pairs,
+        parse_metric_overrides,
+        parse_shard,
+    )
+
+    if args.workers < 1:
+        raise CodecStudyError("--workers must be at least 1")
+    settings = EvalSettings(
+        metrics=[m.strip() for m in args.metrics.split(",") if m.strip()],
+        mode=args.mode,
+        overrides=parse_metric_overrides(args.metric_set),
+        delay_compensation=not args.no_delay_compensation,
+        max_delay_s=args.max_delay,
+        workers=args.workers,
+        shard=parse_shard(args.shard),
+        ref_cache=default_ref_cache(args.no_ref_cache, args.ref_cache),
+        save_audio=args.save_audio,
+    )
+    if args.codec:
+        if args.set is None:
+            raise CodecStudyError("codec mode needs --set MANIFEST (an evaluation set's manifest.jsonl)")
+        summary = evaluate_codec(
+            args.codec,
+            args.set,
+            args.out,
+            _parse_nq(args.n_q),
+            settings,
+            set_name=args.set_name,
+            name=args.name,
+            force=args.force,
+            progress=not args.quiet,
+            limit=args.limit,
+        )
+    else:
+        ref_dir, dec_dir = args.pairs
+        summary = evaluate_pairs(
+            ref_dir,
+            dec_dir,
+            args.out,
+            settings,
+            manifest=args.set,
+            sample_rate=args.sample_rate,
+            name=args.name,
+            force=args.force,
+            progress=not args.quiet,
+        )
+    failed = ", ".join(f"{k}: {v}" for k, v in sorted(summary.failed_metrics.items())) or "none"
+    print(f"{summary.out}: {summary.scored} clips scored, {summary.skipped} already done; failed metrics: {failed}")
+    if summary.failed_metrics:
+        print("  (reasons per clip in the 'errors' field of results.jsonl)")
+    return 0
+
+
+def _aggregate(args: argparse.Namespace) -> int:
+    from codecstudy.evaluate.aggregate import load_results, write_tables
+
+    records = load_results(args.results)
+    written = write_tables(records, args.out, n_boot=args.n_boot, test=args.test, alpha=args.alpha)
+    print((args.out / "summary.md").read_text(encoding="utf-8"))
+    counts = json.dumps({p.name: str(p) for p in written.values() if p.suffix == ".csv"})
+    print(f"tables: {args.out} ({len(records)} result lines) {counts}")
+    return 0

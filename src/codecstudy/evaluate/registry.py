@@ -1,0 +1,348 @@
+"""The metric registry: names, output keys with their direction, settings per mode, and a safe runner.
+
+Each metric is a pure function ``(ref, est, sr, **settings) -> dict[str, float]`` in one family module
+(``spectral``, ``pitch``, ``intrusive``, ``models``; set-level codebook statistics are in ``usage``). This module
+only describes them for the scorer:
+
+* ``outputs``: key -> ``"higher"`` or ``"lower"`` (is better), or None for counts that are not scores;
+* ``aligned``: the metric compares samples or frames one to one, so it receives the delay-compensated estimate
+  cut to the reference's length (PESQ and ViSQOL align internally and get the raw estimate);
+* ``feature``: the reference-side analysis it can reuse (``world`` for MCD/F0, ``speaker`` for speaker
+  similarity), which the scorer caches per reference;
+* ``clip_fields``: manifest fields passed as settings (the transcript and language for ASR).
+
+Modes: ``parity`` reproduces VERSA's computations (harvest F0, fastdtw); ``fast`` uses dio + stonemask and the
+exact DTW (about 10x faster; F0-based values move a little).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from codecstudy.errors import CodecStudyError
+from codecstudy.evaluate.metrics import intrusive, models, pitch, spectral
+from codecstudy.evaluate.metrics.base import MetricError, MissingDependency, package_version
+
+HIGHER, LOWER = "higher", "lower"
+MODES = ("parity", "fast")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    func: Callable[..., dict[str, Any]]
+    outputs: dict[str, str | None]
+    description: str
+    packages: tuple[str, ...] = ()
+    aligned: bool = True
+    intrusive: bool = True
+    feature: str | None = None
+    clip_fields: tuple[str, ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict)
+    mode_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    info: Callable[..., dict[str, Any]] | None = None
+
+    @property
+    def family(self) -> str:
+        return self.func.__module__.rsplit(".", 1)[-1]
+
+    def settings(self, mode: str = "parity", overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults, then the mode's defaults, then user overrides: what the metric runs with (and records)."""
+        if mode not in MODES:
+            raise CodecStudyError(f"mode must be one of {MODES}, got {mode!r}")
+        merged = {**self.defaults, **self.mode_defaults.get(mode, {}), **(overrides or {})}
+        return merged
+
+    def versions(self) -> dict[str, str | None]:
+        return {p: package_version(p) for p in self.packages}
+
+
+_WORLD = {
+    "f0_floor": 40.0,
+    "f0_ceil": 800.0,
+    "frame_period": 5.0,
+    "fft_size": 1024,
+    "order": 39,
+    "alpha": 0.466,
+    "lowcut_hz": 70.0,
+}
+_WORLD_MODES = {"parity": {"f0_method": "harvest", "dtw": "fastdtw"}, "fast": {"f0_method": "dio", "dtw": "exact"}}
+_WORLD_PKGS = ("pyworld", "pysptk", "scipy")
+_DTW_PKGS = ("pyworld", "pysptk", "scipy", "fastdtw")
+
+
+def _world(
+    name: str, func: Callable[..., dict[str, Any]], outputs: dict[str, str | None], text: str, dtw: bool = False
+) -> MetricSpec:
+    return MetricSpec(
+        name,
+        func,
+        outputs,
+        text,
+        _DTW_PKGS if dtw else _WORLD_PKGS,
+        feature="world",
+        defaults=dict(_WORLD),
+        mode_defaults=_WORLD_MODES,
+    )
+
+
+METRICS: dict[str, MetricSpec] = {
+    spec.name: spec
+    for spec in (
+        _world("mcd", spectral.mcd, {"mcd": LOWER}, "mel-cepstral distortion, frame by frame (VERSA, dtw off)"),
+        _world("mcd_dtw", spectral.mcd_dtw, {"mcd_dtw": LOWER}, "MCD over non-silent frames aligned by DTW", True),
+        _world("f0_rmse", pitch.f0_rmse, {"f0_rmse": LOWER}, "F0 RMSE in Hz, all frames (VERSA)"),
+        _world("f0_corr", pitch.f0_corr, {"f0_corr": HIGHER}, "F0 Pearson correlation, all frames (VERSA)"),
+        _world(
+            "f0_rmse_dtw", pitch.f0_rmse_dtw, {"f0_rmse_dtw": LOWER}, "F0 RMSE over DTW-aligned voiced frames", True
+        ),
+        _world("f0_corr_dtw", pitch.f0_corr_dtw, {"f0_corr_dtw": HIGHER}, "F0 correlation, DTW, voiced frames", True),
+        _world(
+            "log_f0_rmse",
+            pitch.log_f0_rmse,
+            {"log_f0_rmse": LOWER, "voicing_error": LOWER},
+            "log-F0 RMSE (cents) over frames voiced in both, and the voicing disagreement rate",
+        ),
+        MetricSpec(
+            "mel_distance",
+            spectral.mel_distance,
+            {"mel_distance": LOWER},
+            "mean |log10 mel| difference, 80 bands",
+            ("torch",),
+            defaults={"n_fft": 1024, "hop_length": 256, "n_mels": 80, "eps": 1e-5},
+        ),
+        MetricSpec(
+            "mrstft_distance",
+            spectral.mrstft_distance,
+            {"mrstft_distance": LOWER},
+            "multi-resolution STFT distance (auraloss definition)",
+            ("torch",),
+            defaults={"resolutions": [list(r) for r in spectral.DEFAULT_RESOLUTIONS], "eps": 1e-8},
+        ),
+        MetricSpec(
+            "pesq",
+            intrusive.pesq,
+            {"pesq": HIGHER},
+            "PESQ, WB at >= 16 kHz else NB (VERSA rule)",
+            ("pesq", "soxr"),
+            aligned=False,
+        ),
+        MetricSpec(
+            "pesq_wb",
+            intrusive.pesq_wb,
+            {"pesq_wb": HIGHER},
+            "wide-band PESQ at 16 kHz",
+            ("pesq", "soxr"),
+            aligned=False,
+        ),
+        MetricSpec(
+            "pesq_nb",
+            intrusive.pesq_nb,
+            {"pesq_nb": HIGHER},
+            "narrow-band PESQ at 8 kHz",
+            ("pesq", "soxr"),
+            aligned=False,
+        ),
+        MetricSpec("stoi", intrusive.stoi, {"stoi": HIGHER}, "STOI (pystoi)", ("pystoi",)),
+        MetricSpec("estoi", intrusive.estoi, {"estoi": HIGHER}, "extended STOI (pystoi)", ("pystoi",)),
+        MetricSpec(
+            "ci_sdr",
+            intrusive.ci_sdr,
+            {"ci_sdr": HIGHER},
+            "convolution-invariant SDR, 512 taps",
+            ("fast-bss-eval",),
+            defaults={"filter_length": 512, "clamp_db": 100.0},
+        ),
+        MetricSpec(
+            "si_snr",
+            intrusive.si_snr,
+            {"si_snr": HIGHER},
+            "scale-invariant SNR (VERSA: no zero-mean)",
+            defaults={"zero_mean": False, "clamp_db": 100.0},
+        ),
+        MetricSpec(
+            "visqol_audio",
+            intrusive.visqol_audio,
+            {"visqol_audio": HIGHER},
+            "ViSQOL v3 audio mode, 48 kHz",
+            ("visqol-python",),
+            aligned=False,
+            info=lambda **_: {"mapper": intrusive.visqol_mapper("audio"), "rate": 48000},
+        ),
+        MetricSpec(
+            "visqol_speech",
+            intrusive.visqol_speech,
+            {"visqol_speech": HIGHER},
+            "ViSQOL v3 speech mode, 16 kHz",
+            ("visqol-python", "ai-edge-litert"),
+            aligned=False,
+            defaults={"use_lattice_model": None},
+            info=lambda use_lattice_model=None, **_: {
+                "mapper": intrusive.visqol_mapper("speech", use_lattice_model),
+                "rate": 16000,
+            },
+        ),
+        MetricSpec(
+            "dnsmos",
+            models.dnsmos,
+            {"dnsmos_ovrl": HIGHER, "dnsmos_sig": HIGHER, "dnsmos_bak": HIGHER, "dnsmos_p808": HIGHER},
+            "DNSMOS P.835 + P.808 (speechmos ONNX)",
+            ("speechmos", "onnxruntime", "librosa"),
+            aligned=False,
+            intrusive=False,
+            defaults={"threads": 1},
+            info=models.dnsmos_info,
+        ),
+        MetricSpec(
+            "spk_sim",
+            models.speaker_similarity,
+            {"spk_sim": HIGHER},
+            "speaker cosine similarity, resemblyzer GE2E (stand-in for ESPnet-SPK)",
+            ("resemblyzer", "webrtcvad", "librosa"),
+            aligned=False,
+            feature="speaker",
+            defaults={"weights": None},
+            info=models.speaker_info,
+        ),
+        MetricSpec(
+            "wer",
+            models.asr_errors,
+            {"wer": LOWER, "cer": LOWER, "wer_errors": None, "wer_words": None, "cer_errors": None, "cer_chars": None},
+            "Whisper WER/CER against the manifest text (faster-whisper)",
+            ("faster-whisper", "ctranslate2", "jiwer"),
+            aligned=False,
+            intrusive=False,
+            clip_fields=("text", "language"),
+            defaults={"model": "tiny.en", "beam_size": 5, "threads": 1, "compute_type": "int8"},
+            info=models.asr_info,
+        ),
+        MetricSpec(
+            "utmos",
+            models.utmos,
+            {"utmos": HIGHER},
+            "UTMOS from a TorchScript export",
+            ("torch",),
+            aligned=False,
+            intrusive=False,
+            defaults={"checkpoint": None},
+            info=models.utmos_info,
+        ),
+    )
+}
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    # Cheap DSP metrics that need only the eval extra's DSP libraries.
+    "default": (
+        "mcd",
+        "f0_rmse",
+        "f0_corr",
+        "pesq",
+        "stoi",
+        "estoi",
+        "ci_sdr",
+        "si_snr",
+        "mel_distance",
+        "mrstft_distance",
+    ),
+    # VERSA's mcd_f0 (both DTW settings), pesq, stoi and signal_metric outputs.
+    "versa": ("mcd", "mcd_dtw", "f0_rmse", "f0_corr", "f0_rmse_dtw", "f0_corr_dtw", "pesq", "stoi", "ci_sdr", "si_snr"),
+    # The paper's metrics that can run offline (UTMOS needs a checkpoint, SpeechBERTScore and SHEET-SSQA hub models).
+    "paper": ("mcd", "f0_corr", "pesq", "ci_sdr", "visqol_audio", "dnsmos", "spk_sim", "wer"),
+    # The paper's non-speech table.
+    "nonspeech": ("mcd", "ci_sdr", "visqol_audio", "mel_distance", "mrstft_distance"),
+}
+
+
+def resolve_metrics(names: list[str] | str) -> list[MetricSpec]:
+    """Metric names and group names (``default``, ``versa``, ``paper``, ``nonspeech``, ``all``) -> specs, in order,
+    without duplicates. Unknown names are an error listing the known ones."""
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    out: list[str] = []
+    for name in names:
+        expanded = tuple(METRICS) if name == "all" else GROUPS.get(name, (name,))
+        for item in expanded:
+            if item not in METRICS:
+                known = ", ".join(list(METRICS) + list(GROUPS) + ["all"])
+                raise CodecStudyError(f"unknown metric {item!r} (known: {known})")
+            if item not in out:
+                out.append(item)
+    return [METRICS[n] for n in out]
+
+
+def directions() -> dict[str, str | None]:
+    """Output key -> direction, over all metrics."""
+    return {key: d for spec in METRICS.values() for key, d in spec.outputs.items()}
+
+
+def run_metric(
+    spec: MetricSpec, ref: np.ndarray, est: np.ndarray, sr: int, settings: dict[str, Any], **extra: Any
+) -> tuple[dict[str, Any], str | None]:
+    """``(values, None)`` or ``({}, reason)``: any exception in a metric becomes a recorded reason.
+
+    A missing library raises instead (MissingDependency), because it would fail for every clip: the scorer checks
+    dependencies before starting, so this only happens when the metric is called directly.
+    """
+    try:
+        return spec.func(ref, est, sr, **settings, **extra), None
+    except MissingDependency:
+        raise
+    except MetricError as exc:
+        return {}, str(exc)
+    except Exception as exc:  # a library bug on one odd clip must not stop a 10-hour run
+        return {}, f"{type(exc).__name__}: {exc}"
+
+
+def check_available(specs: list[MetricSpec]) -> None:
+    """Fail before scoring when a requested metric's library is missing, naming the extra that installs it."""
+    modules = {
+        "pyworld": "pyworld",
+        "pysptk": "pysptk",
+        "fastdtw": "fastdtw",
+        "pesq": "pesq",
+        "pystoi": "pystoi",
+        "fast-bss-eval": "fast_bss_eval",
+        "visqol-python": "visqol",
+        "speechmos": "speechmos",
+        "onnxruntime": "onnxruntime",
+        "librosa": "librosa",
+        "resemblyzer": "resemblyzer",
+        "webrtcvad": "webrtcvad",
+        "faster-whisper": "faster_whisper",
+        "ctranslate2": "ctranslate2",
+        "jiwer": "jiwer",
+    }
+    import importlib.util
+
+    missing: dict[str, list[str]] = {}
+    for spec in specs:
+        for package in spec.packages:
+            module = modules.get(package)
+            if module and importlib.util.find_spec(module) is None:
+                missing.setdefault(package, []).append(spec.name)
+    if missing:
+        detail = "; ".join(f"{pkg} (for {', '.join(names)})" for pkg, names in missing.items())
+        raise MissingDependency(
+            f"missing metric libraries: {detail}. Install them with `pip install 'codecstudy[eval]'` "
+            "(see docs/metrics.md for the two packages installed with --no-deps)"
+        )
+
+
+__all__ = [
+    "GROUPS",
+    "HIGHER",
+    "LOWER",
+    "METRICS",
+    "MODES",
+    "MetricError",
+    "MetricSpec",
+    "MissingDependency",
+    "check_available",
+    "directions",
+    "resolve_metrics",
+    "run_metric",
+]
