@@ -5,13 +5,16 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= configs/studies/demo.yaml
 RUN    ?= runs/demo
+BENCHES   ?= codec_speed
+BENCH_OUT ?= runs/bench
 
-.PHONY: help install demo test test-all test-extra lint clean
+.PHONY: help install demo test test-all test-extra bench lint clean
 
 help:
 	@echo "make demo      build the embedded real-audio corpus and its coverage conditions (downloads ~1.1 GB of Debian packages)"
 	@echo "make test      run the test suite (fast tests; 'make test-all' adds slow and network tests)"
 	@echo "make install   create $(VENV) and install codecstudy with its dev extra"
+	@echo "make bench     run the benchmarks in BENCHES ($(BENCHES)); JSON results in $(BENCH_OUT), tables on stdout"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +23,11 @@ $(BIN)/python:
 # tinysoundfont (MIDI rendering) declares pyaudio, which is only for playback and does not build here.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,eval]'
 	$(BIN)/pip install --quiet --no-deps tinysoundfont==0.3.7
+	# resemblyzer declares the obsolete `typing` backport; fastdtw's isolated build drops its C extension.
+	$(BIN)/pip install --quiet --no-deps resemblyzer==0.1.4
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation --no-binary fastdtw --no-cache-dir --force-reinstall fastdtw==0.3.4
 	touch $@
 
 install: $(STAMP)
@@ -39,6 +45,15 @@ test-all: $(STAMP)
 # Only the tests marked slow or network (real Debian downloads); CI runs them after `make test`.
 test-extra: $(STAMP)
 	$(BIN)/python -m pytest -q -m "slow or network"
+
+# Benchmarks are not tests: minutes of timing, printed as tables (copy them into docs/benchmarks.md).
+# codec_speed compares against the `encodec` package; it is installed without dependencies because it would pull
+# torchaudio, which has no build for torch 2.13 (the benchmark stubs it: only encodec's file helpers use it).
+bench: $(STAMP)
+	$(BIN)/python -c "import importlib.metadata as m; assert (m.version('encodec'), m.version('einops')) == ('0.1.1', '0.8.2')" 2>/dev/null \
+		|| $(BIN)/pip install --quiet --no-deps encodec==0.1.1 einops==0.8.2
+	mkdir -p $(BENCH_OUT)
+	for name in $(BENCHES); do $(BIN)/python benchmarks/$$name.py --json $(BENCH_OUT)/$$name.json || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard benchmarks)

@@ -138,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     conditions.set_defaults(handler=_corpus_conditions)
     _add_codec_commands(commands)
+    _add_evaluate_commands(commands)
+    _add_train_commands(commands)
     return parser
 
 
@@ -195,6 +197,22 @@ def _add_codec_commands(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--format", choices=["torchscript", "onnx", "both"], default="torchscript")
     export.add_argument("--n-q", type=int, default=None, help="codebooks (default: all)")
     export.set_defaults(handler=_codec_export)
+
+
+# ------------------------------------------------------------------------------------------------- train
+def _add_train_commands(commands: argparse._SubParsersAction) -> None:
+    """`train`; its options and handler live in codecstudy.train.commands."""
+    from codecstudy.train.commands import add_commands
+
+    add_commands(commands, _add_parser)
+
+
+# ---------------------------------------------------------------------------------------------- evaluate
+def _add_evaluate_commands(commands: argparse._SubParsersAction) -> None:
+    """`evaluate` and `aggregate`; their options and handlers live in codecstudy.evaluate.commands."""
+    from codecstudy.evaluate.commands import add_commands
+
+    add_commands(commands, _add_parser)
 
 
 def _corpus_build(args: argparse.Namespace) -> int:

@@ -91,6 +91,12 @@ def format_validation_error(exc: ValidationError, prefix: str = "", file: str | 
             message = "unknown key"
         elif err["type"] == "literal_error" and "expected" in err.get("ctx", {}):
             message = f"must be one of {err['ctx']['expected']}"
+        elif err["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
+            if not err["loc"] and not prefix:
+                # a whole-model check that already names its keys (nested sections validated by their owner)
+                parts.append(message)
+                continue
         parts.append(f"{key}: {message}")
     text = "; ".join(parts)
     return f"{file}: {text}" if file else text

@@ -47,6 +47,11 @@ class SEANetConfig(_Strict):
     true_skip: bool = Field(False, description="identity shortcut in residual units (False = 1x1 conv shortcut)")
     pad_mode: Literal["reflect", "constant"] = "reflect"
     final_activation: Literal["none", "tanh"] = "none"
+    init: Literal["torch", "unit"] = Field(
+        "torch",
+        description="torch: PyTorch's default init, as the reference implementations; unit: unit-norm filters and "
+        "zero biases, which ELU SEANets train from at once (see codecstudy.codec.init)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> SEANetConfig:
@@ -111,10 +116,11 @@ class QuantizerConfig(_Strict):
 class CodecConfig(_Strict):
     """Everything needed to rebuild a codec: architecture, rate, network, quantizer, plus its training losses.
 
-    ``loss`` and ``discriminator`` belong to the trainer. They are kept here, as plain mappings, so one file
-    describes a codec recipe; their schemas are owned by :mod:`codecstudy.codec.losses`
-    (``GeneratorLossConfig``) and :mod:`codecstudy.codec.discriminators` (``parse_discriminator_config``), which
-    validate them when the config is loaded. Empty means the architecture's reference setting.
+    ``loss``, ``discriminator`` and ``train`` belong to the trainer. They are kept here, as plain mappings, so one
+    file describes a codec recipe; their schemas are owned by :mod:`codecstudy.codec.losses`
+    (``GeneratorLossConfig``), :mod:`codecstudy.codec.discriminators` (``parse_discriminator_config``) and
+    :mod:`codecstudy.train.config` (``TrainConfig``), which validate them when the config is loaded. Empty means
+    the architecture's reference setting (for ``train``: ESPnet's recipe).
     """
 
     architecture: Architecture
@@ -128,6 +134,9 @@ class CodecConfig(_Strict):
     )
     discriminator: dict[str, Any] = Field(
         default_factory=dict, description="discriminators config, e.g. {preset: soundstream-tiny}; {} = default"
+    )
+    train: dict[str, Any] = Field(
+        default_factory=dict, description="TrainConfig fields (steps, batch_size, optimizers, ...); {} = ESPnet's"
     )
 
     @model_validator(mode="after")
@@ -146,6 +155,10 @@ class CodecConfig(_Strict):
             raise ValueError(format_validation_error(exc, prefix="discriminator")) from None
         except TypeError as exc:
             raise ValueError(f"discriminator: {exc}") from None
+        try:
+            self.train_config()
+        except ValidationError as exc:
+            raise ValueError(format_validation_error(exc, prefix="train")) from None
         return self
 
     def generator_loss(self) -> Any:
@@ -161,6 +174,12 @@ class CodecConfig(_Strict):
         from codecstudy.codec.discriminators import parse_discriminator_config
 
         return parse_discriminator_config(self.discriminator or None, architecture=self.architecture, size=size)
+
+    def train_config(self) -> Any:
+        """The ``train`` section as a ``codecstudy.train.config.TrainConfig``."""
+        from codecstudy.train.config import TrainConfig
+
+        return TrainConfig.model_validate(self.train)
 
     @property
     def hop_length(self) -> int:

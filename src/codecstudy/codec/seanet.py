@@ -10,7 +10,9 @@ Three properties shape this module:
   needs (conv input history, transposed-conv overlap, LSTM hidden state) in a caller-owned dict, so chunked decoding
   equals offline decoding to float rounding.
 * **Inference is cheap.** Weight norm is a parametrization that :func:`fold_weight_norm` removes, after which every
-  layer is a plain conv; padding uses ``F.pad`` unless lengths differ across the batch.
+  layer is a plain conv; padding uses ``F.pad`` unless lengths differ across the batch. When no gradient is
+  recorded (``encode``/``decode`` run under ``torch.inference_mode``), layers switch to equivalent kernels that
+  move less memory on CPU (see :func:`fast_kernels_active`); training and export tracing use the plain layers.
 
 Strided layers assume their input length is a multiple of the stride; the models pad waveforms to a multiple of
 the hop length before encoding, which guarantees it and makes ``frames = ceil(samples / hop)``.
@@ -30,6 +32,27 @@ from codecstudy.codec.config import SEANetConfig
 
 StreamState = dict[Any, Any]
 """Per-layer streaming state, keyed by module; owned by the caller so one model can serve several streams."""
+
+FAST_INFERENCE = True
+"""Use the inference kernels below when no gradient is recorded; set False to run the plain layers instead (to
+check that both compute the same function, or to measure what the kernels gain)."""
+
+
+RESIDUAL_BLOCK = 8192
+"""Time steps per block when a residual unit runs block by block at inference (see ``ResidualUnit``)."""
+
+
+def fast_kernels_active() -> bool:
+    """True when layers may take their inference-only kernels.
+
+    Those kernels compute the same function as the plain layers (up to float rounding) with fewer passes over
+    memory and fewer large allocations: convolutions pad inside the conv instead of copying the input, transposed
+    convolutions become one dense conv (polyphase form), residual units run block by block with their two 1x1
+    convs and their sum as one conv, and activations overwrite their input. They write into intermediate tensors
+    in place, so they are only taken without autograd, and not while tracing for export, whose graph must be the
+    plain one that ONNX and TorchScript runtimes know.
+    """
+    return FAST_INFERENCE and not torch.is_grad_enabled() and not torch.jit.is_tracing()
 
 
 def time_mask(lengths: Tensor, size: int) -> Tensor:
@@ -101,7 +124,48 @@ class SConv1d(nn.Module):
         self.pad_left, self.pad_right = (total, 0) if causal else (total - total // 2, total // 2)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        if lengths is None and fast_kernels_active() and x.shape[-1] >= self._min_fast_size():
+            return self._forward_fast(x)
         return self.conv(pad1d(x, self.pad_left, self.pad_right, self.pad_mode, lengths))
+
+    def _min_fast_size(self) -> int:
+        """Input length from which the head and tail corrections of :meth:`_forward_fast` cannot overlap."""
+        conv = self.conv
+        effective = (conv.kernel_size[0] - 1) * conv.dilation[0] + 1
+        return 2 * (effective + self.stride) + self.pad_left + self.pad_right
+
+    def _forward_fast(self, x: Tensor) -> Tensor:
+        """The same output without materialising the padded input.
+
+        ``F.pad`` copies the whole input once per conv, which at the outer layers (32 channels at the sample rate)
+        costs about as much as a 3-tap conv. Here the conv pads with zeros internally (``padding=pad_left`` on both
+        sides, outputs past the wanted ones dropped); with reflect padding only the few outputs whose window reaches
+        into the padding differ, and they are recomputed from a short reflect-padded head (and tail) and written
+        over. The result may be a view with a longer row stride; the next layers accept it as it is.
+        """
+        conv = self.conv
+        weight, bias = conv.weight, conv.bias
+        stride, dilation = self.stride, conv.dilation[0]
+        left, right = self.pad_left, self.pad_right
+        size = x.shape[-1]
+        effective = (conv.kernel_size[0] - 1) * dilation + 1
+        n_out = (size + left + right - effective) // stride + 1
+        y = F.conv1d(x, weight, bias, stride, left, dilation)
+        if y.shape[-1] != n_out:
+            y = y[..., :n_out]
+        if self.pad_mode == "reflect":
+            n_head = -(-left // stride)  # outputs whose window starts inside the left padding
+            if n_head:
+                # Those outputs read this many input samples; the reflection itself needs left + 1.
+                need = max((n_head - 1) * stride + effective - left, left + 1)
+                head = F.pad(x[..., :need], (left, 0), mode="reflect")
+                y[..., :n_head] = F.conv1d(head, weight, bias, stride, 0, dilation)[..., :n_head]
+            if right:
+                first = -(-(left + size - effective + 1) // stride)  # first output reaching the right padding
+                start = first * stride - left
+                tail = F.pad(x[..., start:], (0, right), mode="reflect")
+                y[..., first:] = F.conv1d(tail, weight, bias, stride, 0, dilation)
+        return y
 
     def stream(self, x: Tensor, state: StreamState) -> Tensor:
         if not self.causal or self.stride != 1:
@@ -140,8 +204,35 @@ class SConvTranspose1d(nn.Module):
         if lengths is not None and not self.causal:
             # Frames past an item's end would leak into its last outputs; alone, that item has no such frames.
             x = x * time_mask(lengths, x.shape[-1]).to(x.dtype)
+        if fast_kernels_active():
+            return self._forward_polyphase(x)
         y = self.convtr(x)
         return y[..., self.trim_left : y.shape[-1] - self.trim_right]
+
+    def _forward_polyphase(self, x: Tensor) -> Tensor:
+        """The transposed conv as one ordinary conv with ``stride`` times the output channels, then interleaved.
+
+        Output sample ``t * stride + r`` is ``sum_j x[t - j] @ W[..., j * stride + r]``: for each phase r a plain
+        conv over input frames with ``ceil(K / stride)`` taps. Stacking the phases as output channels makes one dense
+        conv (a large matrix product), where PyTorch's CPU transposed conv scatters into an oversized buffer and
+        copies it out; on the outer, wide-in-time layers this is 2-3x faster.
+        """
+        conv = self.convtr
+        weight, bias = conv.weight, conv.bias  # [C_in, C_out, K]
+        stride = self.stride
+        c_in, c_out, kernel = weight.shape
+        taps = -(-kernel // stride)
+        if taps * stride != kernel:
+            weight = F.pad(weight, (0, taps * stride - kernel))
+        # Kernel tap j * stride + r multiplies frame t - j; conv1d wants the oldest frame first, hence the flip.
+        phases = weight.reshape(c_in, c_out, taps, stride).flip(2).permute(1, 3, 0, 2)
+        phases = phases.reshape(c_out * stride, c_in, taps)
+        phase_bias = None if bias is None else bias.repeat_interleave(stride)
+        batch, _, frames = x.shape
+        extra = -(-self.trim_left // stride)  # frames past the end that the kept outputs still read (non-causal)
+        y = F.conv1d(x, phases, phase_bias, padding=taps - 1)[..., : frames + extra]
+        y = y.unflatten(1, (c_out, stride)).transpose(2, 3).reshape(batch, c_out, (frames + extra) * stride)
+        return y[..., self.trim_left : self.trim_left + frames * stride]
 
     def stream(self, x: Tensor, state: StreamState) -> Tensor:
         if not self.causal:
@@ -192,6 +283,15 @@ class Activation(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.fn(x)
 
+    def inplace(self, x: Tensor) -> Tensor:
+        """The activation written over ``x`` where that is possible (ELU), saving a full-size allocation.
+
+        Only for tensors the caller owns and will not read again, and only without autograd.
+        """
+        if self.kind == "elu":
+            return F.elu_(x)
+        return self.fn(x)
+
     def stream(self, x: Tensor, state: StreamState) -> Tensor:
         return self.fn(x)
 
@@ -210,8 +310,71 @@ class ResidualUnit(nn.Module):
         self.shortcut = None if cfg.true_skip else SConv1d(dim, dim, 1, **conv)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        if fast_kernels_active() and self._pointwise_tail():
+            if lengths is None:
+                return self._forward_blocked(x)
+            return self._tail(x, self.act2.inplace(self.conv1(self.act1(x), lengths)))
         y = self.conv2(self.act2(self.conv1(self.act1(x), lengths)))
         return (x if self.shortcut is None else self.shortcut(x)) + y
+
+    def _pointwise_tail(self) -> bool:
+        return (
+            self.conv2.conv.kernel_size[0] == 1
+            and self.conv1.stride == 1
+            and (self.shortcut is None or self.shortcut.conv.kernel_size[0] == 1)
+        )
+
+    def _tail_params(self) -> tuple[Tensor, Tensor | None]:
+        """Weight and bias of ``shortcut(x) + conv2(hidden)`` as one 1x1 conv over ``[x; hidden]``.
+
+        One matrix product with a deeper reduction instead of two products and a sum: a single output tensor is
+        written, and the wider input keeps the kernel efficient at 16-64 channels. With an identity shortcut the
+        weight is conv2's alone and ``x`` is added afterwards.
+        """
+        conv2 = self.conv2.conv
+        if self.shortcut is None:
+            return conv2.weight, conv2.bias
+        short = self.shortcut.conv
+        bias = conv2.bias
+        if short.bias is not None:
+            bias = short.bias if bias is None else short.bias + bias
+        return torch.cat([short.weight, conv2.weight], dim=1), bias
+
+    def _tail(self, x: Tensor, hidden: Tensor, params: tuple[Tensor, Tensor | None] | None = None) -> Tensor:
+        weight, bias = params or self._tail_params()
+        # dilation=2 is a no-op for a 1x1 kernel; it makes PyTorch use oneDNN, which is faster on one thread than
+        # the BLAS path it takes for plain 1x1 convs.
+        if self.shortcut is None:
+            return F.conv1d(hidden, weight, bias, dilation=2).add_(x)
+        return F.conv1d(torch.cat([x, hidden], dim=1), weight, bias, dilation=2)
+
+    def _forward_blocked(self, x: Tensor) -> Tensor:
+        """The whole unit, :data:`RESIDUAL_BLOCK` time steps at a time (no lengths: every item has them all).
+
+        Layer by layer, the outer units (16-64 channels at the full rate) stream several full-size intermediates
+        through memory, and each is a fresh allocation, which glibc serves as new pages that fault on first touch.
+        Block by block, the intermediates are small enough to stay in cache and to be reused by the allocator; only
+        the output is full size. Each block reads the dilated conv's receptive field around it from ``x``, and the
+        signal's own padding is applied to the first and last blocks, so the result equals the layer-wise one.
+        """
+        conv1 = self.conv1
+        left, right, mode = conv1.pad_left, conv1.pad_right, conv1.pad_mode
+        size, block = x.shape[-1], RESIDUAL_BLOCK
+        if size <= block or block <= max(left, right):  # one block, or blocks shorter than the padding
+            return self._tail(x, self.act2.inplace(conv1(self.act1(x))))
+        weight, bias, dilation = conv1.conv.weight, conv1.conv.bias, conv1.conv.dilation[0]
+        params = self._tail_params()
+        out = x.new_empty(x.shape)
+        for start in range(0, size, block):
+            stop = min(start + block, size)
+            low, high = max(0, start - left), min(size, stop + right)
+            act = self.act1(x[..., low:high])
+            pad_left, pad_right = left - (start - low), right - (high - stop)
+            if pad_left or pad_right:  # the signal's ends: pad as the plain conv pads the activated signal
+                act = pad1d(act, pad_left, pad_right, mode)
+            hidden = self.act2.inplace(F.conv1d(act, weight, bias, 1, 0, dilation))
+            out[..., start:stop] = self._tail(x[..., start:stop], hidden, params)
+        return out
 
     def stream(self, x: Tensor, state: StreamState) -> Tensor:
         y = self.conv2.stream(self.act2(self.conv1.stream(self.act1(x), state)), state)
@@ -248,8 +411,16 @@ class _Stack(nn.Module):
         self.scales.append(scale)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        fast = fast_kernels_active()
+        owned = False  # x was produced inside this stack, so no one else reads it
         for layer, (kind, factor) in zip(self.layers, self.scales):
-            x = layer(x, lengths)
+            if fast and owned and isinstance(layer, Activation):
+                y = layer.inplace(x)  # saves a full-size allocation per activation
+            else:
+                y = layer(x, lengths)
+            # No layer returns a view of its input, so a result other than x itself is ours.
+            owned = owned or y is not x
+            x = y
             if lengths is not None and kind == "down":
                 lengths = torch.div(lengths, factor, rounding_mode="floor")
             elif lengths is not None and kind == "up":

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from codecstudy.codec.config import CodecConfig
+from codecstudy.codec.init import initialize
 from codecstudy.codec.quantize import CodebookUsage, ResidualVectorQuantizer
 from codecstudy.codec.seanet import (
     SEANetDecoder,
@@ -84,6 +85,8 @@ class CodecModel(nn.Module):
         self.encoder = SEANetEncoder(config.seanet)
         self.quantizer = ResidualVectorQuantizer(config.seanet.dimension, config.quantizer)
         self.decoder = SEANetDecoder(config.seanet)
+        initialize(self.encoder, config.seanet.init)
+        initialize(self.decoder, config.seanet.init)
         self._identity: str | None = None
 
     def __deepcopy__(self, memo: dict[int, object]) -> CodecModel:
