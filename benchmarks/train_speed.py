@@ -30,7 +30,14 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from codecstudy.bench.harness import OtherLoad, lstm_flops, machine_info, matmul_gflops, time_call
+from codecstudy.bench.harness import (
+    OtherLoad,
+    lstm_flops,
+    machine_info,
+    matmul_gflops,
+    retain_freed_memory,
+    time_call,
+)
 from codecstudy.codec.registry import preset_config
 from codecstudy.train.trainer import Trainer
 
@@ -112,7 +119,11 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--batch", type=int, default=None, help="override train.batch_size")
+    parser.add_argument("--keep-memory", action="store_true",
+                        help="glibc keeps freed memory (no mmap/trim per large tensor; codecstudy.bench.harness)")
     args = parser.parse_args()
+    if args.keep_memory:
+        retain_freed_memory()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     before = matmul_gflops()
@@ -125,6 +136,7 @@ def main() -> int:
                 row[label]["fraction_of_matmul"] = round(row[label]["achieved_gflops"] / peak, 3)
     report = {
         "threads": args.threads,
+        "keep_memory": args.keep_memory,
         "matmul_gflops": {"before": round(before, 1), "after": round(after, 1)},
         "machine": machine_info(),
         "results": rows,

@@ -111,3 +111,24 @@ def test_fast_kernels_only_without_autograd_and_tracing() -> None:
         warnings.simplefilter("ignore")  # trace deprecation and tracer warnings
         torch.jit.trace(conv, (torch.randn(1, 2, 16),), check_trace=False)
     assert seen == [False]  # exports trace the plain graph
+
+
+def test_polyphase_weights_follow_weight_changes(monkeypatch) -> None:
+    up = SConvTranspose1d(4, 3, 8, 4, causal=True, norm="none")
+    x = torch.randn(1, 4, 10)
+
+    def check() -> None:
+        plain, fast = _both(up, x, monkeypatch=monkeypatch)
+        torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-6)
+
+    check()
+    check()  # second call: the cached rearrangement
+    with torch.no_grad():
+        up.convtr.weight.mul_(2.0)  # in place, as an optimizer step or load_state_dict does
+        up.convtr.bias.zero_()
+    check()
+    up.convtr.weight = torch.nn.Parameter(torch.randn_like(up.convtr.weight))  # replaced
+    check()
+    up.double()  # moved: new storage
+    x = x.double()
+    check()

@@ -39,7 +39,7 @@ check that both compute the same function, or to measure what the kernels gain).
 
 
 RESIDUAL_BLOCK = 8192
-"""Time steps per block when a residual unit runs block by block at inference (see ``ResidualUnit``)."""
+"""Time steps per block when a residual unit runs block by block at inference (inputs longer than two blocks)."""
 
 
 def fast_kernels_active() -> bool:
@@ -129,10 +129,18 @@ class SConv1d(nn.Module):
         return self.conv(pad1d(x, self.pad_left, self.pad_right, self.pad_mode, lengths))
 
     def _min_fast_size(self) -> int:
-        """Input length from which the head and tail corrections of :meth:`_forward_fast` cannot overlap."""
+        """Input length from which :meth:`_forward_fast` is correct and worth it.
+
+        Correct: the head and tail corrections must not overlap. Worth it: with reflect padding the corrections are
+        extra conv calls, each of which makes the conv library re-layout the whole weight, so the padding copy they
+        replace (input channels x length) must outweigh the weight (input x output channels x kernel).
+        """
         conv = self.conv
         effective = (conv.kernel_size[0] - 1) * conv.dilation[0] + 1
-        return 2 * (effective + self.stride) + self.pad_left + self.pad_right
+        size = 2 * (effective + self.stride) + self.pad_left + self.pad_right
+        if self.pad_mode == "reflect":
+            size = max(size, conv.out_channels * conv.kernel_size[0])
+        return size
 
     def _forward_fast(self, x: Tensor) -> Tensor:
         """The same output without materialising the padded input.
@@ -199,6 +207,7 @@ class SConvTranspose1d(nn.Module):
         self.causal = causal
         total = kernel_size - stride
         self.trim_left, self.trim_right = (0, total) if causal else (total - total // 2, total // 2)
+        self._phase_cache: tuple[Any, ...] | None = None  # (key, (weight, bias), phases, phase bias)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         if lengths is not None and not self.causal:
@@ -217,22 +226,46 @@ class SConvTranspose1d(nn.Module):
         conv (a large matrix product), where PyTorch's CPU transposed conv scatters into an oversized buffer and
         copies it out; on the outer, wide-in-time layers this is 2-3x faster.
         """
-        conv = self.convtr
-        weight, bias = conv.weight, conv.bias  # [C_in, C_out, K]
-        stride = self.stride
-        c_in, c_out, kernel = weight.shape
-        taps = -(-kernel // stride)
-        if taps * stride != kernel:
-            weight = F.pad(weight, (0, taps * stride - kernel))
-        # Kernel tap j * stride + r multiplies frame t - j; conv1d wants the oldest frame first, hence the flip.
-        phases = weight.reshape(c_in, c_out, taps, stride).flip(2).permute(1, 3, 0, 2)
-        phases = phases.reshape(c_out * stride, c_in, taps)
-        phase_bias = None if bias is None else bias.repeat_interleave(stride)
+        phases, phase_bias = self._phase_weights()
+        stride, c_out, taps = self.stride, phases.shape[0] // self.stride, phases.shape[-1]
         batch, _, frames = x.shape
         extra = -(-self.trim_left // stride)  # frames past the end that the kept outputs still read (non-causal)
         y = F.conv1d(x, phases, phase_bias, padding=taps - 1)[..., : frames + extra]
         y = y.unflatten(1, (c_out, stride)).transpose(2, 3).reshape(batch, c_out, (frames + extra) * stride)
         return y[..., self.trim_left : self.trim_left + frames * stride]
+
+    def _phase_weights(self) -> tuple[Tensor, Tensor | None]:
+        """``[C_out * stride, C_in, taps]`` weight and bias of the polyphase conv.
+
+        Rearranging the weight copies it (8 MB for EnCodec's first decoder layer), which for short inputs costs more
+        than the conv; once weight norm is folded the weights are fixed tensors, so the result is kept until the
+        weight or bias is replaced, moved or modified in place.
+        """
+        conv = self.convtr
+        weight, bias = conv.weight, conv.bias  # [C_in, C_out, K]
+        # A parametrized weight is recomputed on every access, and inference tensors have no version counter:
+        # neither can be cached safely.
+        cacheable = not parametrize.is_parametrized(conv, "weight") and not any(
+            t is not None and t.is_inference() for t in (weight, bias)
+        )
+        # Identity, storage and version of both: in-place updates bump the version, .to()/.data swaps the storage.
+        # The cache keeps the tensors themselves alive, so their ids cannot be reused by other tensors.
+        key = tuple((id(t), t.data_ptr(), t._version) if t is not None else None for t in (weight, bias)) \
+            if cacheable else None
+        cache = self._phase_cache
+        if key is not None and cache is not None and cache[0] == key:
+            return cache[2], cache[3]
+        stride = self.stride
+        c_in, c_out, kernel = weight.shape
+        taps = -(-kernel // stride)
+        padded = F.pad(weight, (0, taps * stride - kernel)) if taps * stride != kernel else weight
+        # Kernel tap j * stride + r multiplies frame t - j; conv1d wants the oldest frame first, hence the flip.
+        phases = padded.reshape(c_in, c_out, taps, stride).flip(2).permute(1, 3, 0, 2)
+        phases = phases.reshape(c_out * stride, c_in, taps)
+        phase_bias = None if bias is None else bias.repeat_interleave(stride)
+        if key is not None:
+            self._phase_cache = (key, (weight, bias), phases, phase_bias)
+        return phases, phase_bias
 
     def stream(self, x: Tensor, state: StreamState) -> Tensor:
         if not self.causal:
@@ -360,7 +393,8 @@ class ResidualUnit(nn.Module):
         conv1 = self.conv1
         left, right, mode = conv1.pad_left, conv1.pad_right, conv1.pad_mode
         size, block = x.shape[-1], RESIDUAL_BLOCK
-        if size <= block or block <= max(left, right):  # one block, or blocks shorter than the padding
+        # Two blocks or fewer: the intermediates are small anyway, and whole-tensor calls have less overhead.
+        if size <= 2 * block or block <= max(left, right):
             return self._tail(x, self.act2.inplace(conv1(self.act1(x))))
         weight, bias, dilation = conv1.conv.weight, conv1.conv.bias, conv1.conv.dilation[0]
         params = self._tail_params()

@@ -226,8 +226,14 @@ class CropDataset(torch.utils.data.Dataset):
         return torch.from_numpy(np.stack(crops))[:, None, :]
 
 
-def crop_loader(dataset: CropDataset, start: int, stop: int, workers: int) -> torch.utils.data.DataLoader:
-    """Batches for steps ``start..stop-1`` in order; workers prefetch ahead of the training loop."""
+def crop_loader(
+    dataset: CropDataset, start: int, stop: int, workers: int, seed: int = 0
+) -> torch.utils.data.DataLoader:
+    """Batches for steps ``start..stop-1`` in order; workers prefetch ahead of the training loop.
+
+    The loader gets its own generator: by default it draws its workers' base seed from the global torch RNG when
+    iteration starts, which would shift every later random draw of a resumed run.
+    """
     return torch.utils.data.DataLoader(
         dataset,
         batch_size=None,
@@ -235,6 +241,7 @@ def crop_loader(dataset: CropDataset, start: int, stop: int, workers: int) -> to
         num_workers=workers,
         prefetch_factor=4 if workers else None,
         persistent_workers=False,
+        generator=torch.Generator().manual_seed(seed),
     )
 
 

@@ -26,6 +26,7 @@ run, given the same number of processes and threads (floating-point sums depend 
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -188,6 +189,7 @@ class Trainer:
         self.cache = AudioCache(Path(cache_dir) if cache_dir else self.out_dir / "cache", config.sample_rate)
         self.show_progress = show_progress and self.ctx.is_main
         self.device = self.ctx.device
+        self.amp_device: str | None = "cuda" if self.tc.bf16 and self.device.type == "cuda" else None
         self._configure_backend()
         self.local_batch = D.shard_size(self.tc.batch_size, self.ctx)
         self.segment = int(round(self.tc.segment_seconds * config.sample_rate))
@@ -202,9 +204,25 @@ class Trainer:
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         """bfloat16 autocast on CUDA when ``train.bf16``; a no-op on CPU (CPU bf16 is slower than float32 here)."""
-        if self.tc.bf16 and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.amp_device is not None:
+            return torch.autocast(self.amp_device, dtype=torch.bfloat16)
         return contextlib.nullcontext()
+
+    def _quantizer_in_float32(self) -> None:
+        """Run the quantizer outside autocast, on a float32 latent.
+
+        Nearest-code search in bfloat16 picks wrong codes for near ties, and the EMA statistics are float32
+        buffers that bfloat16 vectors cannot be accumulated into; the quantizer is a small part of the cost.
+        """
+        quantizer = self.model.quantizer
+        inner = quantizer.forward
+
+        @functools.wraps(inner)
+        def forward(z: Tensor, *args: Any, **kwargs: Any) -> Any:
+            with torch.autocast(z.device.type, enabled=False):
+                return inner(z.float(), *args, **kwargs)
+
+        quantizer.forward = forward  # type: ignore[method-assign]
 
     def _on_main(self, fn: Any) -> Any:
         """Run ``fn`` on rank 0 only; a user error there is raised on every process (no rank is left waiting)."""
@@ -270,6 +288,8 @@ class Trainer:
                 average_over_discriminators=gen_loss_cfg.average_over_discriminators,
             )
         )
+        if self.tc.bf16:
+            self._quantizer_in_float32()
         self.g_params = [p for p in self.model.parameters() if p.requires_grad]
         self.d_params = [p for p in self.disc.parameters() if p.requires_grad]
         self.g_opt = self._optimizer(self.g_params, self.tc.generator)
@@ -488,9 +508,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------------------- loop
     def _batches(self, start: int) -> Iterator[Tensor]:
         dataset = CropDataset(self.train_entries, self.sampler)
-        loader = crop_loader(dataset, start, self.tc.steps, self.tc.num_workers)
-        # the loader's own generator keeps it from drawing on the global torch RNG (resume must not shift it)
-        loader.generator = torch.Generator().manual_seed(self.tc.seed)
+        loader = crop_loader(dataset, start, self.tc.steps, self.tc.num_workers, self.tc.seed)
         for batch in loader:
             yield batch.to(self.device, non_blocking=True)
 
