@@ -131,9 +131,8 @@ class Aligner(nn.Module):
         keys = self.text_encoder(text)  # [B, C, N]
         queries = self.feat_encoder(feats)  # [B, C, T]
         # ||q - k||^2 = |q|^2 + |k|^2 - 2 k.q, as one batched matmul (the broadcast form needs B*C*N*T memory)
-        distance = (
-            keys.pow(2).sum(1)[:, :, None] + queries.pow(2).sum(1)[:, None, :] - 2 * torch.bmm(keys.transpose(1, 2), queries)
-        )
+        cross = torch.bmm(keys.transpose(1, 2), queries)  # [B, N, T]
+        distance = keys.pow(2).sum(1)[:, :, None] + queries.pow(2).sum(1)[:, None, :] - 2 * cross
         logits = -self.temperature * distance
         logits = logits.masked_fill(_pad_mask(text_lengths, logits.shape[1])[:, :, None], NEG_INF)
         log_prob = torch.log_softmax(logits, dim=1)
