@@ -133,6 +133,12 @@ def train_tts(
         restore_rng(state["rng"])
         step = int(state["step"])
         trained_seconds = float(state.get("trained_seconds", 0.0))
+    summary_file = out / "summary.json"
+    if step >= config.train.steps and summary_file.is_file() and (out / MODEL_FILE).is_file():
+        import json
+
+        done = json.loads(summary_file.read_text(encoding="utf-8"))
+        return TrainResult(out, step, float(done.get("train_seconds", 0.0)), int(done["clips"]), done.get("final", {}))
     rng = np.random.default_rng(config.train.seed + step)
 
     def bundle() -> TTSBundle:
