@@ -86,9 +86,8 @@ def griffin_lim_from_mel(wave: np.ndarray, sr: int, hop: int, n_mels: int = 80, 
     librosa = require("librosa", "librosa")
     n_fft = 4 * hop
     mel = librosa.feature.melspectrogram(y=wave, sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels, power=1.0)
-    out = librosa.feature.inverse.mel_to_audio(
-        mel, sr=sr, n_fft=n_fft, hop_length=hop, power=1.0, n_iter=iterations, random_state=0
-    )
+    magnitude = librosa.feature.inverse.mel_to_stft(mel, sr=sr, n_fft=n_fft, power=1.0)
+    out = librosa.griffinlim(magnitude, n_iter=iterations, hop_length=hop, n_fft=n_fft, random_state=0)
     return audio.crop(out.astype(np.float32), 0, wave.shape[0])
 
 
