@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_codec_commands(commands)
     _add_evaluate_commands(commands)
     _add_train_commands(commands)
+    _add_tts_commands(commands)
     return parser
 
 
@@ -203,6 +204,14 @@ def _add_codec_commands(commands: argparse._SubParsersAction) -> None:
 def _add_train_commands(commands: argparse._SubParsersAction) -> None:
     """`train`; its options and handler live in codecstudy.train.commands."""
     from codecstudy.train.commands import add_commands
+
+    add_commands(commands, _add_parser)
+
+
+# --------------------------------------------------------------------------------------------------- tts
+def _add_tts_commands(commands: argparse._SubParsersAction) -> None:
+    """`tts train|synthesize|evaluate`; options and handlers live in codecstudy.tts.commands."""
+    from codecstudy.tts.commands import add_commands
 
     add_commands(commands, _add_parser)
 
