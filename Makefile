@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= configs/studies/demo.yaml
 RUN    ?= runs/demo
-BENCHES   ?= codec_speed
+BENCHES   ?= codec_speed train_speed eval_speed
 BENCH_OUT ?= runs/bench
 
 .PHONY: help install demo test test-all test-extra bench lint clean

@@ -24,6 +24,7 @@ import math
 import statistics
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -121,6 +122,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=None, help="override train.batch_size")
     parser.add_argument("--keep-memory", action="store_true",
                         help="glibc keeps freed memory (no mmap/trim per large tensor; codecstudy.bench.harness)")
+    parser.add_argument("--json", type=Path, help="also write the report to this JSON file (make bench)")
     args = parser.parse_args()
     if args.keep_memory:
         retain_freed_memory()
@@ -141,7 +143,16 @@ def main() -> int:
         "machine": machine_info(),
         "results": rows,
     }
-    print(json.dumps(report, indent=2))
+    text = json.dumps(report, indent=2)
+    print(text)
+    for row in rows:
+        for label in ("gan", "reconstruction_only"):
+            if label in row:
+                r = row[label]
+                print(f"{row['preset']:>20} {label:>20}: {r['steps_per_second']:.2f} steps/s, "
+                      f"{r['achieved_gflops']:.0f} GFLOP/s = {r['fraction_of_matmul']:.0%} of the matmul rate")
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
     return 0
 
 
