@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_codec_commands(commands)
     _add_evaluate_commands(commands)
     _add_train_commands(commands)
+    _add_study_commands(commands)
     return parser
 
 
@@ -211,6 +212,14 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
 def _add_evaluate_commands(commands: argparse._SubParsersAction) -> None:
     """`evaluate` and `aggregate`; their options and handlers live in codecstudy.evaluate.commands."""
     from codecstudy.evaluate.commands import add_commands
+
+    add_commands(commands, _add_parser)
+
+
+# ------------------------------------------------------------------------------------------------- study
+def _add_study_commands(commands: argparse._SubParsersAction) -> None:
+    """`study run|status|report`; their options and handlers live in codecstudy.study.commands."""
+    from codecstudy.study.commands import add_commands
 
     add_commands(commands, _add_parser)
 
