@@ -268,7 +268,9 @@ def render(data: ReportData) -> str:
         ),
     ]
     nav = "".join(f'<a href="#{key}">{esc(title)}</a>' for key, title, _ in sections)
-    body = "\n".join(f'<section id="{key}"><h2>{esc(title)}</h2>\n{content}</section>' for key, title, content in sections)
+    body = "\n".join(
+        f'<section id="{key}"><h2>{esc(title)}</h2>\n{content}</section>' for key, title, content in sections
+    )
     intro = f"<p>{esc(data.description)}</p>" if data.description else ""
     if data.n_q is not None:
         intro += (f"<p>Tables at {esc(data.n_q)} codebooks. Mean over clips with a 95 % bootstrap CI; "
