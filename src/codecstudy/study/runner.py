@@ -200,7 +200,9 @@ def train_stage(run: CodecRun, spec: StudySpec, layout: RunLayout, progress: boo
     return f"step {result.step} in {result.seconds / 60:.1f} min"
 
 
-def evaluate_stage(codec: str, eval_set: str, spec: StudySpec, layout: RunLayout, progress: bool) -> str:
+def evaluate_stage(
+    codec: str, eval_set: str, spec: StudySpec, layout: RunLayout, progress: bool, force: bool = False
+) -> str:
     from codecstudy.evaluate.scorer import evaluate_codec
 
     summary = evaluate_codec(
@@ -212,6 +214,7 @@ def evaluate_stage(codec: str, eval_set: str, spec: StudySpec, layout: RunLayout
         set_name=eval_set,
         name=codec,
         progress=progress,
+        force=force,
     )
     failed = sum(summary.failed_metrics.values())
     return f"{summary.scored} clips scored" + (f", {failed} metric failures (see results.jsonl)" if failed else "")
@@ -282,12 +285,13 @@ class StudyRunner:
             steps = S.target_steps(run)
             self._stage(S.train_state(run, layout, steps), lambda run=run: train_stage(run, spec, layout,
                                                                                        self.progress))
+        identities = {run.name: S.codec_identity(layout.codec_file(run.name)) for run in runs}
         for eval_set in spec.eval_set_names:
             ids = S.eval_clip_ids(layout, eval_set)
             for run in runs:
-                current = S.eval_state(run.name, eval_set, layout, list(spec.evaluate.n_q), ids)
-                self._stage(current, lambda run=run, eval_set=eval_set: evaluate_stage(
-                    run.name, eval_set, spec, layout, self.progress))
+                current = S.eval_state(run.name, eval_set, layout, list(spec.evaluate.n_q), ids, identities[run.name])
+                self._stage(current, lambda run=run, eval_set=eval_set, stale=current.stale: evaluate_stage(
+                    run.name, eval_set, spec, layout, self.progress, force=stale))
         if only:
             self.echo(f"--only {', '.join(only)}: done; run `codecstudy study run` without --only once every "
                       "condition is trained to write the tables and the report")

@@ -32,6 +32,7 @@ class StageState:
     item: str
     status: str
     detail: str = ""
+    stale: bool = False  # outputs exist but were made from other inputs (a retrained codec): redo, don't resume
 
 
 def _read_json(path: Path) -> Any:
@@ -105,11 +106,30 @@ def eval_clip_ids(layout: RunLayout, eval_set: str) -> list[str]:
     return [record["id"] for record in read_jsonl(layout.eval_manifest(eval_set))]
 
 
-def eval_state(codec: str, eval_set: str, layout: RunLayout, n_qs: list[int], clip_ids: list[str]) -> StageState:
+def codec_identity(path: Path) -> str | None:
+    """The identity hash stored in a codec checkpoint (what the scorer records as ``codec_identity``)."""
+    import torch
+
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # missing or unreadable: the evaluation will say why
+        return None
+    if isinstance(payload, dict) and isinstance(payload.get("codec"), dict):
+        payload = payload["codec"]
+    return payload.get("identity") if isinstance(payload, dict) else None
+
+
+def eval_state(
+    codec: str, eval_set: str, layout: RunLayout, n_qs: list[int], clip_ids: list[str], identity: str | None = None
+) -> StageState:
+    """Complete when every clip has a line at every n_q (and usage.json) for *this* codec (``identity``)."""
     from codecstudy.evaluate.scorer import done_clips
 
     folder = layout.eval_dir(codec, eval_set)
     item = f"{codec}/{eval_set}"
+    meta = _read_json(folder / "meta.json")
+    if identity is not None and isinstance(meta, dict) and meta.get("codec_identity") not in (None, identity):
+        return StageState("evaluate", item, PARTIAL, "scored with an earlier version of the codec", stale=True)
     expected = set(clip_ids)
     done = 0
     complete = bool(expected)
@@ -166,13 +186,14 @@ def study_state(spec: StudySpec, layout: RunLayout, only: list[str] | None = Non
         if key not in steps_cache:
             steps_cache[key] = target_steps(run)
         states.append(train_state(run, layout, steps_cache[key]))
+    identities = {run.name: codec_identity(layout.codec_file(run.name)) for run in runs}
     for eval_set in spec.eval_set_names:
         ids = eval_clip_ids(layout, eval_set) if layout.eval_manifest(eval_set).is_file() else []
         for run in runs:
             if not ids:
                 states.append(StageState("evaluate", f"{run.name}/{eval_set}", MISSING, "eval set not built"))
             else:
-                states.append(eval_state(run.name, eval_set, layout, spec.evaluate.n_q, ids))
+                states.append(eval_state(run.name, eval_set, layout, spec.evaluate.n_q, ids, identities[run.name]))
     all_codecs = [r.name for r in spec.codec_runs()]
     states.append(aggregate_state(layout, all_codecs))
     states.append(report_state(layout))
