@@ -29,7 +29,7 @@ figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.8rem;color:#555}
 audio{width:220px;height:32px}
 pre{background:#f7f7f7;padding:.75rem;overflow:auto;font-size:.75rem;max-height:30rem}
-nav a{margin-right:.8rem}
+nav a{margin-right:.8rem}.scroll{overflow-x:auto}td.paper{white-space:nowrap}
 """
 
 SCRIPT = """
@@ -136,8 +136,8 @@ def paper_tables(cells: list[dict[str, str]]) -> str:
             rows.append(f"<tr><td>{esc(condition)}</td>{tds}</tr>")
         parts.append(
             f'<h3 id="metric-{esc(metric)}">{esc(metric)} <small>({esc(arrow)})</small></h3>'
-            f'<table class="paper-table" data-metric="{esc(metric)}"><thead><tr><th>condition</th>{head}</tr>'
-            f"</thead><tbody>{''.join(rows)}</tbody></table>"
+            f'<div class="scroll"><table class="paper-table" data-metric="{esc(metric)}"><thead><tr>'
+            f"<th>condition</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         )
     return "\n".join(parts) or "<p>No results yet.</p>"
 
