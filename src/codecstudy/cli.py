@@ -141,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate_commands(commands)
     _add_train_commands(commands)
     _add_tts_commands(commands)
+    _add_study_commands(commands)
     return parser
 
 
@@ -220,6 +221,14 @@ def _add_tts_commands(commands: argparse._SubParsersAction) -> None:
 def _add_evaluate_commands(commands: argparse._SubParsersAction) -> None:
     """`evaluate` and `aggregate`; their options and handlers live in codecstudy.evaluate.commands."""
     from codecstudy.evaluate.commands import add_commands
+
+    add_commands(commands, _add_parser)
+
+
+# ------------------------------------------------------------------------------------------------- study
+def _add_study_commands(commands: argparse._SubParsersAction) -> None:
+    """`study run|status|report`; their options and handlers live in codecstudy.study.commands."""
+    from codecstudy.study.commands import add_commands
 
     add_commands(commands, _add_parser)
 

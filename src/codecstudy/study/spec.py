@@ -1,32 +1,146 @@
-"""The study file: the parts that exist so far (corpus, conditions, evaluation sets).
+"""The study file: corpus, coverage conditions, evaluation sets, codecs to train, how to score them, the report.
 
-Later stages (training, evaluation, report) add their sections here; unknown keys are rejected so that a
+Every section has a default, so the smallest study names only its corpus: it then trains SoundStream on the
+paper's three conditions (``english``, ``multilingual``, ``multilingual_audio``) with the same amount of audio
+each, and scores them on every evaluation set at 1, 2, 4 and 8 codebooks. Unknown keys are rejected so that a
 typo never silently falls back to a default.
+
+This module checks the *shape* of the file (types, names, references between sections). What needs the disk or
+heavy imports (dataset folders, codec presets with their overrides, metric names and libraries) is checked by
+:func:`codecstudy.study.runner.check_study`, which ``study run --dry-run`` calls.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from codecstudy.config import apply_overrides, load_yaml, validate
 from codecstudy.corpus.builder import CorpusConfig
 from codecstudy.corpus.conditions import ConditionsConfig
 from codecstudy.errors import ConfigError
 
+#: The paper's three coverage conditions. Without ``languages`` a condition takes every language the corpus has.
+PAPER_CONDITIONS: list[dict[str, Any]] = [
+    {"name": "english", "languages": ["en"], "domains": ["speech"]},
+    {"name": "multilingual", "domains": ["speech"]},
+    {"name": "multilingual_audio", "domains": ["speech", "music", "environment"]},
+]
+#: Preset sizes: ``codec.preset: tiny`` with architecture ``soundstream`` means ``configs/codecs/soundstream-tiny``.
+PRESET_SIZES = ("tiny", "small", "paper")
+Architecture = Literal["soundstream", "encodec", "dac"]
 
-class _StudySections(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CodecSection(_Strict):
+    """Which codec config every condition trains, and the overrides applied to it (``train.steps=500``)."""
+
+    preset: str = Field(
+        "tiny",
+        description="tiny, small or paper (-> <architecture>-<size> preset), a preset name, or a codec YAML path "
+        "(relative to the study file)",
+    )
+    overrides: list[str] = Field(default_factory=list, description="key=value, as `codecstudy train --set`")
+
+    @field_validator("overrides")
+    @classmethod
+    def _key_value(cls, items: list[str]) -> list[str]:
+        bad = [item for item in items if "=" not in item or not item.partition("=")[0].strip()]
+        if bad:
+            raise ValueError(f"expected key=value items such as train.steps=500, got {bad[0]!r}")
+        return items
+
+
+class TrainSection(_Strict):
+    """Seeds and validation of the training runs (the schedule itself is the codec config's ``train:``)."""
+
+    seeds: list[int] | None = Field(
+        None,
+        min_length=1,
+        description="None: one run with the preset's seed; a list: one run per seed (model init and crops), "
+        "reported as mean and spread when there are two or more",
+    )
+    validation: bool = Field(True, description="validate on each condition's valid split while training")
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique(cls, seeds: list[int] | None) -> list[int] | None:
+        if seeds is not None and len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be unique, got {seeds}")
+        return seeds
+
+
+class EvaluateSection(_Strict):
+    """What is scored: sets, bitrates (numbers of codebooks), metrics."""
+
+    sets: list[str] | None = Field(None, description="names of eval_sets to score; None: all of them")
+    n_q: list[int] = Field(default_factory=lambda: [1, 2, 4, 8], min_length=1)
+    metrics: list[str] = Field(default_factory=lambda: ["default"], min_length=1, description="metrics and groups")
+    mode: Literal["parity", "fast"] = "parity"
+    metric_settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="{metric: {key: value}}")
+    max_clips: int | None = Field(
+        None, gt=0, description="default max_clips of every eval set (a seeded sample): keeps a demo fast"
+    )
+    workers: int | None = Field(None, ge=1, description="scoring processes; None: one per core")
+    delay_compensation: bool = True
+
+    @field_validator("n_q")
+    @classmethod
+    def _positive(cls, values: list[int]) -> list[int]:
+        if any(v < 1 for v in values):
+            raise ValueError(f"numbers of codebooks must be >= 1, got {values}")
+        return sorted(set(values))
+
+
+class ReportSection(_Strict):
+    """The HTML report: the bitrate of its tables and audio, how many clips to play, the paired test."""
+
+    title: str | None = None
+    n_q: int = Field(8, ge=1, description="tables and audio at the largest evaluated n_q <= this")
+    audio_clips: int = Field(3, ge=0, description="clips per evaluation set with audio players")
+    test: Literal["wilcoxon", "bootstrap"] = "wilcoxon"
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    n_boot: int = Field(1000, ge=10)
+
+
+class _StudySections(_Strict):
     name: str = Field("study", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
     corpus: dict[str, Any]
-    conditions: list[dict[str, Any]] = Field(min_length=1)
+    conditions: list[dict[str, Any]] = Field(default_factory=lambda: [dict(c) for c in PAPER_CONDITIONS], min_length=1)
     eval_sets: list[dict[str, Any]] = Field(default_factory=list)
     match_volume: bool = True
     seed: int = 0
+    architectures: list[Architecture] = Field(default_factory=lambda: ["soundstream"], min_length=1)
+    codec: CodecSection = Field(default_factory=CodecSection)
+    train: TrainSection = Field(default_factory=TrainSection)
+    evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
+    report: ReportSection = Field(default_factory=ReportSection)
+
+    @field_validator("architectures")
+    @classmethod
+    def _unique(cls, names: list[str]) -> list[str]:
+        if len(set(names)) != len(names):
+            raise ValueError(f"architectures must be unique, got {names}")
+        return names
+
+
+@dataclass(frozen=True)
+class CodecRun:
+    """One codec to train: a condition x architecture x seed, and the folder name ``codecs/<name>``."""
+
+    name: str
+    condition: str
+    architecture: str
+    seed: int | None
+    source: str
+    overrides: tuple[str, ...]
 
 
 class StudySpec(BaseModel):
@@ -38,6 +152,64 @@ class StudySpec(BaseModel):
     description: str
     corpus: CorpusConfig
     conditions: ConditionsConfig
+    architectures: list[str] = Field(default_factory=lambda: ["soundstream"])
+    codec: CodecSection = Field(default_factory=CodecSection)
+    train: TrainSection = Field(default_factory=TrainSection)
+    evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
+    report: ReportSection = Field(default_factory=ReportSection)
+    path: Path | None = None
+
+    @property
+    def condition_names(self) -> list[str]:
+        return [c.name for c in self.conditions.conditions]
+
+    @property
+    def eval_set_names(self) -> list[str]:
+        """The sets that are scored (``evaluate.sets``, default every eval set)."""
+        every = [s.name for s in self.conditions.eval_sets]
+        return list(self.evaluate.sets) if self.evaluate.sets is not None else every
+
+    def codec_source(self, architecture: str) -> str:
+        """Preset name or codec YAML path for one architecture."""
+        preset = self.codec.preset
+        if preset in PRESET_SIZES:
+            return f"{architecture}-{preset}"
+        if preset.endswith((".yaml", ".yml")) or "/" in preset:
+            path = Path(preset)
+            if not path.is_absolute() and self.path is not None and (self.path.parent / path).is_file():
+                path = self.path.parent / path
+            return str(path)
+        return preset
+
+    def codec_runs(self, only: list[str] | None = None) -> list[CodecRun]:
+        """Every codec of the study (optionally of some conditions only), in condition, architecture, seed order."""
+        seeds: list[int | None] = list(self.train.seeds) if self.train.seeds else [None]
+        runs = []
+        for condition in self.condition_names:
+            if only and condition not in only:
+                continue
+            for arch in self.architectures:
+                for seed in seeds:
+                    name = f"{condition}-{arch}" + (f"-s{seed}" if len(seeds) > 1 else "")
+                    extra = (f"seed={seed}", f"train.seed={seed}") if seed is not None else ()
+                    runs.append(
+                        CodecRun(name, condition, arch, seed, self.codec_source(arch), (*self.codec.overrides, *extra))
+                    )
+        return runs
+
+    def resolved(self) -> dict[str, Any]:
+        """The study with every default filled in (written to ``runs/<study>/study.yaml``)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "corpus": self.corpus.to_dict(),
+            **self.conditions.model_dump(mode="json"),
+            "architectures": list(self.architectures),
+            "codec": self.codec.model_dump(mode="json"),
+            "train": self.train.model_dump(mode="json"),
+            "evaluate": self.evaluate.model_dump(mode="json"),
+            "report": self.report.model_dump(mode="json"),
+        }
 
 
 def load_study(path: str | Path, overrides: list[str] | None = None) -> StudySpec:
@@ -45,17 +217,39 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> StudySpe
     data = apply_overrides(load_yaml(path), overrides or [])
     sections = validate(_StudySections, data, file=path)
     corpus = CorpusConfig.from_dict(sections.corpus, where="corpus", file=str(path))
+    eval_sets = [dict(s) for s in sections.eval_sets]
+    if sections.evaluate.max_clips is not None:
+        for spec in eval_sets:
+            if isinstance(spec, dict):
+                spec.setdefault("max_clips", sections.evaluate.max_clips)
     conditions = validate(
         ConditionsConfig,
         {
             "conditions": sections.conditions,
-            "eval_sets": sections.eval_sets,
+            "eval_sets": eval_sets,
             "match_volume": sections.match_volume,
             "seed": sections.seed,
         },
         file=path,
     )
-    return StudySpec(name=sections.name, description=sections.description, corpus=corpus, conditions=conditions)
+    known = [s.name for s in conditions.eval_sets]
+    for index, name in enumerate(sections.evaluate.sets or []):
+        if name not in known:
+            raise ConfigError(
+                f"{path}: evaluate.sets[{index}]: no eval set named {name!r} (eval_sets: {', '.join(known) or 'none'})"
+            )
+    return StudySpec(
+        name=sections.name,
+        description=sections.description,
+        corpus=corpus,
+        conditions=conditions,
+        architectures=list(sections.architectures),
+        codec=sections.codec,
+        train=sections.train,
+        evaluate=sections.evaluate,
+        report=sections.report,
+        path=Path(path),
+    )
 
 
 def load_corpus_config(path: str | Path, overrides: list[str] | None = None) -> CorpusConfig:

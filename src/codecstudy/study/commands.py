@@ -1,0 +1,101 @@
+"""``codecstudy study run|status|report``: options and handlers (the main CLI only attaches them)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+AddParser = Callable[[argparse._SubParsersAction, str, str, str], argparse.ArgumentParser]
+
+STUDY_HELP = """\
+A study YAML names the corpus, the coverage conditions, the evaluation sets, the codec preset, bitrates,
+metrics, seeds and report options (see configs/studies/demo.yaml). The run folder (default runs/<study name>)
+gets study.yaml (resolved config, versions, git commit), corpus/, codecs/<condition>-<arch>/,
+eval/<codec>/<set>/<n_q>/, tables/ and report/index.html.
+
+Examples:
+  codecstudy study run configs/studies/demo.yaml
+  codecstudy study run configs/studies/demo.yaml --dry-run
+  codecstudy study run configs/studies/demo.yaml --only english      # in parallel with --only multilingual ...
+  codecstudy study status configs/studies/demo.yaml
+  codecstudy study report configs/studies/demo.yaml"""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("study", type=Path, help="study YAML")
+    parser.add_argument("--out", type=Path, help="run folder (default: runs/<study name>)")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a study key, e.g. evaluate.max_clips=5 or codec.overrides=[train.steps=100]",
+    )
+
+
+def add_commands(commands: argparse._SubParsersAction, add_parser: AddParser) -> None:
+    study = add_parser(commands, "study", "run a whole study: corpus, training, evaluation, tables, report",
+                       STUDY_HELP)
+    actions = study.add_subparsers(dest="study_command", metavar="ACTION", required=True)
+    run = add_parser(
+        actions, "run", "run every stage that is not complete (resumes partial ones)",
+        "Stages: corpus -> conditions -> train (condition x architecture x seed) -> evaluate (codec x set) ->\n"
+        "aggregate -> report. A complete stage is skipped, a partial one resumed; a killed run continues where\n"
+        "it stopped when started again.",
+    )
+    _common(run)
+    run.add_argument("--only", action="append", default=[], metavar="CONDITION",
+                     help="train and evaluate only this condition (repeatable); tables and report are left out")
+    run.add_argument("--dry-run", action="store_true", help="validate every path and config, print the plan, run "
+                     "nothing")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(handler=_run)
+    status = add_parser(actions, "status", "print what is complete, partial or missing", "")
+    _common(status)
+    status.set_defaults(handler=_status)
+    report = add_parser(actions, "report", "rebuild the tables and report/index.html from what is evaluated", "")
+    _common(report)
+    report.set_defaults(handler=_report)
+
+
+def _spec_and_runner(args: argparse.Namespace, progress: bool = True):  # type: ignore[no-untyped-def]
+    from codecstudy.study.runner import StudyRunner
+    from codecstudy.study.spec import load_study
+
+    spec = load_study(args.study, args.overrides)
+    return spec, StudyRunner(spec, args.out, progress=progress)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from codecstudy.study.runner import summary_text
+
+    _, runner = _spec_and_runner(args, progress=not args.quiet)
+    only = list(args.only) or None
+    if args.dry_run:
+        print(runner.dry_run(only))
+        return 0
+    runner.run(only)
+    if not only:
+        print("\n" + summary_text(runner.layout))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from codecstudy.study.state import format_states, study_state
+
+    spec, runner = _spec_and_runner(args)
+    print(f"study {spec.name}: {runner.layout.root}")
+    print(format_states(study_state(spec, runner.layout)))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from codecstudy.study.report import build_report
+    from codecstudy.study.runner import summary_text, write_study_file
+    from codecstudy.study.tables import write_study_tables
+
+    spec, runner = _spec_and_runner(args)
+    if not runner.layout.study_file.is_file():
+        write_study_file(spec, runner.layout)
+    write_study_tables(spec, runner.layout)
+    build_report(spec, runner.layout)
+    print(summary_text(runner.layout))
+    return 0

@@ -1,0 +1,283 @@
+"""``index.html`` as a pure function of the loaded report data: no file access, every text escaped.
+
+The page is static and self-contained: inline CSS, figures and audio referenced by relative paths next to it, so
+it opens from disk (``file://``) and can be zipped or copied as a folder. A small inline script marks each audio
+element with ``data-state`` once its metadata loaded (or failed), which the Chromium test reads from the DOM.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;
+color:#222;line-height:1.4}
+h1{font-size:1.6rem}h2{font-size:1.25rem;border-bottom:1px solid #ccc;padding-bottom:.2rem;margin-top:2rem}
+h3{font-size:1.05rem}
+table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.85rem}
+th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right;vertical-align:top}
+th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}
+td.best b{color:#0a5}td.worst u{color:#b30}
+.ci{color:#777;font-size:.75rem}.sig{color:#0a5;font-weight:bold}
+.warn{background:#fff4e5;border-left:4px solid #f90;padding:.5rem 1rem}
+.ok{background:#eef9f0;border-left:4px solid #0a5;padding:.5rem 1rem}
+figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #eee}
+figcaption{font-size:.8rem;color:#555}
+audio{width:220px;height:32px}
+pre{background:#f7f7f7;padding:.75rem;overflow:auto;font-size:.75rem;max-height:30rem}
+nav a{margin-right:.8rem}.scroll{overflow-x:auto}td.paper{white-space:nowrap}
+"""
+
+SCRIPT = """
+(function(){
+  function mark(){
+    var players=document.querySelectorAll('audio');var ready=0,failed=0;
+    players.forEach(function(a){
+      if(a.readyState>=1){a.dataset.state='ready';a.dataset.duration=a.duration.toFixed(3);ready++;}
+      else if(a.error){a.dataset.state='error';failed++;}
+    });
+    document.body.dataset.audioReady=ready;document.body.dataset.audioFailed=failed;
+    document.body.dataset.audioTotal=players.length;
+  }
+  document.querySelectorAll('audio').forEach(function(a){
+    a.addEventListener('loadedmetadata',mark);a.addEventListener('error',mark,true);a.load();
+  });
+  window.addEventListener('load',mark);mark();
+})();
+"""
+
+
+@dataclass
+class Figure:
+    title: str
+    src: str
+    caption: str = ""
+
+
+@dataclass
+class ReportData:
+    """Everything the page shows, already loaded (rows are CSV rows: strings)."""
+
+    title: str
+    description: str = ""
+    n_q: int | None = None
+    paper: list[dict[str, str]] = field(default_factory=list)
+    paper_counts: list[dict[str, str]] = field(default_factory=list)
+    set_counts: list[dict[str, str]] = field(default_factory=list)
+    seeds: list[dict[str, str]] = field(default_factory=list)
+    usage: list[dict[str, str]] = field(default_factory=list)
+    leakage: list[dict[str, Any]] = field(default_factory=list)
+    codecs: list[dict[str, Any]] = field(default_factory=list)
+    figures: dict[str, list[Figure]] = field(default_factory=dict)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    config_yaml: str = ""
+    environment: dict[str, Any] = field(default_factory=dict)
+    evaluators: dict[str, Any] = field(default_factory=dict)
+    tables: list[str] = field(default_factory=list)
+
+
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _num(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    number = _num(value)
+    return "n/a" if not math.isfinite(number) else f"{number:.{digits}f}"
+
+
+def _true(value: Any) -> bool:
+    return str(value).strip().lower() in ("true", "1", "yes")
+
+
+def paper_cell(cell: dict[str, str]) -> str:
+    """One ``<td>``: the mean (bold if best, underlined if worst, * if significant) and its CI below."""
+    mean = _fmt(cell["mean"])
+    text = esc(mean)
+    if _true(cell["best"]):
+        text = f"<b>{text}</b>"
+    if _true(cell["worst"]):
+        text = f"<u>{text}</u>"
+    if _true(cell["significant"]):
+        text += '<span class="sig" title="better than every other condition (Holm)">*</span>'
+    classes = " ".join(k for k in ("best", "worst") if _true(cell[k]))
+    ci = f'<br><span class="ci">[{esc(_fmt(cell["ci_low"]))}, {esc(_fmt(cell["ci_high"]))}] n={esc(cell["n"])}</span>'
+    attrs = (
+        f'data-metric="{esc(cell["metric"])}" data-group="{esc(cell["group"])}" '
+        f'data-condition="{esc(cell["condition"])}" data-mean="{esc(mean)}"'
+    )
+    return f'<td class="paper {classes}" {attrs}>{text}{ci}</td>'
+
+
+def paper_tables(cells: list[dict[str, str]]) -> str:
+    """One table per metric: conditions as rows, language/domain groups as columns."""
+    parts = []
+    for metric in dict.fromkeys(c["metric"] for c in cells):
+        mine = [c for c in cells if c["metric"] == metric]
+        groups = list(dict.fromkeys(c["group"] for c in mine))
+        conditions = list(dict.fromkeys(c["condition"] for c in mine))
+        keyed = {(c["group"], c["condition"]): c for c in mine}
+        arrow = "↑ higher is better" if mine[0]["direction"] == "higher" else "↓ lower is better"
+        head = "".join(f"<th>{esc(g)}</th>" for g in groups)
+        rows = []
+        for condition in conditions:
+            tds = "".join(paper_cell(keyed[(g, condition)]) if (g, condition) in keyed else "<td>n/a</td>"
+                          for g in groups)
+            rows.append(f"<tr><td>{esc(condition)}</td>{tds}</tr>")
+        parts.append(
+            f'<h3 id="metric-{esc(metric)}">{esc(metric)} <small>({esc(arrow)})</small></h3>'
+            f'<div class="scroll"><table class="paper-table" data-metric="{esc(metric)}"><thead><tr>'
+            f"<th>condition</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        )
+    return "\n".join(parts) or "<p>No results yet.</p>"
+
+
+def simple_table(rows: list[dict[str, Any]], columns: list[str], table_id: str = "") -> str:
+    if not rows:
+        return "<p>none</p>"
+    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f'<td data-col="{esc(c)}">{esc(r.get(c, ""))}</td>' for c in columns) + "</tr>" for r in rows
+    )
+    ident = f' id="{esc(table_id)}"' if table_id else ""
+    return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def usage_summary(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Mean perplexity and used fraction over codebooks, per condition x set, at the largest n_q."""
+    if not rows:
+        return []
+    top = max(int(r["n_q"]) for r in rows)
+    groups: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for r in rows:
+        if int(r["n_q"]) == top:
+            groups.setdefault((r["condition"], r["set"]), []).append(r)
+    out = []
+    for (condition, set_name), books in groups.items():
+        perplexity = sum(_num(b["perplexity"]) for b in books) / len(books)
+        used = sum(_num(b["used_fraction"]) for b in books) / len(books)
+        out.append(
+            {"condition": condition, "set": set_name, "n_q": str(top), "mean perplexity": f"{perplexity:.1f}",
+             "mean used fraction": f"{used:.3f}", "efficiency": _fmt(books[0].get("efficiency"))}
+        )
+    return out
+
+
+def figures(items: list[Figure]) -> str:
+    return "\n".join(
+        f'<figure><img src="{esc(f.src)}" alt="{esc(f.title)}" loading="lazy">'
+        f"<figcaption>{esc(f.title)}{(': ' + esc(f.caption)) if f.caption else ''}</figcaption></figure>"
+        for f in items
+    )
+
+
+def audio_section(samples: list[dict[str, Any]], n_q: int | None) -> str:
+    if not samples:
+        return "<p>No audio samples.</p>"
+    codecs = list(dict.fromkeys(name for s in samples for name in s["decoded"]))
+    parts = []
+    for set_name in dict.fromkeys(s["set"] for s in samples):
+        head = "<th>clip</th><th>reference</th>" + "".join(f"<th>{esc(c)}</th>" for c in codecs)
+        rows = []
+        for s in (s for s in samples if s["set"] == set_name):
+            label = f"{s['clip']} ({s.get('language') or s.get('domain')})"
+            cells = [f'<td>{esc(label)}</td><td><audio controls preload="metadata" src="{esc(s["reference"])}">'
+                     "</audio></td>"]
+            for c in codecs:
+                src = s["decoded"].get(c)
+                cells.append(f'<td><audio controls preload="metadata" src="{esc(src)}"></audio></td>' if src
+                             else "<td>-</td>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        parts.append(f"<h3>{esc(set_name)}</h3><table class=\"audio\"><thead><tr>{head}</tr></thead>"
+                     f"<tbody>{''.join(rows)}</tbody></table>")
+    return f"<p>Each codec at {esc(n_q)} codebooks.</p>" + "\n".join(parts)
+
+
+def leakage_section(rows: list[dict[str, Any]]) -> str:
+    leaks = [r for r in rows if not r.get("clean", True)]
+    if not leaks:
+        return '<p class="ok">No shared clips, speakers or source files between training and evaluation.</p>'
+    items = "".join(
+        f"<li><b>{esc(r['condition'])}</b> / <b>{esc(r['eval_set'])}</b>: {esc(r['shared_clips'])} clips, "
+        f"{esc(r['shared_speakers'])} speakers, {esc(r['shared_groups'])} source files shared "
+        f"({esc(', '.join(r.get('example_speakers') or r.get('example_groups') or []))})</li>"
+        for r in leaks
+    )
+    return (
+        '<div class="warn"><p><b>Leakage warning.</b> These evaluation sets share speakers or recordings with a '
+        "condition's training data, so its results there are not fully \"unseen\":</p>"
+        f"<ul>{items}</ul></div>"
+    )
+
+
+def render(data: ReportData) -> str:
+    """The whole page."""
+    sections = [
+        ("tables", "Paper-style tables", paper_tables(data.paper)),
+        (
+            "counts",
+            "Best / worst counts",
+            "<p>Over the language/domain x metric cells above (the paper's tally):</p>"
+            + simple_table(data.paper_counts, ["condition", "best", "worst", "significant_best"], "paper-counts")
+            + "<p>Over every evaluation set x n_q x metric cell (<code>tables/counts.csv</code>):</p>"
+            + simple_table(data.set_counts, ["condition", "best", "worst", "compared"], "set-counts"),
+        ),
+    ]
+    if data.seeds:
+        sections.append(("seeds", "Spread over seeds", simple_table(
+            data.seeds, ["set", "n_q", "condition", "metric", "seeds", "mean", "std", "min", "max"], "seeds")))
+    sections += [
+        ("bitrate", "Quality against bitrate", figures(data.figures.get("bitrate", []))),
+        ("languages", "Per language and domain", figures(data.figures.get("languages", []))),
+        (
+            "usage",
+            "Codebook usage",
+            "<p>Does non-speech training data widen codebook coverage? Perplexity is the number of equally used "
+            "codes a codebook is worth over the set; higher means more of the codebook is used.</p>"
+            + figures(data.figures.get("usage", []))
+            + simple_table(usage_summary(data.usage), ["condition", "set", "n_q", "mean perplexity",
+                                                        "mean used fraction", "efficiency"], "usage"),
+        ),
+        (
+            "training",
+            "Training",
+            figures(data.figures.get("training", []))
+            + simple_table(data.codecs, ["codec", "step", "minutes", "valid mel_distance", "valid stoi"], "codecs"),
+        ),
+        ("corpus", "Corpus", figures(data.figures.get("corpus", [])) + leakage_section(data.leakage)),
+        ("audio", "Listen", audio_section(data.samples, data.n_q)),
+        (
+            "provenance",
+            "Configuration, versions and evaluators",
+            "<h3>Resolved study</h3><pre>" + esc(data.config_yaml) + "</pre>"
+            "<h3>Environment</h3><pre>" + esc(json.dumps(data.environment, indent=2)) + "</pre>"
+            "<h3>Metrics and evaluator models</h3><pre>" + esc(json.dumps(data.evaluators, indent=2)) + "</pre>"
+            "<h3>Tables</h3><ul>"
+            + "".join(f'<li><a href="../tables/{esc(t)}">tables/{esc(t)}</a></li>' for t in data.tables)
+            + "</ul>",
+        ),
+    ]
+    nav = "".join(f'<a href="#{key}">{esc(title)}</a>' for key, title, _ in sections)
+    body = "\n".join(
+        f'<section id="{key}"><h2>{esc(title)}</h2>\n{content}</section>' for key, title, content in sections
+    )
+    intro = f"<p>{esc(data.description)}</p>" if data.description else ""
+    if data.n_q is not None:
+        intro += (f"<p>Tables at {esc(data.n_q)} codebooks. Mean over clips with a 95 % bootstrap CI; "
+                  "<b>bold</b> = best condition, <u>underlined</u> = worst.</p>")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{esc(data.title)}</title>"
+        f"<style>{CSS}</style></head>\n<body><h1>{esc(data.title)}</h1>{intro}<nav>{nav}</nav>\n{body}\n"
+        f"<script>{SCRIPT}</script></body></html>\n"
+    )

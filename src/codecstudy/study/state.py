@@ -1,0 +1,211 @@
+"""What is done: each stage's state decided from the files on disk alone, never from a log of earlier runs.
+
+A stage is *complete* when its final file exists and matches the study (``corpus.json`` with the same config, a
+training ``summary.json`` at the configured step, a result line for every clip and n_q, tables newer than every
+result, a report newer than the tables); *partial* when some of its outputs exist (a killed build, checkpoints,
+some result lines), which the stage's own resume mechanism continues; *missing* otherwise. Because the decision
+reads only files, several processes (``--only``) and a re-run after a kill see the same state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codecstudy.jsonl import read_jsonl
+from codecstudy.study.layout import RunLayout
+from codecstudy.study.spec import CodecRun, StudySpec
+
+COMPLETE, PARTIAL, MISSING = "complete", "partial", "missing"
+_STEP_FILE = re.compile(r"step-(\d+)\.pt$")
+
+
+@dataclass(frozen=True)
+class StageState:
+    """One row of ``study status``: a stage, the item it is about (a codec, codec/set), its state and a detail."""
+
+    stage: str
+    item: str
+    status: str
+    detail: str = ""
+    stale: bool = False  # outputs exist but were made from other inputs (a retrained codec): redo, don't resume
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def corpus_state(spec: StudySpec, layout: RunLayout) -> StageState:
+    summary = _read_json(layout.corpus / "corpus.json")
+    if isinstance(summary, dict) and summary.get("config") == spec.corpus.to_dict():
+        return StageState("corpus", "", COMPLETE, f"{summary.get('clips')} clips, {summary.get('hours')} h")
+    if (layout.corpus / ".build").is_dir():
+        return StageState("corpus", "", PARTIAL, "build started" if summary is None else "config changed")
+    return StageState("corpus", "", MISSING)
+
+
+def conditions_fingerprint(spec: StudySpec, layout: RunLayout) -> dict[str, Any]:
+    """What decides the condition and eval-set files: their config and the manifest they were drawn from."""
+    manifest = layout.corpus / "manifest.jsonl"
+    return {
+        "config": spec.conditions.model_dump(mode="json"),
+        "manifest_sha256": file_digest(manifest) if manifest.is_file() else None,
+    }
+
+
+def conditions_state(spec: StudySpec, layout: RunLayout) -> StageState:
+    done = _read_json(layout.conditions_done)
+    if isinstance(done, dict) and done.get("fingerprint") == conditions_fingerprint(spec, layout):
+        return StageState("conditions", "", COMPLETE, f"{len(spec.condition_names)} conditions")
+    if (layout.corpus / "conditions").is_dir():
+        return StageState("conditions", "", PARTIAL, "out of date" if done else "not finished")
+    return StageState("conditions", "", MISSING)
+
+
+def target_steps(run: CodecRun) -> int:
+    """``train.steps`` of a codec run after its overrides."""
+    from codecstudy.train.trainer import resolve_codec_config
+
+    return int(resolve_codec_config(run.source, list(run.overrides)).train_config().steps)
+
+
+def last_checkpoint_step(codec_dir: Path) -> int | None:
+    steps = [int(m.group(1)) for p in (codec_dir / "checkpoints").glob("step-*.pt") if (m := _STEP_FILE.search(p.name))]
+    return max(steps) if steps else None
+
+
+def train_state(run: CodecRun, layout: RunLayout, steps: int) -> StageState:
+    folder = layout.codec_dir(run.name)
+    summary = _read_json(folder / "summary.json")
+    if isinstance(summary, dict) and int(summary.get("step", -1)) >= steps and layout.codec_file(run.name).is_file():
+        return StageState("train", run.name, COMPLETE, f"step {summary['step']}/{steps}")
+    last = last_checkpoint_step(folder)
+    if last is not None:
+        return StageState("train", run.name, PARTIAL, f"checkpoint at step {last}/{steps}")
+    if folder.is_dir():
+        return StageState("train", run.name, PARTIAL, f"started, no checkpoint yet (0/{steps})")
+    return StageState("train", run.name, MISSING, f"0/{steps}")
+
+
+def eval_clip_ids(layout: RunLayout, eval_set: str) -> list[str]:
+    return [record["id"] for record in read_jsonl(layout.eval_manifest(eval_set))]
+
+
+def codec_identity(path: Path) -> str | None:
+    """The identity hash stored in a codec checkpoint (what the scorer records as ``codec_identity``)."""
+    import torch
+
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # missing or unreadable: the evaluation will say why
+        return None
+    if isinstance(payload, dict) and isinstance(payload.get("codec"), dict):
+        payload = payload["codec"]
+    return payload.get("identity") if isinstance(payload, dict) else None
+
+
+def eval_state(
+    codec: str, eval_set: str, layout: RunLayout, n_qs: list[int], clip_ids: list[str], identity: str | None = None
+) -> StageState:
+    """Complete when every clip has a line at every n_q (and usage.json) for *this* codec (``identity``)."""
+    from codecstudy.evaluate.scorer import done_clips
+
+    folder = layout.eval_dir(codec, eval_set)
+    item = f"{codec}/{eval_set}"
+    meta = _read_json(folder / "meta.json")
+    if identity is not None and isinstance(meta, dict) and meta.get("codec_identity") not in (None, identity):
+        return StageState("evaluate", item, PARTIAL, "scored with an earlier version of the codec", stale=True)
+    expected = set(clip_ids)
+    done = 0
+    complete = bool(expected)
+    for n_q in n_qs:
+        have = done_clips(folder / str(n_q)) & expected
+        done += len(have)
+        if have != expected or not (folder / str(n_q) / "usage.json").is_file():
+            complete = False
+    total = len(expected) * len(n_qs)
+    detail = f"{done}/{total} clip x n_q"
+    if complete:
+        return StageState("evaluate", item, COMPLETE, detail)
+    if done or (folder / "meta.json").is_file():
+        return StageState("evaluate", item, PARTIAL, detail)
+    return StageState("evaluate", item, MISSING, detail)
+
+
+def newest_result_mtime(layout: RunLayout, codecs: list[str]) -> float | None:
+    times = [
+        p.stat().st_mtime
+        for codec in codecs
+        for p in (layout.eval_root / codec).rglob("results*.jsonl")
+        if (layout.eval_root / codec).is_dir()
+    ]
+    return max(times) if times else None
+
+
+def aggregate_state(layout: RunLayout, codecs: list[str]) -> StageState:
+    summary = layout.tables / "summary.csv"
+    newest = newest_result_mtime(layout, codecs)
+    if not summary.is_file():
+        return StageState("aggregate", "", MISSING)
+    if newest is not None and summary.stat().st_mtime < newest:
+        return StageState("aggregate", "", PARTIAL, "older than the results")
+    return StageState("aggregate", "", COMPLETE)
+
+
+def report_state(layout: RunLayout) -> StageState:
+    report, tables = layout.report_file, layout.tables / "summary.csv"
+    if not report.is_file():
+        return StageState("report", "", MISSING)
+    if tables.is_file() and report.stat().st_mtime < tables.stat().st_mtime:
+        return StageState("report", "", PARTIAL, "older than the tables")
+    return StageState("report", "", COMPLETE, str(report))
+
+
+def study_state(spec: StudySpec, layout: RunLayout, only: list[str] | None = None) -> list[StageState]:
+    """Every stage's state, in run order (evaluation rows only once the eval sets exist)."""
+    states = [corpus_state(spec, layout), conditions_state(spec, layout)]
+    runs = spec.codec_runs(only)
+    steps_cache: dict[tuple[str, tuple[str, ...]], int] = {}
+    for run in runs:
+        key = (run.source, run.overrides)
+        if key not in steps_cache:
+            steps_cache[key] = target_steps(run)
+        states.append(train_state(run, layout, steps_cache[key]))
+    identities = {run.name: codec_identity(layout.codec_file(run.name)) for run in runs}
+    for eval_set in spec.eval_set_names:
+        ids = eval_clip_ids(layout, eval_set) if layout.eval_manifest(eval_set).is_file() else []
+        for run in runs:
+            if not ids:
+                states.append(StageState("evaluate", f"{run.name}/{eval_set}", MISSING, "eval set not built"))
+            else:
+                states.append(eval_state(run.name, eval_set, layout, spec.evaluate.n_q, ids, identities[run.name]))
+    all_codecs = [r.name for r in spec.codec_runs()]
+    states.append(aggregate_state(layout, all_codecs))
+    states.append(report_state(layout))
+    return states
+
+
+def format_states(states: list[StageState]) -> str:
+    """The ``study status`` table."""
+    width = max([len(s.item) for s in states] + [4])
+    lines = [f"{'stage':<11}{'item':<{width + 2}}{'state':<10}detail", "-" * (width + 40)]
+    for s in states:
+        lines.append(f"{s.stage:<11}{s.item or '-':<{width + 2}}{s.status:<10}{s.detail}")
+    counts = {k: sum(1 for s in states if s.status == k) for k in (COMPLETE, PARTIAL, MISSING)}
+    lines.append(f"\n{counts[COMPLETE]} complete, {counts[PARTIAL]} partial, {counts[MISSING]} missing")
+    return "\n".join(lines)

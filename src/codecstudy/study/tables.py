@@ -1,0 +1,281 @@
+"""The study's own tables, on top of ``codecstudy aggregate``'s: per language/domain, paper-style, usage, hours.
+
+``codecstudy aggregate`` pools results per evaluation *set*. The paper reports per *language* (and per non-speech
+domain), with the best condition in bold and the worst underlined, and counts bests and worsts per condition. So
+here every speech result of a set that holds several languages is relabelled ``<set>/<language>`` ("group"), and
+the aggregate functions run again on the relabelled lines. Everything is a pure function of result records and
+stats files except :func:`write_study_tables`, which reads the run folder and writes ``tables/``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from codecstudy.evaluate.aggregate import (
+    PairRow,
+    SummaryRow,
+    _write_csv,
+    load_results,
+    metric_directions,
+    paired_tests,
+    summarize,
+    write_tables,
+)
+from codecstudy.jsonl import read_jsonl
+from codecstudy.study.layout import RunLayout
+from codecstudy.study.spec import StudySpec
+
+_TIE = {"rel_tol": 1e-12, "abs_tol": 1e-12}
+
+
+def multi_language_sets(records: list[dict[str, Any]]) -> set[str]:
+    """Sets whose speech results span more than one language (those get one group per language)."""
+    languages: dict[str, set[str]] = defaultdict(set)
+    for record in records:
+        if record.get("domain") == "speech" and record.get("language"):
+            languages[str(record.get("set"))].add(str(record["language"]))
+    return {name for name, langs in languages.items() if len(langs) > 1}
+
+
+def group_label(record: dict[str, Any], split_sets: set[str]) -> str:
+    set_name = str(record.get("set"))
+    if set_name in split_sets and record.get("domain") == "speech" and record.get("language"):
+        return f"{set_name}/{record['language']}"
+    return set_name
+
+
+def by_group(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records with ``set`` replaced by their language/domain group (``seen_languages/es``, ``music``)."""
+    split_sets = multi_language_sets(records)
+    return [{**record, "set": group_label(record, split_sets)} for record in records]
+
+
+def table_n_q(available: list[int], target: int) -> int:
+    """The bitrate of the paper-style tables: the largest evaluated n_q not above ``target`` (else the smallest)."""
+    below = [n for n in available if n <= target]
+    return max(below) if below else min(available)
+
+
+@dataclass
+class PaperCell:
+    """One cell of a paper-style table: a metric for one condition on one language/domain group."""
+
+    metric: str
+    direction: str
+    group: str
+    condition: str
+    n: int
+    mean: float
+    ci_low: float
+    ci_high: float
+    best: bool
+    worst: bool
+    significant: bool
+
+
+def paper_cells(rows: list[SummaryRow], pairs: list[PairRow], n_q: int) -> list[PaperCell]:
+    """Cells at ``n_q`` with best/worst flags (ties all count; an all-tied cell flags nobody) and significance.
+
+    ``significant`` marks a best cell whose condition is better than *every* other condition by a paired test
+    that survives the Holm correction.
+    """
+    wanted = [r for r in rows if r.n_q == str(n_q)]
+    by_cell: dict[tuple[str, str], list[SummaryRow]] = defaultdict(list)
+    for row in wanted:
+        by_cell[(row.metric, row.set)].append(row)
+    sig: dict[tuple[str, str, str, str], bool] = {}
+    for pair in pairs:
+        if pair.n_q != str(n_q):
+            continue
+        for a, b in ((pair.condition_a, pair.condition_b), (pair.condition_b, pair.condition_a)):
+            sig[(pair.metric, pair.set, a, b)] = pair.significant and pair.better == a
+    cells = []
+    for (metric, group), members in by_cell.items():
+        finite = [r for r in members if math.isfinite(r.mean)]
+        sign = 1.0 if members[0].direction == "higher" else -1.0
+        top = max((sign * r.mean for r in finite), default=math.nan)
+        bottom = min((sign * r.mean for r in finite), default=math.nan)
+        compared = len({r.condition for r in finite}) > 1 and not math.isclose(top, bottom, **_TIE)
+        for row in members:
+            ok = compared and math.isfinite(row.mean)
+            best = ok and math.isclose(sign * row.mean, top, **_TIE)
+            worst = ok and math.isclose(sign * row.mean, bottom, **_TIE)
+            others = [r.condition for r in finite if r.condition != row.condition]
+            significant = best and bool(others) and all(sig.get((metric, group, row.condition, o)) for o in others)
+            cells.append(
+                PaperCell(metric, row.direction, group, row.condition, row.n, row.mean, row.ci_low, row.ci_high,
+                          best, worst, significant)
+            )
+    return cells
+
+
+def paper_counts(cells: list[PaperCell]) -> dict[str, dict[str, int]]:
+    """The paper's tally: per condition, bests and worsts over the language/domain x metric cells."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"best": 0, "worst": 0, "significant_best": 0})
+    for cell in cells:
+        entry = counts[cell.condition]
+        entry["best"] += int(cell.best)
+        entry["worst"] += int(cell.worst)
+        entry["significant_best"] += int(cell.significant)
+    return dict(sorted(counts.items()))
+
+
+def format_cell(cell: PaperCell, markdown: bool = True) -> str:
+    """``mean [low, high]`` with ``*`` for significance; bold best and underlined worst in Markdown."""
+    if not math.isfinite(cell.mean):
+        return "n/a"
+    text = f"{cell.mean:.3f} [{cell.ci_low:.3f}, {cell.ci_high:.3f}]" + ("*" if cell.significant else "")
+    if markdown and cell.best:
+        text = f"**{text}**"
+    if markdown and cell.worst:
+        text = f"<u>{text}</u>"
+    return text
+
+
+def paper_markdown(cells: list[PaperCell], n_q: int) -> str:
+    """One Markdown table per metric: conditions as rows, groups as columns."""
+    out = [
+        f"Paper-style tables at {n_q} codebooks: mean [95 % bootstrap CI]; **bold** = best, <u>underlined</u> = "
+        "worst; * = better than every other condition (paired test, Holm-corrected).\n"
+    ]
+    for metric in dict.fromkeys(c.metric for c in cells):
+        mine = [c for c in cells if c.metric == metric]
+        groups = list(dict.fromkeys(c.group for c in mine))
+        conditions = list(dict.fromkeys(c.condition for c in mine))
+        keyed = {(c.group, c.condition): c for c in mine}
+        arrow = "higher is better" if mine[0].direction == "higher" else "lower is better"
+        out.append(f"\n### {metric} ({arrow})\n")
+        out.append("| condition | " + " | ".join(groups) + " |")
+        out.append("|---|" + "|".join("---" for _ in groups) + "|")
+        for condition in conditions:
+            row = [format_cell(keyed[(g, condition)]) if (g, condition) in keyed else "n/a" for g in groups]
+            out.append(f"| {condition} | " + " | ".join(row) + " |")
+    return "\n".join(out) + "\n"
+
+
+def usage_rows(layout: RunLayout, codecs: list[str], sets: list[str], n_qs: list[int]) -> list[dict[str, Any]]:
+    """Per codec x set x n_q x codebook: entropy, perplexity and used fraction (from each ``usage.json``)."""
+    import json
+
+    rows = []
+    for codec in codecs:
+        for eval_set in sets:
+            for n_q in n_qs:
+                path = layout.eval_dir(codec, eval_set) / str(n_q) / "usage.json"
+                if not path.is_file():
+                    continue
+                usage = json.loads(path.read_text(encoding="utf-8"))
+                for index, book in enumerate(usage.get("per_codebook", [])):
+                    rows.append(
+                        {
+                            "condition": codec,
+                            "set": eval_set,
+                            "n_q": n_q,
+                            "codebook": index + 1,
+                            "entropy_bits": book["entropy_bits"],
+                            "perplexity": book["perplexity"],
+                            "used_fraction": book["used_fraction"],
+                            "efficiency": usage.get("efficiency"),
+                            "clips": usage.get("clips"),
+                        }
+                    )
+    return rows
+
+
+def hours_rows(layout: RunLayout, conditions: list[str]) -> list[dict[str, Any]]:
+    """Training hours per condition x language x domain (from ``conditions/<name>.stats.json``)."""
+    import json
+
+    rows = []
+    for condition in conditions:
+        path = layout.corpus / "conditions" / f"{condition}.stats.json"
+        if not path.is_file():
+            continue
+        stats = json.loads(path.read_text(encoding="utf-8"))
+        for language, domains in stats.get("hours_by_language_domain", {}).items():
+            for domain, hours in domains.items():
+                rows.append({"condition": condition, "language": language, "domain": domain, "hours": hours})
+    return rows
+
+
+def seed_rows(rows: list[SummaryRow], seed_of: dict[str, tuple[str, int]]) -> list[dict[str, Any]]:
+    """Mean and spread over seeds: ``seed_of`` maps codec name -> (name without seed, seed)."""
+    groups: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
+    for row in rows:
+        if row.condition in seed_of and math.isfinite(row.mean):
+            groups[(row.set, row.n_q, seed_of[row.condition][0], row.metric)].append(row.mean)
+    out = []
+    for (set_name, n_q, condition, metric), values in sorted(groups.items()):
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+        out.append(
+            {"set": set_name, "n_q": n_q, "condition": condition, "metric": metric, "seeds": len(values),
+             "mean": mean, "std": std, "min": min(values), "max": max(values)}
+        )
+    return out
+
+
+def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
+    """``tables/``: aggregate's summary/counts/pairwise per set, then groups, paper, usage, hours, seeds."""
+    runs = spec.codec_runs()
+    codecs = [r.name for r in runs]
+    folders = [layout.eval_dir(c, s) for c in codecs for s in spec.eval_set_names if layout.eval_dir(c, s).is_dir()]
+    records = [r for r in load_results(folders) if r.get("n_q") in spec.evaluate.n_q] if folders else []
+    out = layout.tables
+    out.mkdir(parents=True, exist_ok=True)
+    rep = spec.report
+    written = write_tables(records, out, n_boot=rep.n_boot, test=rep.test, alpha=rep.alpha)
+
+    grouped = by_group(records)
+    directions = metric_directions(grouped)
+    group_rows = summarize(grouped, directions, n_boot=rep.n_boot)
+    n_q = table_n_q(sorted({int(r["n_q"]) for r in records}), rep.n_q)
+    at_nq = [r for r in grouped if r.get("n_q") == n_q]
+    pairs = paired_tests(at_nq, directions, method=rep.test, alpha=rep.alpha)
+    cells = paper_cells(group_rows, pairs, n_q)
+    files = {
+        "groups.csv": [asdict(r) for r in group_rows],
+        "groups_pairwise.csv": [asdict(p) for p in pairs],
+        "paper.csv": [{**asdict(c), "n_q": n_q} for c in cells],
+        "paper_counts.csv": [{"condition": k, **v} for k, v in paper_counts(cells).items()],
+        "usage.csv": usage_rows(layout, codecs, spec.eval_set_names, spec.evaluate.n_q),
+        "hours.csv": hours_rows(layout, spec.condition_names),
+    }
+    if spec.train.seeds and len(spec.train.seeds) > 1:
+        seed_of = {r.name: (r.name.rsplit("-s", 1)[0], int(r.seed or 0)) for r in runs}
+        files["seeds.csv"] = seed_rows(group_rows, seed_of)
+    for name, rows in files.items():
+        _write_csv(out / name, rows)
+        written[name] = out / name
+    (out / "paper.md").write_text(paper_markdown(cells, n_q), encoding="utf-8")
+    written["paper.md"] = out / "paper.md"
+    return written
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """A table back as strings (what the report shows, so that report and CSV cannot disagree)."""
+    import csv
+
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def train_curves(codec_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """``train/generator/mel`` and ``valid/mel_distance`` (when logged) from a codec's ``metrics.jsonl``."""
+    latest: dict[tuple[str, int], dict[str, Any]] = {}
+    for record in read_jsonl(codec_dir / "metrics.jsonl"):
+        if record.get("kind") in ("train", "valid"):
+            latest[(record["kind"], int(record["step"]))] = record
+    curves: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for (_, step), record in sorted(latest.items(), key=lambda kv: kv[0][1]):
+        for key in ("train/generator/mel", "train/generator/total", "valid/mel_distance", "valid/stoi"):
+            value = record.get(key)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                curves[key].append((step, float(value)))
+    return dict(curves)

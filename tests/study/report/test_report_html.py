@@ -1,0 +1,51 @@
+"""The page as a pure function: escaping, best/worst marks, significance, audio rows."""
+
+from __future__ import annotations
+
+from codecstudy.study.report.html import ReportData, paper_cell, render, usage_summary
+
+
+def _cell(condition: str, mean: str, best: bool = False, worst: bool = False, sig: bool = False) -> dict[str, str]:
+    return {"metric": "pesq", "direction": "higher", "group": "seen/es", "condition": condition, "n": "4",
+            "mean": mean, "ci_low": "1.0", "ci_high": "2.0", "best": str(best), "worst": str(worst),
+            "significant": str(sig), "n_q": "8"}
+
+
+def test_best_is_bold_worst_underlined_and_significance_starred() -> None:
+    best = paper_cell(_cell("a", "2.5", best=True, sig=True))
+    worst = paper_cell(_cell("b", "1.25", worst=True))
+    plain = paper_cell(_cell("c", "1.75"))
+    assert "<b>2.500</b>" in best and 'class="sig"' in best and 'class="paper best"' in best
+    assert "<u>1.250</u>" in worst and "<b>" not in worst and "sig" not in worst
+    assert "<b>" not in plain and "<u>" not in plain and 'data-mean="1.750"' in plain
+
+
+def test_text_is_escaped_everywhere() -> None:
+    data = ReportData(
+        title="<script>alert(1)</script>",
+        description="a & b",
+        paper=[_cell("<img src=x>", "nan")],
+        samples=[{"set": "s\"x", "clip": "<c>", "language": None, "domain": "music",
+                  "reference": "audio/a b.wav", "decoded": {"k": "audio/\"q\".wav"}}],
+        leakage=[{"condition": "c<1>", "eval_set": "e", "shared_clips": 0, "shared_speakers": 1,
+                  "shared_groups": 0, "example_speakers": ["<spk>"], "clean": False}],
+    )
+    page = render(data)
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img src=x>" not in page and "&lt;img src=x&gt;" in page
+    assert "a &amp; b" in page and "&lt;spk&gt;" in page and "Leakage warning" in page
+    assert 'src="audio/&quot;q&quot;.wav"' in page
+    assert ">n/a<" in page  # a NaN mean is shown as n/a, not as a number
+
+
+def test_usage_summary_averages_codebooks_at_the_largest_n_q() -> None:
+    rows = [
+        {"condition": "a", "set": "music", "n_q": "2", "codebook": "1", "perplexity": "10", "used_fraction": "0.5",
+         "efficiency": "0.4"},
+        {"condition": "a", "set": "music", "n_q": "2", "codebook": "2", "perplexity": "20", "used_fraction": "0.7",
+         "efficiency": "0.4"},
+        {"condition": "a", "set": "music", "n_q": "1", "codebook": "1", "perplexity": "99", "used_fraction": "1",
+         "efficiency": "0.9"},
+    ]
+    assert usage_summary(rows) == [{"condition": "a", "set": "music", "n_q": "2", "mean perplexity": "15.0",
+                                    "mean used fraction": "0.600", "efficiency": "0.400"}]
