@@ -29,6 +29,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a study key, e.g. evaluate.max_clips=5 or codec.overrides=[train.steps=100]",
     )
+    parser.add_argument("--tts", action="store_true",
+                        help="include the downstream TTS stage (the same as --set tts.enabled=true; ~15 min per "
+                             "codec on 2 CPU cores with the tiny TTS preset)")
 
 
 def add_commands(commands: argparse._SubParsersAction, add_parser: AddParser) -> None:
@@ -60,7 +63,7 @@ def _spec_and_runner(args: argparse.Namespace, progress: bool = True):  # type: 
     from codecstudy.study.runner import StudyRunner
     from codecstudy.study.spec import load_study
 
-    spec = load_study(args.study, args.overrides)
+    spec = load_study(args.study, [*args.overrides, *(["tts.enabled=true"] if args.tts else [])])
     return spec, StudyRunner(spec, args.out, progress=progress)
 
 

@@ -65,6 +65,18 @@ class RunLayout:
         return self.eval_root / codec / eval_set
 
     @property
+    def tts_root(self) -> Path:
+        return self.root / "tts"
+
+    @property
+    def tts_train_manifest(self) -> Path:
+        """The transcribed clips every codec's TTS trains on (the same for all, so that only the codec differs)."""
+        return self.tts_root / "train.jsonl"
+
+    def tts_dir(self, codec: str) -> Path:
+        return self.tts_root / codec
+
+    @property
     def tables(self) -> Path:
         return self.root / "tables"
 

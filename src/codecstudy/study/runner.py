@@ -95,6 +95,15 @@ def check_study(spec: StudySpec, only: list[str] | None = None) -> list[str]:
             f"codec {run.source} ({run.architecture}): {config.quantizer.n_codebooks} x "
             f"{config.quantizer.codebook_size} codebooks, {tc.steps} steps of batch {tc.batch_size}"
         )
+    if spec.tts.enabled:
+        from codecstudy.tts.config import load_tts_config
+
+        try:
+            tts = load_tts_config(spec.tts.preset, list(spec.tts.overrides))
+        except CodecStudyError as exc:
+            raise ConfigError(f"{where}tts (preset {spec.tts.preset!r}): {exc}") from None
+        notes.append(f"tts: preset {spec.tts.preset}, {tts.train.steps} steps per codec on the transcribed "
+                     f"{'/'.join(spec.tts.languages)} train clips, scored on {spec.tts.eval_set}")
     settings = eval_settings(spec)
     try:
         specs = settings.specs()
@@ -220,6 +229,47 @@ def evaluate_stage(
     return f"{summary.scored} clips scored" + (f", {failed} metric failures (see results.jsonl)" if failed else "")
 
 
+def tts_train_manifest(spec: StudySpec, layout: RunLayout) -> Path:
+    """The transcribed train-split speech of ``tts.languages``, written once and shared by every codec's TTS."""
+    from codecstudy.corpus.manifest import load_manifest
+
+    path = layout.tts_train_manifest
+    if not path.is_file():
+        languages = set(spec.tts.languages)
+        clips = [
+            c for c in load_manifest(layout.corpus)
+            if c.split == "train" and c.domain == "speech" and c.language in languages and (c.text or "").strip()
+        ]
+        if not clips:
+            raise ConfigError(f"{_where(spec)}tts.languages: no transcribed training clips in {sorted(languages)}")
+        write_jsonl_atomic(path, (c.to_json() for c in clips))
+    return path
+
+
+def tts_stage(codec: str, spec: StudySpec, layout: RunLayout, progress: bool, stale: bool = False) -> str:
+    """Train (or resume) and evaluate one codec's TTS (:func:`codecstudy.tts.stage.run_tts`)."""
+    import shutil
+
+    from codecstudy.tts.config import load_tts_config
+    from codecstudy.tts.stage import run_tts
+
+    if stale:  # made with an earlier version of the codec: its tokens are no longer this codec's tokens
+        shutil.rmtree(layout.tts_dir(codec))
+    result = run_tts(
+        layout.codec_file(codec),
+        tts_train_manifest(spec, layout),
+        layout.eval_manifest(spec.tts.eval_set),
+        layout.tts_dir(codec),
+        load_tts_config(spec.tts.preset, list(spec.tts.overrides)),
+        systems=list(spec.tts.systems),
+        metrics=list(spec.tts.metrics),
+        max_eval_clips=spec.tts.max_eval_clips,
+        show_progress=progress,
+    )
+    wer = {row["system"]: row["wer"] for row in result["table"]}
+    return ", ".join(f"{system} WER {value:.3f}" for system, value in wer.items())
+
+
 # ---------------------------------------------------------------------------------------------------- the run
 def plan_text(states: list[S.StageState]) -> str:
     """The dry-run plan: what each stage would do."""
@@ -292,6 +342,12 @@ class StudyRunner:
                 current = S.eval_state(run.name, eval_set, layout, list(spec.evaluate.n_q), ids, identities[run.name])
                 self._stage(current, lambda run=run, eval_set=eval_set, stale=current.stale: evaluate_stage(
                     run.name, eval_set, spec, layout, self.progress, force=stale))
+        if spec.tts.enabled:
+            steps = S.tts_steps(spec)
+            for run in runs:
+                current = S.tts_state(run.name, layout, steps)
+                self._stage(current, lambda run=run, stale=current.stale: tts_stage(
+                    run.name, spec, layout, self.progress, stale))
         if only:
             self.echo(f"--only {', '.join(only)}: done; run `codecstudy study run` without --only once every "
                       "condition is trained to write the tables and the report")

@@ -92,3 +92,34 @@ def write_samples(
             samples.append(Sample(set_name, clip_id, clip.get("language"), clip.get("domain", ""), ref_rel, decoded))
     write_json_atomic(report_dir / "audio" / "samples.json", [asdict(s) for s in samples])
     return samples
+
+
+def copy_tts_samples(report_dir: Path, tts_evals: dict[str, Path], clips: int) -> list[Sample]:
+    """The TTS players: for a few evaluated clips, the recording and every codec's TTS output (copied WAVs).
+
+    ``tts_evals`` maps a codec to its ``tts/<codec>/eval`` folder; the clips are those every codec synthesised.
+    """
+    import shutil
+
+    rows = {codec: {(r["clip"], r["system"]): r for r in read_jsonl(folder / "results.jsonl")}
+            for codec, folder in tts_evals.items()}
+    common = set.intersection(*({c for c, s in keys if s == "tts"} for keys in rows.values())) if rows else set()
+    samples = []
+    for clip in pick_evenly(sorted(common), clips):
+        stem = _file_stem(clip)
+        decoded, reference, language = {}, "", None
+        for codec, by_key in rows.items():
+            for system in ("reference", "tts"):
+                row = by_key.get((clip, system))
+                if row is None or "audio" not in row or (system == "reference" and reference):
+                    continue
+                rel = f"audio/tts/{codec if system == 'tts' else 'reference'}/{stem}.wav"
+                (report_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(tts_evals[codec] / row["audio"], report_dir / rel)
+                language = row.get("language")
+                if system == "tts":
+                    decoded[codec] = rel
+                else:
+                    reference = rel
+        samples.append(Sample("TTS", clip, language, "speech", reference, decoded))
+    return samples

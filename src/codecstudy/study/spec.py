@@ -109,6 +109,27 @@ class ReportSection(_Strict):
     n_boot: int = Field(1000, ge=10)
 
 
+class TTSSection(_Strict):
+    """The downstream TTS stage (docs/tts.md): one TTS per codec, trained on the same transcribed clips.
+
+    Off by default: the tiny TTS preset takes about 15 minutes per codec on 2 CPU cores, which the demo's 60-minute
+    budget does not hold for three codecs (``codecstudy study run ... --tts`` or ``tts.enabled=true`` turns it on).
+    """
+
+    enabled: bool = False
+    preset: str = Field("tiny", description="TTS preset (configs/tts/<name>.yaml) or a TTS YAML path")
+    overrides: list[str] = Field(default_factory=list, description="key=value, as `codecstudy tts train --set`")
+    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1,
+                                 description="train on the transcribed train-split speech of these languages")
+    eval_set: str = Field("en", description="the eval set whose transcribed clips are synthesised and scored")
+    max_eval_clips: int | None = Field(20, ge=1)
+    systems: list[Literal["reference", "codec", "tts", "mel"]] = Field(
+        default_factory=lambda: ["reference", "codec", "tts"], min_length=1)
+    metrics: list[Literal["asr", "dnsmos", "spk"]] = Field(
+        default_factory=lambda: ["asr", "dnsmos", "spk"], min_length=1,
+        description="ASR WER/CER, DNSMOS OVRL, speaker similarity (the eval extra's offline models)")
+
+
 class _StudySections(_Strict):
     name: str = Field("study", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
@@ -122,6 +143,7 @@ class _StudySections(_Strict):
     train: TrainSection = Field(default_factory=TrainSection)
     evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
     report: ReportSection = Field(default_factory=ReportSection)
+    tts: TTSSection = Field(default_factory=TTSSection)
 
     @field_validator("architectures")
     @classmethod
@@ -157,6 +179,7 @@ class StudySpec(BaseModel):
     train: TrainSection = Field(default_factory=TrainSection)
     evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
     report: ReportSection = Field(default_factory=ReportSection)
+    tts: TTSSection = Field(default_factory=TTSSection)
     path: Path | None = None
 
     @property
@@ -209,6 +232,7 @@ class StudySpec(BaseModel):
             "train": self.train.model_dump(mode="json"),
             "evaluate": self.evaluate.model_dump(mode="json"),
             "report": self.report.model_dump(mode="json"),
+            "tts": self.tts.model_dump(mode="json"),
         }
 
 
@@ -238,6 +262,9 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> StudySpe
             raise ConfigError(
                 f"{path}: evaluate.sets[{index}]: no eval set named {name!r} (eval_sets: {', '.join(known) or 'none'})"
             )
+    if sections.tts.enabled and sections.tts.eval_set not in known:
+        raise ConfigError(f"{path}: tts.eval_set: no eval set named {sections.tts.eval_set!r} "
+                          f"(eval_sets: {', '.join(known) or 'none'})")
     return StudySpec(
         name=sections.name,
         description=sections.description,
@@ -248,6 +275,7 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> StudySpe
         train=sections.train,
         evaluate=sections.evaluate,
         report=sections.report,
+        tts=sections.tts,
         path=Path(path),
     )
 

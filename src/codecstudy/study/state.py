@@ -147,6 +147,33 @@ def eval_state(
     return StageState("evaluate", item, MISSING, detail)
 
 
+def tts_steps(spec: StudySpec) -> int:
+    """``train.steps`` of the study's TTS config after its overrides."""
+    from codecstudy.tts.config import load_tts_config
+
+    return int(load_tts_config(spec.tts.preset, list(spec.tts.overrides)).train.steps)
+
+
+def tts_state(codec: str, layout: RunLayout, steps: int) -> StageState:
+    """Complete when the TTS reached its steps and its evaluation tables were written after the model and the codec.
+
+    A retrained codec (``codec.pt`` newer than the TTS model) makes the stage stale, like an evaluation.
+    """
+    folder = layout.tts_dir(codec)
+    model, table = folder / "model" / "model.pt", folder / "eval" / "summary.json"
+    summary = _read_json(folder / "model" / "summary.json")
+    step = int(summary.get("steps", 0)) if isinstance(summary, dict) else 0
+    codec_file = layout.codec_file(codec)
+    fresh = model.is_file() and (not codec_file.is_file() or codec_file.stat().st_mtime <= model.stat().st_mtime)
+    if fresh and step >= steps and table.is_file() and table.stat().st_mtime >= model.stat().st_mtime:
+        return StageState("tts", codec, COMPLETE, f"step {step}/{steps}, evaluated")
+    if model.is_file() and not fresh:
+        return StageState("tts", codec, PARTIAL, "the codec was retrained after this TTS", stale=True)
+    if folder.is_dir():
+        return StageState("tts", codec, PARTIAL, f"step {step}/{steps}" + (", not evaluated" if step >= steps else ""))
+    return StageState("tts", codec, MISSING, f"0/{steps}")
+
+
 def newest_result_mtime(layout: RunLayout, codecs: list[str]) -> float | None:
     times = [
         p.stat().st_mtime
@@ -154,6 +181,7 @@ def newest_result_mtime(layout: RunLayout, codecs: list[str]) -> float | None:
         for p in (layout.eval_root / codec).rglob("results*.jsonl")
         if (layout.eval_root / codec).is_dir()
     ]
+    times += [p.stat().st_mtime for codec in codecs if (p := layout.tts_dir(codec) / "eval" / "summary.json").is_file()]
     return max(times) if times else None
 
 
@@ -194,6 +222,9 @@ def study_state(spec: StudySpec, layout: RunLayout, only: list[str] | None = Non
                 states.append(StageState("evaluate", f"{run.name}/{eval_set}", MISSING, "eval set not built"))
             else:
                 states.append(eval_state(run.name, eval_set, layout, spec.evaluate.n_q, ids, identities[run.name]))
+    if spec.tts.enabled:
+        steps = tts_steps(spec)
+        states += [tts_state(run.name, layout, steps) for run in runs]
     all_codecs = [r.name for r in spec.codec_runs()]
     states.append(aggregate_state(layout, all_codecs))
     states.append(report_state(layout))

@@ -219,6 +219,18 @@ def seed_rows(rows: list[SummaryRow], seed_of: dict[str, tuple[str, int]]) -> li
     return out
 
 
+def tts_rows(layout: RunLayout, codecs: list[str]) -> list[dict[str, Any]]:
+    """Each codec's TTS evaluation (``tts/<codec>/eval/summary.json``), one row per codec x system x language."""
+    import json
+
+    rows = []
+    for codec in codecs:
+        path = layout.tts_dir(codec) / "eval" / "summary.json"
+        if path.is_file():
+            rows += [{"codec": codec, **row} for row in json.loads(path.read_text(encoding="utf-8"))]
+    return rows
+
+
 def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     """``tables/``: aggregate's summary/counts/pairwise per set, then groups, paper, usage, hours, seeds."""
     runs = spec.codec_runs()
@@ -245,6 +257,8 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
         "usage.csv": usage_rows(layout, codecs, spec.eval_set_names, spec.evaluate.n_q),
         "hours.csv": hours_rows(layout, spec.condition_names),
     }
+    if spec.tts.enabled:
+        files["tts.csv"] = tts_rows(layout, codecs)
     if spec.train.seeds and len(spec.train.seeds) > 1:
         seed_of = {r.name: (r.name.rsplit("-s", 1)[0], int(r.seed or 0)) for r in runs}
         files["seeds.csv"] = seed_rows(group_rows, seed_of)

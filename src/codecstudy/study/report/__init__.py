@@ -91,6 +91,16 @@ def build_report(spec: StudySpec, layout: RunLayout, *, audio: bool = True) -> P
         sets = {s: layout.eval_manifest(s) for s in spec.eval_set_names if layout.eval_manifest(s).is_file()}
         samples = [asdict(s) for s in write_samples(out, sets, trained, n_q, spec.report.audio_clips)]
 
+    tts_samples: list[dict[str, Any]] = []
+    tts_evals = {r.name: layout.tts_dir(r.name) / "eval" for r in spec.codec_runs()
+                 if (layout.tts_dir(r.name) / "eval" / "results.jsonl").is_file()}
+    if audio and spec.tts.enabled and tts_evals and spec.report.audio_clips:
+        from dataclasses import asdict
+
+        from codecstudy.study.samples import copy_tts_samples
+
+        tts_samples = [asdict(s) for s in copy_tts_samples(out, tts_evals, spec.report.audio_clips)]
+
     study_file = layout.study_file
     config_text = study_file.read_text(encoding="utf-8") if study_file.is_file() else ""
     provenance = (yaml.safe_load(config_text) or {}).get("provenance", {}) if config_text else {}
@@ -107,6 +117,8 @@ def build_report(spec: StudySpec, layout: RunLayout, *, audio: bool = True) -> P
         codecs=codecs,
         figures=figs,
         samples=samples,
+        tts=read_csv(tables / "tts.csv") if spec.tts.enabled else [],
+        tts_samples=tts_samples,
         config_yaml=config_text,
         environment=provenance,
         evaluators=_evaluators(spec, layout),

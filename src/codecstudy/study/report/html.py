@@ -74,6 +74,8 @@ class ReportData:
     codecs: list[dict[str, Any]] = field(default_factory=list)
     figures: dict[str, list[Figure]] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)
+    tts: list[dict[str, str]] = field(default_factory=list)
+    tts_samples: list[dict[str, Any]] = field(default_factory=list)
     config_yaml: str = ""
     environment: dict[str, Any] = field(default_factory=dict)
     evaluators: dict[str, Any] = field(default_factory=dict)
@@ -200,7 +202,8 @@ def audio_section(samples: list[dict[str, Any]], n_q: int | None) -> str:
             rows.append("<tr>" + "".join(cells) + "</tr>")
         parts.append(f"<h3>{esc(set_name)}</h3><table class=\"audio\"><thead><tr>{head}</tr></thead>"
                      f"<tbody>{''.join(rows)}</tbody></table>")
-    return f"<p>Each codec at {esc(n_q)} codebooks.</p>" + "\n".join(parts)
+    intro = f"<p>Each codec at {esc(n_q)} codebooks.</p>" if n_q is not None else ""  # None: TTS players
+    return intro + "\n".join(parts)
 
 
 def leakage_section(rows: list[dict[str, Any]]) -> str:
@@ -256,6 +259,19 @@ def render(data: ReportData) -> str:
         ),
         ("corpus", "Corpus", figures(data.figures.get("corpus", [])) + leakage_section(data.leakage)),
         ("audio", "Listen", audio_section(data.samples, data.n_q)),
+    ]
+    if data.tts:
+        sections.append((
+            "tts",
+            "Downstream TTS",
+            "<p>A FastSpeech2-style TTS per codec predicts its token streams from text (docs/tts.md). Rows: the "
+            "recording, the codec on ground-truth tokens (its upper bound) and the TTS output; WER/CER from the "
+            "evaluation suite's ASR (lower is better), DNSMOS OVRL and speaker similarity (higher is better).</p>"
+            + simple_table(data.tts, ["codec", "language", "system", "clips", "wer", "cer", "dnsmos_ovrl", "spk_sim",
+                                      "failures"], "tts")
+            + (audio_section(data.tts_samples, None) if data.tts_samples else ""),
+        ))
+    sections += [
         (
             "provenance",
             "Configuration, versions and evaluators",
