@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= configs/studies/demo.yaml
 RUN    ?= runs/demo
+DEMO_ARGS ?=
 BENCHES   ?= codec_speed train_speed eval_speed
 BENCH_OUT ?= runs/bench
 
@@ -35,7 +36,7 @@ install: $(STAMP)
 
 # The whole study: corpus -> conditions -> train -> evaluate -> tables -> report. Re-running resumes.
 demo: $(STAMP)
-	$(BIN)/codecstudy study run $(DEMO) --out $(RUN)
+	$(BIN)/codecstudy study run $(DEMO) --out $(RUN) $(DEMO_ARGS)
 
 # Debian's chromium renders the study report in the report test (about a minute with apt; skipped without it).
 chromium:
