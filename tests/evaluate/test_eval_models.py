@@ -23,6 +23,18 @@ def test_text_normalisation_and_error_counts() -> None:
         models.error_counts("...", "x")
 
 
+def test_numbers_are_spelled_out_in_the_clip_language() -> None:
+    pytest.importorskip("num2words", reason="num2words is in the eval extra")
+    assert models.normalize_text("Press 10, then the 14th key; 1,000 times.", "en") == (
+        "press ten then the fourteenth key one thousand times"
+    )
+    assert models.normalize_text("Appuyez sur 2.", "fr") == "appuyez sur deux"
+    assert models.normalize_text("3.5 kg, v2", "en") == "3 5 kg v2"  # decimals and digits inside words stay
+    assert models.normalize_text("10", None) == "10"  # no language: nothing to spell in
+    assert models.error_counts("ten", "10.", "en")["wer"] == 0.0
+    assert models.error_counts("ten", "10.")["wer"] == 1.0
+
+
 def test_dnsmos_prefers_clean_speech() -> None:
     pytest.importorskip("speechmos", reason="speechmos is in the eval extra")
     x = speech()

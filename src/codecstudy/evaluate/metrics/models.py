@@ -250,25 +250,51 @@ def _whisper(model: str | None, threads: int, compute_type: str) -> Any:
 
 
 _PUNCT = re.compile(r"[^\w\s']|_")
+_NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(?:(st|nd|rd|th)\b)?(?![\w]|[.,]\d)")
 
 
-def normalize_text(text: str) -> str:
-    """Lower case, NFKC, punctuation removed (apostrophes inside words kept), whitespace collapsed.
+def spell_numbers(text: str, language: str | None) -> str:
+    """Integers written as digits (``10``, ``1,000``, ``14th``) spelled out in ``language``, when num2words knows it.
 
-    A plain, language-neutral normaliser: Whisper's English normaliser (numbers, spellings) is not available
-    offline, so numbers written as digits in one text and words in the other count as errors.
+    Whisper writes most numbers as digits, transcripts mostly spell them out; without this "ten" against "10."
+    counts as an error. Numbers with decimals, and languages num2words lacks, are left as they are.
     """
-    text = unicodedata.normalize("NFKC", text).lower()
+    if not language:
+        return text
+    try:
+        from num2words import num2words
+    except ImportError:
+        return text
+    lang = language.split("-")[0].lower()
+
+    def spell(match: re.Match[str]) -> str:
+        value = int(match.group(1).replace(",", ""))
+        try:
+            return num2words(value, lang=lang, to="ordinal" if match.group(2) else "cardinal")
+        except (NotImplementedError, OverflowError, ValueError):
+            return match.group(0)
+
+    return _NUMBER.sub(spell, text)
+
+
+def normalize_text(text: str, language: str | None = None) -> str:
+    """Lower case, NFKC, numbers spelled out (:func:`spell_numbers`), punctuation removed (apostrophes inside words
+    kept), whitespace collapsed.
+
+    A plain normaliser: Whisper's English normaliser (spellings, currencies) is not available offline; digits are
+    spelled out only when ``language`` is given.
+    """
+    text = spell_numbers(unicodedata.normalize("NFKC", text), language).lower()
     text = _PUNCT.sub(" ", text)
     text = re.sub(r"(?<!\w)'|'(?!\w)", " ", text)
     return " ".join(text.split())
 
 
-def error_counts(reference: str, hypothesis: str) -> dict[str, float]:
+def error_counts(reference: str, hypothesis: str, language: str | None = None) -> dict[str, float]:
     """Word and character edit counts (jiwer) of normalised texts; rates follow from the counts."""
     jiwer = require("jiwer", "jiwer")
-    ref = normalize_text(reference)
-    hyp = normalize_text(hypothesis)
+    ref = normalize_text(reference, language)
+    hyp = normalize_text(hypothesis, language)
     if not ref:
         raise MetricError("reference transcript is empty after normalisation")
     words = jiwer.process_words(ref, hyp if hyp else "")
@@ -346,7 +372,7 @@ def asr_errors(
         threads=threads,
         compute_type=compute_type,
     )
-    return {**error_counts(text, hyp), "asr_text": hyp}
+    return {**error_counts(text, hyp, language), "asr_text": hyp}
 
 
 def asr_info(model: str | None = None, **_: Any) -> dict[str, Any]:
