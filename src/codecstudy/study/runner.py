@@ -230,18 +230,26 @@ def evaluate_stage(
 
 
 def tts_train_manifest(spec: StudySpec, layout: RunLayout) -> Path:
-    """The transcribed train-split speech of ``tts.languages``, written once and shared by every codec's TTS."""
+    """The transcribed train-split speech of ``tts.languages``, shared by every codec's TTS.
+
+    Recomputed on every call (a second) but rewritten only when it changes, so a changed ``tts.languages`` is not
+    silently ignored and an unchanged one keeps the file as it was.
+    """
+    import json
+
     from codecstudy.corpus.manifest import load_manifest
 
     path = layout.tts_train_manifest
-    if not path.is_file():
-        languages = set(spec.tts.languages)
-        clips = [
-            c for c in load_manifest(layout.corpus)
-            if c.split == "train" and c.domain == "speech" and c.language in languages and (c.text or "").strip()
-        ]
-        if not clips:
-            raise ConfigError(f"{_where(spec)}tts.languages: no transcribed training clips in {sorted(languages)}")
+    languages = set(spec.tts.languages)
+    clips = [
+        c for c in load_manifest(layout.corpus)
+        if c.split == "train" and c.domain == "speech" and c.language in languages and (c.text or "").strip()
+    ]
+    if not clips:
+        raise ConfigError(f"{_where(spec)}tts.languages: no transcribed training clips in {sorted(languages)}")
+    lines = [json.dumps(c.to_json(), ensure_ascii=False) for c in clips]
+    old = path.read_text(encoding="utf-8").splitlines() if path.is_file() else None
+    if old is None or [json.loads(x) for x in old] != [json.loads(x) for x in lines]:
         write_jsonl_atomic(path, (c.to_json() for c in clips))
     return path
 
