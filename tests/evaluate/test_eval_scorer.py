@@ -274,16 +274,12 @@ def test_pairs_mode_with_bad_inputs(tmp_path: Path) -> None:
     _write(dec_dir / "delayed.wav", np.concatenate([np.zeros(160), x[:-160]]))
     _write(dec_dir / "orphan.wav", x)
     out = tmp_path / "out"
+    metrics = ["pesq", "stoi", "si_snr", "mcd", *(["dnsmos"] if _has("speechmos") else [])]
     summary = evaluate_pairs(
         ref_dir,
         dec_dir,
         out,
-        settings(
-            tmp_path,
-            metrics=["pesq", "stoi", "si_snr", "mcd", "dnsmos"]
-            if _has("speechmos")
-            else ["pesq", "stoi", "si_snr", "mcd"],
-        ),
+        settings(tmp_path, metrics=metrics),
     )
     assert summary.scored == 6
     records = {r["clip"]: r for r in read_results(out)}
@@ -311,12 +307,7 @@ def test_pairs_mode_with_bad_inputs(tmp_path: Path) -> None:
         ref_dir,
         dec_dir,
         out,
-        settings(
-            tmp_path,
-            metrics=["pesq", "stoi", "si_snr", "mcd", "dnsmos"]
-            if _has("speechmos")
-            else ["pesq", "stoi", "si_snr", "mcd"],
-        ),
+        settings(tmp_path, metrics=metrics),
     )
     assert again.scored == 0 and again.skipped == 6
 

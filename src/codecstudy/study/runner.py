@@ -254,7 +254,9 @@ def tts_train_manifest(spec: StudySpec, layout: RunLayout) -> Path:
     return path
 
 
-def tts_stage(codec: str, spec: StudySpec, layout: RunLayout, progress: bool, stale: bool = False) -> str:
+def tts_stage(
+    codec: str, spec: StudySpec, layout: RunLayout, train_manifest: Path, progress: bool, stale: bool = False
+) -> str:
     """Train (or resume) and evaluate one codec's TTS (:func:`codecstudy.tts.stage.run_tts`)."""
     import shutil
 
@@ -265,7 +267,7 @@ def tts_stage(codec: str, spec: StudySpec, layout: RunLayout, progress: bool, st
         shutil.rmtree(layout.tts_dir(codec))
     result = run_tts(
         layout.codec_file(codec),
-        tts_train_manifest(spec, layout),
+        train_manifest,
         layout.eval_manifest(spec.tts.eval_set),
         layout.tts_dir(codec),
         load_tts_config(spec.tts.preset, list(spec.tts.overrides)),
@@ -352,10 +354,12 @@ class StudyRunner:
                     run.name, eval_set, spec, layout, self.progress, force=stale))
         if spec.tts.enabled:
             steps = S.tts_steps(spec)
-            for run in runs:
-                current = S.tts_state(run.name, layout, steps)
+            states = [S.tts_state(run.name, layout, steps) for run in runs]
+            # one pass over the corpus manifest for every codec's TTS, and none when all of them are complete
+            manifest = tts_train_manifest(spec, layout) if any(s.status != S.COMPLETE for s in states) else None
+            for run, current in zip(runs, states):
                 self._stage(current, lambda run=run, stale=current.stale: tts_stage(
-                    run.name, spec, layout, self.progress, stale))
+                    run.name, spec, layout, manifest, self.progress, stale))
         if only:
             self.echo(f"--only {', '.join(only)}: done; run `codecstudy study run` without --only once every "
                       "condition is trained to write the tables and the report")
