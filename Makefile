@@ -25,7 +25,7 @@ $(BIN)/python:
 # tinysoundfont (MIDI rendering) declares pyaudio, which is only for playback and does not build here.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,eval,tts]'
+	$(BIN)/pip install --quiet -e '.[dev,eval,tts,classic]'
 	$(BIN)/pip install --quiet --no-deps tinysoundfont==0.3.7
 	# resemblyzer declares the obsolete `typing` backport; fastdtw's isolated build drops its C extension.
 	$(BIN)/pip install --quiet --no-deps resemblyzer==0.1.4
