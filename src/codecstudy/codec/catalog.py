@@ -28,3 +28,16 @@ def open_codec(name: str) -> Codec:
     from codecstudy.codec.registry import load_codec
 
     return NativeCodec(name, load_codec(name).prepare_for_inference())
+
+
+def kind_lines() -> list[str]:
+    """``codecstudy codec list``: one line per adapter kind, with what it needs installed."""
+    return [f"{kind:12s} {entry.family:8s} {entry.summary}; needs {entry.install}" for kind, entry in KINDS.items()]
+
+
+def info_lines(name: str) -> list[str]:
+    """``codecstudy codec info`` for an adapter: rate, frame rate, settings with bitrates, delays, weights."""
+    kind = adapter_kind(name)
+    if kind is None:
+        raise ValueError(f"{name} is not an adapter name")
+    return [f"{key + ':':14s}{value}" for key, value in open_codec(name).info().items()]

@@ -176,7 +176,7 @@ class Codec(ABC):
                 for s in self.settings()
                 for d in [self.delay_samples(s.name)]
             ),
-            "measured bitrate counts": self.bitrate_counts,
+            "bitrate counts": self.bitrate_counts,
             "weights": self.weights(),
         }
 

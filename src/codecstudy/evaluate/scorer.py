@@ -1,10 +1,15 @@
 """Score a codec on an evaluation set (or any decoded outputs against references), one JSONL line per clip.
 
-Codec mode (``codecstudy evaluate --codec ... --set ...``): every clip is read, resampled to the codec's rate,
-encoded once with the largest requested number of codebooks and decoded with each requested ``n_q`` (residual
-quantization is greedy, so the first ``n`` codebooks of an 8-codebook encoding *are* the n-codebook encoding).
-Each (clip, n_q) gets one flushed line in ``OUT/<n_q>/results.jsonl``; its codes go to ``OUT/codes/`` first, so the
-set's codebook usage (``OUT/<n_q>/usage.json``) can always be rebuilt from the clips that have a line.
+Codec mode (``codecstudy evaluate --codec ... --set ...``): the codec is anything
+:func:`codecstudy.codec.catalog.open_codec` opens (a codecstudy checkpoint or preset, ``opus:6kbps``,
+``encodec:24khz`` ...), scored at each requested *setting* (numbers of codebooks for codecstudy models). Every clip
+is read, resampled to the codec's rate and put through the codec at every setting (codecstudy models encode once
+with the largest number of codebooks and decode each: residual quantization is greedy, so the first ``n`` codebooks
+of an 8-codebook encoding *are* the n-codebook encoding). With ``sample_rate`` the reference and the decoded audio
+are scored at that rate instead (a study scores its baselines at its trained codecs' rate). Each (clip, setting)
+gets one flushed line in ``OUT/<setting>/results.jsonl`` with the nominal and the measured bitrate; a clip the codec
+fails on gets a line with the reason. Codes of codecstudy models go to ``OUT/codes/`` first, so the set's codebook
+usage (``OUT/<n_q>/usage.json``) can always be rebuilt from the clips that have a line.
 
 Pairs mode (``--pairs REF_DIR DEC_DIR``): decoded files from any codec are matched to references by relative path
 and scored the same way, into ``OUT/results.jsonl``.
@@ -39,7 +44,7 @@ from codecstudy.errors import AudioReadError, CodecStudyError
 from codecstudy.evaluate.align import Alignment, align_pair
 from codecstudy.evaluate.cache import FeatureCache, default_cache_dir, feature_key, signal_digest
 from codecstudy.evaluate.metrics.base import MetricError, package_version
-from codecstudy.evaluate.metrics.usage import bitrate, code_counts, usage_summary
+from codecstudy.evaluate.metrics.usage import code_counts, usage_summary
 from codecstudy.evaluate.registry import MetricSpec, check_available, resolve_metrics, run_metric
 from codecstudy.jsonl import JsonlAppender, read_jsonl, write_json_atomic
 
@@ -270,6 +275,8 @@ def _write_meta(out: Path, meta: dict[str, Any], force: bool) -> None:
                 "use another --out, or --force to discard them"
             )
         meta["n_q"] = sorted(set(old.get("n_q") or []) | set(meta.get("n_q") or [])) or None
+        if "settings" in meta:
+            meta["settings"] = list(dict.fromkeys([*(old.get("settings") or []), *meta["settings"]]))
         meta["created"] = old.get("created", meta["created"])
     write_json_atomic(path, meta)
 
@@ -322,7 +329,8 @@ def _safe_name(clip_id: str) -> str:
 @dataclass(frozen=True)
 class ClipJob:
     clip: dict[str, Any]
-    n_qs: tuple[int, ...]
+    settings: tuple[str, ...]
+    score_rate: int | None = None  # None: the codec's rate
 
 
 _WORKER: dict[str, Any] = {}
@@ -332,15 +340,15 @@ def _init_worker(codec_source: str | None, settings: EvalSettings, threads: int)
     """Per process: torch threads, the codec (codec mode) and one PairScorer with its reference cache."""
     import torch
 
-    from codecstudy.codec.registry import load_codec
+    from codecstudy.codec.catalog import open_codec
 
     torch.set_num_threads(max(1, threads))
     # Untrained or collapsed codecs produce denormal activations in quiet passages; without flushing them to
     # zero a CPU forward pass can be 50x slower.
     torch.set_flush_denormal(True)
-    model = load_codec(codec_source).prepare_for_inference() if codec_source else None
+    codec = open_codec(codec_source) if codec_source else None
     cache = FeatureCache(settings.ref_cache)
-    _WORKER.update(model=model, scorer=PairScorer(settings, cache), settings=settings)
+    _WORKER.update(codec=codec, scorer=PairScorer(settings, cache), settings=settings)
 
 
 @dataclass(frozen=True)
@@ -368,29 +376,42 @@ def _score_pair(job: PairJob) -> list[dict[str, Any]]:
 
 
 def _score_clip(job: ClipJob) -> list[dict[str, Any]]:
-    """Encode/decode one clip at every n_q and score it; returns one record per n_q (with ``_codes`` attached)."""
-    import torch
+    """Put one clip through the codec at every setting and score it; returns one record per setting (with
+    ``_codes`` attached for codecs whose codes nest). A codec failure becomes the records' ``error``."""
+    from codecstudy.codec.interface import Codec
 
-    model = _WORKER["model"]
+    codec: Codec = _WORKER["codec"]
     scorer: PairScorer = _WORKER["scorer"]
     clip = job.clip
-    sr = model.sample_rate
+    codec_sr = codec.sample_rate
+    sr = job.score_rate or codec_sr
     base = {"clip": clip["id"], "language": clip.get("language"), "domain": clip.get("domain")}
+    described = {name: codec.setting(name) for name in job.settings}
+
+    def head(name: str) -> dict[str, Any]:
+        return {**base, "n_q": described[name].n_q, "setting": name, "bitrate_bps": described[name].nominal_bps}
+
     try:
         samples, rate = audio.read(clip["path"], clip.get("start") or 0.0, clip.get("duration"))
     except AudioReadError as exc:
-        return [{**base, "n_q": n, "error": str(exc), "metrics": {}, "errors": {}} for n in job.n_qs]
+        return [{**head(n), "error": str(exc), "metrics": {}, "errors": {}} for n in job.settings]
     ref = audio.resample(samples, rate, sr)
-    wave = torch.from_numpy(np.ascontiguousarray(ref)).view(1, 1, -1)
-    codes = model.encode(wave, n_q=max(job.n_qs))
+    wave = ref if sr == codec_sr else audio.resample(ref, sr, codec_sr).astype(np.float32)
+    try:
+        trips = codec.roundtrip_many(np.ascontiguousarray(wave, dtype=np.float32), job.settings)
+    except Exception as exc:  # noqa: BLE001 - any library error on one clip is that clip's failure, not the run's
+        reason = f"codec failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        return [{**head(n), "error": reason, "metrics": {}, "errors": {}} for n in job.settings]
     records = []
     fields = {"text": clip.get("text"), "language": clip.get("language")}
-    for n_q in job.n_qs:
-        est = model.decode(codes[:, :n_q], lengths=[ref.size])[0, 0].numpy()
+    for name in job.settings:
+        trip = trips[name]
+        est = trip.audio if sr == codec_sr else audio.resample(trip.audio, codec_sr, sr)
         record = {
-            **base,
-            "n_q": n_q,
-            "bitrate_bps": bitrate(n_q, model.codebook_size, model.frame_rate),
+            **head(name),
+            "measured_bitrate_bps": round(trip.measured_bps(wave.size, codec_sr), 3),
+            "codec_delay_samples": codec.delay_samples(name),
+            "codec_sample_rate": codec_sr,
             "sample_rate": sr,
             "duration_s": round(ref.size / sr, 4),
             **scorer.score(clip["id"], ref, est, sr, fields),
@@ -398,8 +419,11 @@ def _score_clip(job: ClipJob) -> list[dict[str, Any]]:
         if _WORKER["settings"].save_audio:
             record["_audio"] = est
         records.append(record)
-    if records:
-        records[0]["_codes"] = codes[0].numpy().astype(np.uint16 if model.codebook_size <= 65536 else np.uint32)
+    if records and codec.nested_codes and codec.codebook_size:
+        widest = max(job.settings, key=lambda n: described[n].n_q or 0)
+        codes = trips[widest].codes
+        if codes is not None:
+            records[0]["_codes"] = codes.astype(np.uint16 if codec.codebook_size <= 65536 else np.uint32)
     return records
 
 
@@ -464,11 +488,30 @@ class RunSummary:
         return data
 
 
+def _codec_meta(codec: Any, chosen: list[Any]) -> dict[str, Any]:
+    """What meta.json says about the codec: rates, settings with nominal bitrates, what "measured" counts."""
+    info: dict[str, Any] = {
+        "kind": codec.kind,
+        "name": codec.name,
+        "sample_rate": codec.sample_rate,
+        "frame_rate": codec.frame_rate,
+        "codebook_size": codec.codebook_size,
+        "bitrate_bps": {s.name: s.nominal_bps for s in chosen},
+        "measured_bitrate_counts": codec.bitrate_counts,
+        "delay_samples": {s.name: codec.delay_samples(s.name) for s in chosen},
+        "weights": codec.weights(),
+    }
+    model = getattr(codec, "model", None)
+    if model is not None:  # codecstudy models: the architecture and codebooks, as before
+        info.update(architecture=model.config.architecture, n_codebooks=model.n_codebooks)
+    return info
+
+
 def evaluate_codec(
     codec: str,
     manifest: str | Path,
     out: str | Path,
-    n_qs: list[int],
+    n_qs: list[int] | list[str] | None,
     settings: EvalSettings,
     *,
     set_name: str | None = None,
@@ -476,27 +519,34 @@ def evaluate_codec(
     force: bool = False,
     progress: bool = False,
     limit: int | None = None,
+    sample_rate: int | None = None,
 ) -> RunSummary:
-    """Score ``codec`` (checkpoint, YAML or preset) on the clips of ``manifest`` at each ``n_q``; resumable."""
-    from codecstudy.codec.registry import load_codec
+    """Score ``codec`` (checkpoint, YAML, preset or adapter name such as ``opus:6kbps``) on the clips of
+    ``manifest`` at each setting (``n_qs``: numbers of codebooks or setting names; None: the ones the codec's name
+    selects, else all it offers); resumable. ``sample_rate``: score at this rate instead of the codec's."""
+    from codecstudy.codec.catalog import open_codec
     from codecstudy.corpus.manifest import load_manifest, manifest_path
 
     specs = settings.specs()
     check_available(specs)
     out = Path(out)
-    model = load_codec(codec)
-    if not n_qs:
+    opened = open_codec(codec)
+    wanted = [str(n) for n in n_qs] if n_qs else opened.default_settings()
+    if not wanted:
         raise CodecStudyError("give at least one --n-q")
-    bad = [n for n in n_qs if not 1 <= n <= model.n_codebooks]
-    if bad:
-        raise CodecStudyError(f"--n-q {bad} out of range 1..{model.n_codebooks} for codec {model.config.name}")
+    if opened.kind == "native":
+        bad = [n for n in wanted if not n.isdigit() or not 1 <= int(n) <= len(opened.settings())]
+        if bad:
+            raise CodecStudyError(f"--n-q {bad} out of range 1..{len(opened.settings())} for codec {opened.name}")
+    chosen = sorted({opened.setting(n) for n in wanted}, key=lambda s: (s.n_q or 0, s.nominal_bps or 0, s.name))
+    setting_names = [s.name for s in chosen]
     mpath = manifest_path(manifest)
     clips = load_manifest(mpath)
     if limit is not None:
         clips = clips[:limit]
     shard = settings.shard
     clips = [c for i, c in enumerate(clips) if i % shard[1] == shard[0]]
-    condition = name or (Path(codec).stem if Path(codec).is_file() else str(codec))
+    condition = name or (Path(codec).stem if Path(codec).is_file() else str(codec).replace(":", "-").replace("/", "_"))
     if set_name is None:  # eval_sets/speech-en.jsonl -> speech-en; corpus/manifest.jsonl -> corpus
         set_name = mpath.parent.name if mpath.name == "manifest.jsonl" else mpath.stem
     meta = _base_meta("codec", settings)
@@ -506,18 +556,12 @@ def evaluate_codec(
         set_path=str(mpath),
         set_sha256=hashlib.sha256(mpath.read_bytes()).hexdigest(),
         n_clips=len(clips),
-        n_q=sorted(n_qs),
+        n_q=sorted(s.n_q for s in chosen) if all(s.n_q for s in chosen) else None,
+        settings=setting_names,
         codec_source=str(codec),
-        codec_identity=model.identity_hash(),
-        codec={
-            "name": model.config.name,
-            "architecture": model.config.architecture,
-            "sample_rate": model.sample_rate,
-            "frame_rate": model.frame_rate,
-            "codebook_size": model.codebook_size,
-            "n_codebooks": model.n_codebooks,
-            "bitrate_bps": {str(n): bitrate(n, model.codebook_size, model.frame_rate) for n in sorted(n_qs)},
-        },
+        codec_identity=opened.identity(),
+        codec=_codec_meta(opened, chosen),
+        sample_rate=sample_rate or opened.sample_rate,
         shard=list(shard),
     )
     out.mkdir(parents=True, exist_ok=True)
@@ -525,18 +569,18 @@ def evaluate_codec(
         _discard(out)
     _write_meta(out, meta, force)
 
-    done = {n: done_clips(out / str(n)) for n in n_qs}
+    done = {n: done_clips(out / n) for n in setting_names}
     jobs = []
     for clip in clips:
-        todo = tuple(n for n in sorted(n_qs) if clip.id not in done[n])
+        todo = tuple(n for n in setting_names if clip.id not in done[n])
         if todo:
-            jobs.append(ClipJob(clip.to_json(), todo))
+            jobs.append(ClipJob(clip.to_json(), todo, sample_rate))
     skipped = len(clips) - len(jobs)
-    writers = {n: JsonlAppender(out / str(n) / results_name(shard)) for n in n_qs}
+    writers = {n: JsonlAppender(out / n / results_name(shard)) for n in setting_names}
     failed: dict[str, int] = {}
     scored = 0
     threads = settings.torch_threads()
-    common = {"condition": condition, "set": set_name, "codec_identity": model.identity_hash()[:16]}
+    common = {"condition": condition, "set": set_name, "codec_identity": opened.identity()[:16]}
     try:
         for records in _run_jobs(jobs, settings, (str(codec), settings, threads), progress):
             codes = records[0].pop("_codes", None) if records else None
@@ -546,17 +590,21 @@ def evaluate_codec(
                 est = record.pop("_audio", None)
                 if est is not None:
                     audio.write(
-                        out / str(record["n_q"]) / "audio" / f"{_safe_name(record['clip'])}.wav", est, model.sample_rate
+                        out / record["setting"] / "audio" / f"{_safe_name(record['clip'])}.wav", est,
+                        record["sample_rate"],
                     )
                 for metric in record.get("errors", {}):
                     failed[metric] = failed.get(metric, 0) + 1
-                writers[record["n_q"]].write({**common, **record})
+                if record.get("error"):
+                    failed["clip"] = failed.get("clip", 0) + 1
+                writers[record["setting"]].write({**common, **record})
             scored += 1
     finally:
         for writer in writers.values():
             writer.close()
-    for n in n_qs:
-        write_usage(out, n, model.codebook_size, model.frame_rate)
+    if opened.nested_codes and opened.codebook_size:
+        for s in chosen:
+            write_usage(out, int(s.n_q or 0), opened.codebook_size, float(opened.frame_rate or 0.0))
     return RunSummary(out, scored, skipped, failed)
 
 

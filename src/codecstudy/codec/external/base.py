@@ -18,6 +18,10 @@ class ExternalCodec(Codec):
         model_parts = [p for p in parts if parse_rate(p) is None]
         self.configure(model_parts)
         self._selected = [self.setting(p).name for p in parts if parse_rate(p) is not None]
+        self.load()
+
+    def load(self) -> None:
+        """Import the codec's library (and build its model): a missing one fails here, before any work."""
 
     def configure(self, parts: list[str]) -> None:
         """Take the model parts of the name; classic codecs have none."""

@@ -26,6 +26,9 @@ class Codec2(ExternalCodec):
     def _lib(self):  # noqa: ANN202
         return require("pycodec2", "the 'classic' extra (pip install pycodec2)", self.source)
 
+    def load(self) -> None:
+        self._lib()
+
     @property
     def sample_rate(self) -> int:
         return RATE

@@ -20,6 +20,9 @@ DELAY = 22
 class G722(ExternalCodec):
     kind = "g722"
 
+    def load(self) -> None:
+        require("G722", "the G722 package (pip install G722)", self.source)
+
     @property
     def sample_rate(self) -> int:
         return RATE

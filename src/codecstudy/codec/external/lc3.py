@@ -24,6 +24,9 @@ class LC3(ExternalCodec):
     def _lib(self):  # noqa: ANN202
         return require("lc3", "the 'classic' extra (pip install lc3py)", self.source)
 
+    def load(self) -> None:
+        self._lib()
+
     @property
     def sample_rate(self) -> int:
         return RATE

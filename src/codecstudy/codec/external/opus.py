@@ -25,6 +25,9 @@ class Opus(ExternalCodec):
     def _lib(self):  # noqa: ANN202
         return require("opuslib_next", "the 'classic' extra (pip install opuslib-next-bundled)", self.source)
 
+    def load(self) -> None:
+        self._lib()
+
     @property
     def sample_rate(self) -> int:
         return RATE
@@ -37,8 +40,13 @@ class Opus(ExternalCodec):
         return [Setting(f"{b // 1000}kbps", float(b)) for b in BITRATES]
 
     def weights(self) -> str:
-        lib = self._lib()
-        return f"none: libopus bundled with opuslib-next ({getattr(lib, '__version__', 'version unknown')})"
+        from importlib.metadata import PackageNotFoundError, version
+
+        self._lib()
+        try:
+            return f"none: libopus bundled with opuslib-next-bundled {version('opuslib-next-bundled')}"
+        except PackageNotFoundError:
+            return "none: libopus through opuslib_next"
 
     def _encoder(self, setting: str):  # noqa: ANN202
         lib = self._lib()
