@@ -147,7 +147,7 @@ class Codec(ABC):
         rate = parse_rate(text)
         if rate is not None:
             for s in offered:
-                if s.n_q is None and s.nominal_bps is not None and math.isclose(s.nominal_bps, rate, rel_tol=1e-6):
+                if s.nominal_bps is not None and math.isclose(s.nominal_bps, rate, rel_tol=1e-6):
                     return s
         raise CodecStudyError(
             f"codec {self.source} has no setting {text!r}; it offers: {', '.join(s.name for s in offered)}"

@@ -17,8 +17,8 @@ class ExternalCodec(Codec):
         parts = [p for p in parts if p.strip()]
         model_parts = [p for p in parts if parse_rate(p) is None]
         self.configure(model_parts)
-        self._selected = [self.setting(p).name for p in parts if parse_rate(p) is not None]
         self.load()
+        self._selected = [self.setting(p).name for p in parts if parse_rate(p) is not None]
 
     def load(self) -> None:
         """Import the codec's library (and build its model): a missing one fails here, before any work."""
