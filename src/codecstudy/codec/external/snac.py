@@ -4,7 +4,8 @@ Three (24 kHz) or four (32/44 kHz) codebooks of 4096 run at different frame rate
 the finest rate), so a clip's codes are a list of arrays and there is one setting: the model's bitrate
 (24 kHz: 0.98 kbps). Weights: ``snac:24khz`` fetches ``hubertsiuzdak/snac_24khz`` through ``SNAC.from_pretrained``;
 ``snac:/path/or/hub-name`` loads that (a folder with config.json and pytorch_model.bin); ``snac:24khz:random``
-builds it untrained. Its decoder's noise is seeded per clip (reproducible scores). Install: the ``snac`` extra (``pip install snac``; it never imports torchaudio).
+builds it untrained. Its decoder's noise is seeded per clip (reproducible scores). Install: the ``snac`` extra
+(``pip install snac``; it never imports torchaudio).
 """
 
 from __future__ import annotations
