@@ -17,8 +17,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from codecstudy.codec.external.base import ExternalCodec
-from codecstudy.codec.interface import MissingPackageError, RoundTrip, Setting, as_mono_float, from_int16, to_int16
+from codecstudy.codec.external.base import ClassicCodec
+from codecstudy.codec.interface import MissingPackageError, RoundTrip, as_mono_float, from_int16, to_int16
 
 RATE = 16000
 FRAME = 320
@@ -46,23 +46,13 @@ def _libraries() -> tuple[ctypes.CDLL, ctypes.CDLL]:
     return enc, dec
 
 
-class AMRWB(ExternalCodec):
+class AMRWB(ClassicCodec):
     kind = "amrwb"
     bitrate_counts = "AMR-WB frames without the 1-byte storage-format header (no container)"
+    rate, frame, bitrates = RATE, FRAME, MODES
 
     def load(self) -> None:
         _libraries()
-
-    @property
-    def sample_rate(self) -> int:
-        return RATE
-
-    @property
-    def frame_rate(self) -> float:
-        return RATE / FRAME
-
-    def settings(self) -> list[Setting]:
-        return [Setting(f"{b / 1000:g}kbps", float(b)) for b in MODES]
 
     def weights(self) -> str:
         _libraries()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
-from codecstudy.codec.interface import Codec, parse_rate
+from codecstudy.codec.interface import Codec, Setting, parse_rate, require
 from codecstudy.errors import CodecStudyError
 
 
@@ -29,3 +30,34 @@ class ExternalCodec(Codec):
             raise CodecStudyError(
                 f"codec {self.source}: unexpected {parts[0]!r} (settings: {', '.join(s.name for s in self.settings())})"
             )
+
+
+class ClassicCodec(ExternalCodec):
+    """A classic codec: fixed sample rate and frame, settings that are bitrates, one library (imported when opened).
+
+    Subclasses set :attr:`rate`, :attr:`frame` (samples, or None), :attr:`library` (module, what to install),
+    :attr:`bitrates` (bits per second) and implement :meth:`roundtrip`."""
+
+    rate: ClassVar[int] = 16000
+    frame: ClassVar[int | None] = None
+    library: ClassVar[tuple[str, str] | None] = None
+    bitrates: ClassVar[tuple[int, ...]] = ()
+
+    def _lib(self) -> Any:
+        module, install = self.library or ("", "")
+        return require(module, install, self.source) if module else None
+
+    def load(self) -> None:
+        self._lib()
+
+    @property
+    def sample_rate(self) -> int:
+        return self.rate
+
+    @property
+    def frame_rate(self) -> float | None:
+        return self.rate / self.frame if self.frame else None
+
+    def settings(self) -> list[Setting]:
+        """``6kbps``-style names (``6.6kbps`` where the rate is not whole kbps)."""
+        return [Setting(f"{b / 1000:g}kbps", float(b)) for b in self.bitrates]

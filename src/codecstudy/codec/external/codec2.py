@@ -11,27 +11,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from codecstudy.codec.external.base import ExternalCodec
-from codecstudy.codec.interface import RoundTrip, Setting, as_mono_float, from_int16, require, to_int16
+from codecstudy.codec.external.base import ClassicCodec
+from codecstudy.codec.interface import RoundTrip, Setting, as_mono_float, from_int16, to_int16
 
 RATE = 8000
 MODES = (700, 1200, 1600, 2400, 3200)
 FLUSH_FRAMES = 2  # zeros after the clip so the decoded stream still holds its end
 
 
-class Codec2(ExternalCodec):
+class Codec2(ClassicCodec):
     kind = "codec2"
     bitrate_counts = "Codec2 frames as packed by libcodec2 (whole bytes per frame, no container)"
-
-    def _lib(self):  # noqa: ANN202
-        return require("pycodec2", "the 'classic' extra (pip install pycodec2)", self.source)
-
-    def load(self) -> None:
-        self._lib()
-
-    @property
-    def sample_rate(self) -> int:
-        return RATE
+    rate, bitrates = RATE, MODES
+    library = ("pycodec2", "the 'classic' extra (pip install pycodec2)")
 
     def settings(self) -> list[Setting]:
         return [Setting(str(mode), float(mode)) for mode in MODES]

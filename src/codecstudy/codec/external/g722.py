@@ -10,25 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from codecstudy.codec.external.base import ExternalCodec
-from codecstudy.codec.interface import RoundTrip, Setting, as_mono_float, from_int16, require, to_int16
+from codecstudy.codec.external.base import ClassicCodec
+from codecstudy.codec.interface import RoundTrip, as_mono_float, from_int16, to_int16
 
 RATE = 16000
 DELAY = 22
 
 
-class G722(ExternalCodec):
+class G722(ClassicCodec):
     kind = "g722"
-
-    def load(self) -> None:
-        require("G722", "the G722 package (pip install G722)", self.source)
-
-    @property
-    def sample_rate(self) -> int:
-        return RATE
-
-    def settings(self) -> list[Setting]:
-        return [Setting("64kbps", 64000.0)]
+    rate, bitrates = RATE, (64000,)
+    library = ("G722", "the G722 package (pip install G722)")
 
     def weights(self) -> str:
         return "none: the G722 package"
@@ -38,8 +30,7 @@ class G722(ExternalCodec):
         return DELAY
 
     def roundtrip(self, wave: np.ndarray, setting: str) -> RoundTrip:
-        lib = require("G722", "the G722 package (pip install G722)", self.source)
-        codec = lib.G722(RATE, int(self.setting(setting).nominal_bps or 0))
+        codec = self._lib().G722(RATE, int(self.setting(setting).nominal_bps or 0))
         pcm = to_int16(as_mono_float(wave))
         pcm = np.concatenate([pcm, np.zeros(DELAY + (pcm.size + DELAY) % 2, dtype=np.int16)])
         data = codec.encode(pcm)

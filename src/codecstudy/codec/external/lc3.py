@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from codecstudy.codec.external.base import ExternalCodec
-from codecstudy.codec.interface import RoundTrip, Setting, as_mono_float, require
+from codecstudy.codec.external.base import ClassicCodec
+from codecstudy.codec.interface import RoundTrip, as_mono_float
 
 RATE = 16000
 FRAME_US = 10000
@@ -18,25 +18,10 @@ FRAME = RATE * FRAME_US // 1_000_000
 BITRATES = (16000, 24000, 32000, 48000)
 
 
-class LC3(ExternalCodec):
+class LC3(ClassicCodec):
     kind = "lc3"
-
-    def _lib(self):  # noqa: ANN202
-        return require("lc3", "the 'classic' extra (pip install lc3py)", self.source)
-
-    def load(self) -> None:
-        self._lib()
-
-    @property
-    def sample_rate(self) -> int:
-        return RATE
-
-    @property
-    def frame_rate(self) -> float:
-        return 1e6 / FRAME_US
-
-    def settings(self) -> list[Setting]:
-        return [Setting(f"{b // 1000}kbps", float(b)) for b in BITRATES]
+    rate, frame, bitrates = RATE, FRAME, BITRATES
+    library = ("lc3", "the 'classic' extra (pip install lc3py)")
 
     def weights(self) -> str:
         return "none: liblc3 bundled with lc3py"

@@ -13,8 +13,8 @@ import io
 
 import numpy as np
 
-from codecstudy.codec.external.base import ExternalCodec
-from codecstudy.codec.interface import RoundTrip, Setting, as_mono_float, require
+from codecstudy.codec.external.base import ClassicCodec
+from codecstudy.codec.interface import RoundTrip, as_mono_float
 
 RATE = 16000
 BITRATES = (8000, 16000, 24000, 32000)
@@ -22,19 +22,14 @@ LAME_RANGE = (8000, 160000)  # MPEG-2 layer III, what compression_level spans at
 DELAY = 576 + 529
 
 
-class MP3(ExternalCodec):
+class MP3(ClassicCodec):
     kind = "mp3"
     bitrate_counts = "the whole MP3 file (frame headers and the LAME/Xing info frame included)"
-
-    @property
-    def sample_rate(self) -> int:
-        return RATE
-
-    def settings(self) -> list[Setting]:
-        return [Setting(f"{b // 1000}kbps", float(b)) for b in BITRATES]
+    rate, bitrates = RATE, BITRATES
+    library = ("soundfile", "soundfile (a core dependency)")
 
     def weights(self) -> str:
-        sf = require("soundfile", "soundfile", self.source)
+        sf = self._lib()
         return f"none: LAME/mpg123 in {sf.__libsndfile_version__ and 'libsndfile ' + sf.__libsndfile_version__}"
 
     def delay_samples(self, setting: str) -> int:
@@ -42,7 +37,7 @@ class MP3(ExternalCodec):
         return DELAY
 
     def roundtrip(self, wave: np.ndarray, setting: str) -> RoundTrip:
-        sf = require("soundfile", "soundfile", self.source)
+        sf = self._lib()
         rate = self.setting(setting).nominal_bps or 0
         low, high = LAME_RANGE
         level = min(0.99, (high - rate) / (high - low))  # 1.0 is rejected by libsndfile

@@ -10,34 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from codecstudy.codec.external.base import ExternalCodec
-from codecstudy.codec.interface import RoundTrip, Setting, as_mono_float, from_int16, require, to_int16
+from codecstudy.codec.external.base import ClassicCodec
+from codecstudy.codec.interface import RoundTrip, as_mono_float, from_int16, to_int16
 
 RATE = 16000
 FRAME = 320  # 20 ms
 BITRATES = (6000, 8000, 10000, 12000, 16000, 24000)
 
 
-class Opus(ExternalCodec):
+class Opus(ClassicCodec):
     kind = "opus"
     bitrate_counts = "raw Opus packets (no Ogg container)"
-
-    def _lib(self):  # noqa: ANN202
-        return require("opuslib_next", "the 'classic' extra (pip install opuslib-next-bundled)", self.source)
-
-    def load(self) -> None:
-        self._lib()
-
-    @property
-    def sample_rate(self) -> int:
-        return RATE
-
-    @property
-    def frame_rate(self) -> float:
-        return RATE / FRAME
-
-    def settings(self) -> list[Setting]:
-        return [Setting(f"{b // 1000}kbps", float(b)) for b in BITRATES]
+    rate, frame, bitrates = RATE, FRAME, BITRATES
+    library = ("opuslib_next", "the 'classic' extra (pip install opuslib-next-bundled)")
 
     def weights(self) -> str:
         from importlib.metadata import PackageNotFoundError, version
@@ -48,7 +33,7 @@ class Opus(ExternalCodec):
         except PackageNotFoundError:
             return "none: libopus through opuslib_next"
 
-    def _encoder(self, setting: str):  # noqa: ANN202
+    def _encoder(self, setting: str):  # noqa: ANN202 - an opuslib_next.Encoder
         lib = self._lib()
         enc = lib.Encoder(RATE, 1, "voip")
         enc.bitrate = int(self.setting(setting).nominal_bps or 0)
