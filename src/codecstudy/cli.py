@@ -422,6 +422,9 @@ def _codec_info(args: argparse.Namespace) -> int:
         "bitrate:      "
         + ", ".join(f"{n_q}: {model.bitrate(n_q) / 1000:g} kbps" for n_q in range(1, model.n_codebooks + 1))
     )
+    from codecstudy.codec.native import NativeCodec
+
+    print(f"weights:      {NativeCodec(args.codec, model).weights()}")
     return 0
 
 
