@@ -9,13 +9,14 @@ DEMO_ARGS ?=
 BENCHES   ?= codec_speed train_speed eval_speed
 BENCH_OUT ?= runs/bench
 
-.PHONY: help install chromium demo test test-all test-extra bench lint clean
+.PHONY: help install chromium codecs codec-libs demo test test-all test-extra bench lint clean
 
 help:
 	@echo "make demo      the demo study: embedded real-audio corpus (~1.1 GB of Debian packages), three codecs, evaluation,"
 	@echo "               tables and $(RUN)/report/index.html (codecstudy study run $(DEMO) --out $(RUN))"
 	@echo "make test      run the test suite (fast tests; 'make test-all' adds slow and network tests); installs chromium"
 	@echo "make install   create $(VENV) and install codecstudy with its dev extra"
+	@echo "make codecs    also install the pretrained neural codec packages (EnCodec, DAC, SNAC, Mimi)"
 	@echo "make bench     run the benchmarks in BENCHES ($(BENCHES)); JSON results in $(BENCH_OUT), tables on stdout"
 
 $(BIN)/python:
@@ -25,7 +26,7 @@ $(BIN)/python:
 # tinysoundfont (MIDI rendering) declares pyaudio, which is only for playback and does not build here.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,eval,tts]'
+	$(BIN)/pip install --quiet -e '.[dev,eval,tts,classic]'
 	$(BIN)/pip install --quiet --no-deps tinysoundfont==0.3.7
 	# resemblyzer declares the obsolete `typing` backport; fastdtw's isolated build drops its C extension.
 	$(BIN)/pip install --quiet --no-deps resemblyzer==0.1.4
@@ -45,14 +46,36 @@ chromium:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "chromium missing and apt-get unavailable (not root): the report's browser test will be skipped"; fi; }
 
-test: $(STAMP) chromium
+# Pretrained neural codecs (codecstudy.codec.external: EnCodec, DAC, SNAC, Mimi) for `codecstudy evaluate --codec` and
+# study baselines. Installed without their dependencies: encodec and descript-audio-codec declare torchaudio, which has
+# no build for torch 2.13 CPU (the adapters stub it), descript-audiotools pins protobuf<3.20, and moshi pins torch<2.10
+# and numpy<2.3 (it runs with ours). The second line is the small dependencies they really import.
+CODECS := $(VENV)/.codecs
+$(CODECS): $(STAMP)
+	$(BIN)/pip install --quiet --no-deps encodec==0.1.1 snac==1.2.1 moshi==0.2.13 descript-audio-codec==1.0.0 \
+		descript-audiotools==0.7.2
+	$(BIN)/pip install --quiet einops==0.8.2 safetensors==0.8.0 huggingface-hub sentencepiece==0.2.3 argbind==0.3.9 \
+		flatten-dict==0.5.0 julius==0.2.8 ffmpy==1.0.0 importlib-resources==7.1.0 randomname==0.2.1 \
+		docstring-parser==0.18.0 rich==15.0.0
+	touch $@
+
+codecs: $(CODECS)
+
+# AMR-WB has no Python binding: codecstudy.codec.external.amrwb binds Debian's encoder and decoder libraries.
+codec-libs:
+	@ldconfig -p | grep -q libvo-amrwbenc.so && ldconfig -p | grep -q libopencore-amrwb.so || { \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libvo-amrwbenc0 libopencore-amrwb0 >/dev/null; \
+		else echo "AMR-WB libraries missing and apt-get unavailable (not root): the amrwb codec tests will be skipped"; fi; }
+
+test: $(STAMP) chromium codec-libs
 	$(BIN)/python -m pytest -q
 
 test-all: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -m ""
 
 # Only the tests marked slow or network (real Debian downloads); CI runs them after `make test`.
-test-extra: $(STAMP)
+test-extra: $(STAMP) $(CODECS) codec-libs
 	$(BIN)/python -m pytest -q -m "slow or network"
 
 # Benchmarks are not tests: minutes of timing, printed as tables (copy them into docs/benchmarks.md).

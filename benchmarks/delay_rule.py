@@ -94,8 +94,8 @@ def main() -> None:
     print("|" + "---|" * (4 + len(metrics)))
     for r in results:
         cells = [f"{r['mean']['legacy'][m]:.3f} → {r['mean']['codec'][m]:.3f}" for m in metrics]
-        print(f"| {r['set']} | {r['clips']} | {r['codec_delay']} | {r['legacy_shifted']} ({r['legacy_max_shift_ms']}) | "
-              + " | ".join(cells) + " |")
+        shifted = f"{r['legacy_shifted']} ({r['legacy_max_shift_ms']})"
+        print(f"| {r['set']} | {r['clips']} | {r['codec_delay']} | {shifted} | " + " | ".join(cells) + " |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"codec": args.codec, "n_q": args.n_q, "sets": results}, indent=2))

@@ -183,9 +183,9 @@ def _add_codec_commands(commands: argparse._SubParsersAction) -> None:
     info = _add_parser(
         codec_commands, "info", "print parameters, hop, frame rate and bitrate per number of codebooks", CODEC_HELP
     )
-    info.add_argument("codec", metavar="CODEC", help="checkpoint, codec YAML or preset name")
+    info.add_argument("codec", metavar="CODEC", help="checkpoint, codec YAML, preset or codec name (opus:6kbps)")
     info.set_defaults(handler=_codec_info)
-    listing = _add_parser(codec_commands, "list", "list the codec presets", "")
+    listing = _add_parser(codec_commands, "list", "list the codec presets and every other codec kind", "")
     listing.set_defaults(handler=_codec_list)
     export = _add_parser(
         codec_commands,
@@ -395,8 +395,12 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _codec_info(args: argparse.Namespace) -> int:
+    from codecstudy.codec.catalog import adapter_kind, info_lines
     from codecstudy.codec.registry import load_codec
 
+    if adapter_kind(args.codec):
+        print("\n".join(info_lines(args.codec)))
+        return 0
     model = load_codec(args.codec)
     cfg = model.config
     counts = model.parameter_counts()
@@ -418,18 +422,26 @@ def _codec_info(args: argparse.Namespace) -> int:
         "bitrate:      "
         + ", ".join(f"{n_q}: {model.bitrate(n_q) / 1000:g} kbps" for n_q in range(1, model.n_codebooks + 1))
     )
+    from codecstudy.codec.native import NativeCodec
+
+    print(f"weights:      {NativeCodec(args.codec, model).weights()}")
     return 0
 
 
 def _codec_list(args: argparse.Namespace) -> int:
+    from codecstudy.codec.catalog import kind_lines
     from codecstudy.codec.registry import preset_config, preset_names
 
+    print("codecstudy presets (untrained; train them or pass a checkpoint):")
     for name in preset_names():
         cfg = preset_config(name)
         print(
             f"{name:20s} {cfg.architecture:12s} {cfg.sample_rate} Hz, hop {cfg.hop_length}, "
             f"{cfg.quantizer.n_codebooks} x {cfg.quantizer.codebook_size} codebooks"
         )
+    print("\nother codecs, by name (KIND[:MODEL][:SETTING...], e.g. opus:6kbps; `codecstudy codec info NAME`):")
+    print("\n".join(kind_lines()))
+    print("checkpoints: a codecstudy .pt file or espnet:PATH (an ESPnet SoundStream exp folder)")
     return 0
 
 

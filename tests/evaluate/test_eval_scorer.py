@@ -15,6 +15,7 @@ import pytest
 from helpers.evalsignals import RATE, speech
 
 from codecstudy import audio
+from codecstudy.codec.interface import Codec, RoundTrip, Setting
 from codecstudy.corpus.manifest import save_manifest
 from codecstudy.corpus.records import Clip
 from codecstudy.errors import CodecStudyError
@@ -367,42 +368,34 @@ def test_pairs_mode_calibrates_one_delay_for_the_folder(tmp_path: Path) -> None:
     assert json.loads((given / "meta.json").read_text())["delay"]["all"]["source"] == "given"
 
 
-class _DelayLine:
+class _DelayLine(Codec):
     """A stand-in codec whose output is its input ``shift`` samples late; ``declared`` is what it says of that."""
 
-    sample_rate, frame_rate, codebook_size, n_codebooks = 16000, 50.0, 1024, 8
+    kind = "delay-line"
 
     def __init__(self, shift: int, declared: int | None) -> None:
+        super().__init__("delay-line")
         self.shift, self.declared = shift, declared
-        self.config = type("Config", (), {"name": "delay-line", "architecture": "test"})()
 
-    def identity_hash(self) -> str:
-        return f"delay-line-{self.shift}-{self.declared}"
+    @property
+    def sample_rate(self) -> int:
+        return 16000
 
-    def prepare_for_inference(self) -> _DelayLine:
-        return self
+    def settings(self) -> list[Setting]:
+        return [Setting("1", 800.0, 1), Setting("8", 6400.0, 8)]
 
-    def delay_samples(self, n_q: int) -> int | None:
+    def delay_samples(self, setting: str) -> int | None:
         return self.declared
 
-    def encode(self, wave, n_q: int):
-        import torch
-
-        self._wave = wave[0, 0].numpy().copy()  # "codes" are a stand-in: decode returns the stored input late
-        return torch.zeros(1, n_q, -(-wave.shape[-1] // 320), dtype=torch.long)
-
-    def decode(self, codes, lengths):
-        import torch
-
-        x = np.concatenate([np.zeros(self.shift, np.float32), self._wave])[: lengths[0]]
-        return torch.from_numpy(np.ascontiguousarray(x)).view(1, 1, -1)
+    def roundtrip(self, wave: np.ndarray, setting: str) -> RoundTrip:
+        return RoundTrip(np.concatenate([np.zeros(self.shift, np.float32), wave]), n_bytes=100)
 
 
 @pytest.mark.parametrize("declared", [240, None], ids=["declared", "calibrated"])
 def test_codec_mode_shifts_every_clip_by_the_codec_delay(eval_set: Path, tmp_path: Path, monkeypatch, declared) -> None:
-    from codecstudy.codec import registry
+    from codecstudy.codec import catalog
 
-    monkeypatch.setattr(registry, "load_codec", lambda source: _DelayLine(240, declared))
+    monkeypatch.setattr(catalog, "open_codec", lambda source: _DelayLine(240, declared))
     out = tmp_path / "out"
     evaluate_codec("delay-line", eval_set, out, [1, 8], settings(tmp_path, metrics=["si_snr", "stoi"]))
     meta = json.loads((out / "meta.json").read_text())

@@ -79,6 +79,8 @@ def test_the_shipped_studies_load() -> None:
     demo = load_study(REPO / "configs/studies/demo.yaml")
     assert demo.condition_names == ["english", "multilingual", "multilingual_audio"]
     assert {"en", "unseen_languages", "music", "environment"} <= set(demo.eval_set_names)
+    assert [b.codec for b in demo.baseline_runs()] == ["opus:6kbps", "codec2:3200"]
+    assert not demo.baselines.count_in_best_worst
     paper = load_study(REPO / "configs/studies/paper.yaml")
     assert paper.codec_runs()[0].source == "soundstream-paper"
     assert {s.kind for s in paper.corpus.sources} == {"mls", "ljspeech", "css10", "audioset"}

@@ -50,7 +50,10 @@ def load_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
 
 
 def _nq(record: dict[str, Any]) -> str:
-    return "-" if record.get("n_q") is None else str(record["n_q"])
+    """The bitrate column: the number of codebooks, else the codec's setting (``6kbps``), else ``-``."""
+    if record.get("n_q") is not None:
+        return str(record["n_q"])
+    return str(record.get("setting") or "-")
 
 
 def metric_directions(records: list[dict[str, Any]], extra: dict[str, str | None] | None = None) -> dict[str, str]:

@@ -22,6 +22,10 @@ Two ways to name what is scored:
   codec mode   --codec CKPT|PRESET --set MANIFEST.jsonl --n-q 1,2,4,8 --out eval/<codec>/<set>
                every clip is resampled to the codec's rate, encoded once and decoded at each n_q;
                one line per clip in OUT/<n_q>/results.jsonl, codebook usage in OUT/<n_q>/usage.json
+               --codec also takes codecs codecstudy does not train (`codecstudy codec list`): opus:6kbps,
+               codec2:3200, mp3:8kbps, lc3:16kbps, g722, encodec:24khz:6kbps, dac:16khz, snac:24khz, mimi:8
+               (one line per clip in OUT/<setting>/results.jsonl, nominal and measured bitrate); an ESPnet
+               checkpoint (espnet:PATH) is a codecstudy model and takes --n-q
   pairs mode   --pairs REF_DIR DEC_DIR --out DIR
                decoded files of any codec, matched to references by relative path; OUT/results.jsonl
 
@@ -58,13 +62,16 @@ def add_commands(commands: argparse._SubParsersAction, add_parser: AddParser) ->
         EVALUATE_HELP.format(metrics=_metric_lines()),
     )
     what = evaluate.add_mutually_exclusive_group(required=True)
-    what.add_argument("--codec", metavar="CODEC", help="checkpoint, codec YAML or preset name")
+    what.add_argument("--codec", metavar="CODEC", help="checkpoint, codec YAML, preset or codec name (opus:6kbps)")
     what.add_argument("--pairs", nargs=2, type=Path, metavar=("REF_DIR", "DEC_DIR"), help="score decoded files")
     evaluate.add_argument(
         "--set", type=Path, metavar="MANIFEST", help="evaluation set (manifest.jsonl); in pairs mode optional (texts)"
     )
     evaluate.add_argument("--out", type=Path, required=True, help="output folder, e.g. runs/x/eval/<codec>/<set>")
-    evaluate.add_argument("--n-q", default="8", help="codebook counts, comma separated (default: %(default)s)")
+    evaluate.add_argument(
+        "--n-q", help="codebook counts or settings, comma separated (default: 8 for codecstudy models, else the "
+        "settings in the codec's name, else all it offers)"
+    )
     evaluate.add_argument("--metrics", default="default", help="metrics and groups (default: %(default)s)")
     evaluate.add_argument("--mode", choices=["parity", "fast"], default="parity", help="default: %(default)s")
     evaluate.add_argument(
@@ -94,7 +101,7 @@ def add_commands(commands: argparse._SubParsersAction, add_parser: AddParser) ->
     )
     evaluate.add_argument("--name", help="condition name in the results (default: the codec's name)")
     evaluate.add_argument("--set-name", help="set name in the results (default: the manifest's name)")
-    evaluate.add_argument("--sample-rate", type=int, help="pairs mode: resample both sides to this rate")
+    evaluate.add_argument("--sample-rate", type=int, help="score at this rate (default: the codec's / the reference's)")
     evaluate.add_argument("--save-audio", action="store_true", help="codec mode: also write decoded WAVs")
     evaluate.add_argument("--limit", type=int, help="codec mode: only the first N clips of the set")
     evaluate.add_argument("--force", action="store_true", help="discard earlier results in --out")
@@ -154,19 +161,26 @@ def _evaluate(args: argparse.Namespace) -> int:
         save_audio=args.save_audio,
     )
     if args.codec:
+        from codecstudy.codec.catalog import adapter_kind
+
         if args.set is None:
             raise CodecStudyError("codec mode needs --set MANIFEST (an evaluation set's manifest.jsonl)")
+        if adapter_kind(args.codec) is None:
+            wanted: list[int] | list[str] | None = _parse_nq(args.n_q or "8")
+        else:
+            wanted = [v.strip() for v in args.n_q.split(",") if v.strip()] if args.n_q else None
         summary = evaluate_codec(
             args.codec,
             args.set,
             args.out,
-            _parse_nq(args.n_q),
+            wanted,
             settings,
             set_name=args.set_name,
             name=args.name,
             force=args.force,
             progress=not args.quiet,
             limit=args.limit,
+            sample_rate=args.sample_rate,
         )
     else:
         ref_dir, dec_dir = args.pairs

@@ -1,10 +1,15 @@
 """Score a codec on an evaluation set (or any decoded outputs against references), one JSONL line per clip.
 
-Codec mode (``codecstudy evaluate --codec ... --set ...``): every clip is read, resampled to the codec's rate,
-encoded once with the largest requested number of codebooks and decoded with each requested ``n_q`` (residual
-quantization is greedy, so the first ``n`` codebooks of an 8-codebook encoding *are* the n-codebook encoding).
-Each (clip, n_q) gets one flushed line in ``OUT/<n_q>/results.jsonl``; its codes go to ``OUT/codes/`` first, so the
-set's codebook usage (``OUT/<n_q>/usage.json``) can always be rebuilt from the clips that have a line.
+Codec mode (``codecstudy evaluate --codec ... --set ...``): the codec is anything
+:func:`codecstudy.codec.catalog.open_codec` opens (a codecstudy checkpoint or preset, ``opus:6kbps``,
+``encodec:24khz`` ...), scored at each requested *setting* (numbers of codebooks for codecstudy models). Every clip
+is read, resampled to the codec's rate and put through the codec at every setting (codecstudy models encode once
+with the largest number of codebooks and decode each: residual quantization is greedy, so the first ``n`` codebooks
+of an 8-codebook encoding *are* the n-codebook encoding). With ``sample_rate`` the reference and the decoded audio
+are scored at that rate instead (a study scores its baselines at its trained codecs' rate). Each (clip, setting)
+gets one flushed line in ``OUT/<setting>/results.jsonl`` with the nominal and the measured bitrate; a clip the codec
+fails on gets a line with the reason. Codes of codecstudy models go to ``OUT/codes/`` first, so the set's codebook
+usage (``OUT/<n_q>/usage.json``) can always be rebuilt from the clips that have a line.
 
 Pairs mode (``--pairs REF_DIR DEC_DIR``): decoded files from any codec are matched to references by relative path
 and scored the same way, into ``OUT/results.jsonl``.
@@ -51,7 +56,7 @@ from codecstudy.evaluate.delay import (
     lag_agreement,
 )
 from codecstudy.evaluate.metrics.base import MetricError, package_version
-from codecstudy.evaluate.metrics.usage import bitrate, code_counts, usage_summary
+from codecstudy.evaluate.metrics.usage import code_counts, usage_summary
 from codecstudy.evaluate.registry import MetricSpec, check_available, resolve_metrics, run_metric
 from codecstudy.jsonl import JsonlAppender, read_jsonl, write_json_atomic
 
@@ -296,6 +301,8 @@ def _write_meta(out: Path, meta: dict[str, Any], force: bool) -> None:
         meta["n_q"] = sorted(set(old.get("n_q") or []) | set(meta.get("n_q") or [])) or None
         if "delay" in meta:
             meta["delay"] = {**(old.get("delay") or {}), **meta["delay"]}
+        if "settings" in meta:
+            meta["settings"] = list(dict.fromkeys([*(old.get("settings") or []), *meta["settings"]]))
         meta["created"] = old.get("created", meta["created"])
     write_json_atomic(path, meta)
 
@@ -387,36 +394,45 @@ def write_delays(out: Path, key: dict[str, Any], delays: dict[str, CodecDelay], 
 
 
 def codec_delays(
-    model: Any, clips: list[dict[str, Any]], n_qs: list[int], settings: EvalSettings, stored: dict[str, CodecDelay]
-) -> dict[int, CodecDelay]:
-    """The delay at each n_q: fixed by the settings, declared by the codec (``delay_samples(n_q)``, None when the
-    codec does not know), kept from an earlier calibration, or calibrated now on a spread of ``clips``."""
-    sr = model.sample_rate
-    fixed = _fixed_delay(settings, sr)
+    codec: Any,
+    clips: list[dict[str, Any]],
+    names: list[str],
+    settings: EvalSettings,
+    stored: dict[str, CodecDelay],
+    rate: int,
+) -> dict[str, CodecDelay]:
+    """The delay at each setting, in samples at the scoring ``rate``: fixed by the settings (a given delay is in
+    samples at the codec's rate), declared by the codec (``delay_samples(setting)``, None when it does not know),
+    kept from an earlier calibration, or calibrated now on a spread of ``clips``."""
+    codec_sr = codec.sample_rate
+
+    def at_rate(samples: int) -> int:
+        return int(round(samples * rate / codec_sr))
+
+    fixed = _fixed_delay(settings, rate)
     if fixed is not None:
-        return {n: fixed for n in n_qs}
-    result: dict[int, CodecDelay] = {}
-    todo: list[int] = []
-    declare = getattr(model, "delay_samples", None)
-    for n in n_qs:
-        declared = declare(n) if callable(declare) else None
+        return {n: CodecDelay(at_rate(fixed.samples), fixed.source, fixed.method, sample_rate=rate) for n in names}
+    result: dict[str, CodecDelay] = {}
+    todo: list[str] = []
+    for n in names:
+        declared = codec.delay_samples(n)
         if declared is not None:
-            result[n] = CodecDelay(int(declared), STRUCTURE, "declared by the codec", sample_rate=sr)
-        elif str(n) in stored and stored[str(n)].source == CALIBRATION:
-            result[n] = stored[str(n)]
+            result[n] = CodecDelay(at_rate(int(declared)), STRUCTURE, "declared by the codec", sample_rate=rate)
+        elif n in stored and stored[n].source == CALIBRATION and stored[n].sample_rate == rate:
+            result[n] = stored[n]
         else:
             todo.append(n)
     if todo:
-        pairs: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in todo}
+        pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in todo}
         for index in calibration_subset(len(clips), settings.calibration_clips):
             try:
-                ref, _, decoded = _reconstruct(model, clips[index], tuple(todo))
-            except AudioReadError:
+                ref, _, _, decoded = _reconstruct(codec, clips[index], tuple(todo), rate)
+            except Exception:  # noqa: BLE001 - an unreadable clip or a codec failure: calibrate on the others
                 continue
             for n in todo:
                 pairs[n].append((ref, decoded[n]))
         for n in todo:
-            result[n] = calibrate_delay(pairs[n], sr, settings.delay_settings())
+            result[n] = calibrate_delay(pairs[n], rate, settings.delay_settings())
     return result
 
 
@@ -424,8 +440,9 @@ def codec_delays(
 @dataclass(frozen=True)
 class ClipJob:
     clip: dict[str, Any]
-    n_qs: tuple[int, ...]
-    delays: tuple[int, ...] = ()  # the codec's delay at each of n_qs (samples at its rate)
+    settings: tuple[str, ...]
+    score_rate: int | None = None  # None: the codec's rate
+    delays: tuple[int, ...] = ()  # the codec's delay at each setting, in samples at the scoring rate
 
 
 _WORKER: dict[str, Any] = {}
@@ -435,15 +452,15 @@ def _init_worker(codec_source: str | None, settings: EvalSettings, threads: int)
     """Per process: torch threads, the codec (codec mode) and one PairScorer with its reference cache."""
     import torch
 
-    from codecstudy.codec.registry import load_codec
+    from codecstudy.codec.catalog import open_codec
 
     torch.set_num_threads(max(1, threads))
     # Untrained or collapsed codecs produce denormal activations in quiet passages; without flushing them to
     # zero a CPU forward pass can be 50x slower.
     torch.set_flush_denormal(True)
-    model = load_codec(codec_source).prepare_for_inference() if codec_source else None
+    codec = open_codec(codec_source) if codec_source else None
     cache = FeatureCache(settings.ref_cache)
-    _WORKER.update(model=model, scorer=PairScorer(settings, cache), settings=settings)
+    _WORKER.update(codec=codec, scorer=PairScorer(settings, cache), settings=settings)
 
 
 @dataclass(frozen=True)
@@ -475,48 +492,66 @@ def _score_pair(job: PairJob) -> list[dict[str, Any]]:
     return [{"clip": job.key, "sample_rate": rate, "duration_s": round(ref.size / rate, 4), **record}]
 
 
-def _reconstruct(model: Any, clip: dict[str, Any], n_qs: tuple[int, ...]) -> tuple[np.ndarray, Any, dict[int, Any]]:
-    """One clip at the codec's rate, its codes at ``max(n_qs)`` and its decoding at each n_q; raises
-    AudioReadError. Shared by scoring and delay calibration, so both see the same reconstruction."""
-    import torch
-
-    samples, rate = audio.read(clip["path"], clip.get("start") or 0.0, clip.get("duration"))
-    ref = audio.resample(samples, rate, model.sample_rate)
-    wave = torch.from_numpy(np.ascontiguousarray(ref)).view(1, 1, -1)
-    codes = model.encode(wave, n_q=max(n_qs))
-    decoded = {n: model.decode(codes[:, :n], lengths=[ref.size])[0, 0].numpy() for n in n_qs}
-    return ref, codes, decoded
+def _reconstruct(
+    codec: Any, clip: dict[str, Any], settings: tuple[str, ...], rate: int
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any], dict[str, np.ndarray]]:
+    """One clip at the scoring ``rate`` (the reference), at the codec's rate (its input), its round trip at each
+    setting and each decoding back at ``rate``. Raises AudioReadError, or whatever the codec raises. Shared by
+    scoring and delay calibration, so both see the same reconstruction."""
+    samples, source_rate = audio.read(clip["path"], clip.get("start") or 0.0, clip.get("duration"))
+    codec_sr = codec.sample_rate
+    ref = audio.resample(samples, source_rate, rate)
+    wave = ref if rate == codec_sr else audio.resample(ref, rate, codec_sr).astype(np.float32)
+    trips = codec.roundtrip_many(np.ascontiguousarray(wave, dtype=np.float32), settings)
+    decoded = {n: t.audio if rate == codec_sr else audio.resample(t.audio, codec_sr, rate) for n, t in trips.items()}
+    return ref, wave, trips, decoded
 
 
 def _score_clip(job: ClipJob) -> list[dict[str, Any]]:
-    """Encode/decode one clip at every n_q and score it; returns one record per n_q (with ``_codes`` attached)."""
-    model = _WORKER["model"]
+    """Put one clip through the codec at every setting and score it; returns one record per setting (with
+    ``_codes`` attached for codecs whose codes nest). A codec failure becomes the records' ``error``."""
+    from codecstudy.codec.interface import Codec
+
+    codec: Codec = _WORKER["codec"]
     scorer: PairScorer = _WORKER["scorer"]
     clip = job.clip
-    sr = model.sample_rate
+    codec_sr = codec.sample_rate
+    sr = job.score_rate or codec_sr
     base = {"clip": clip["id"], "language": clip.get("language"), "domain": clip.get("domain")}
+    described = {name: codec.setting(name) for name in job.settings}
+
+    def head(name: str) -> dict[str, Any]:
+        return {**base, "n_q": described[name].n_q, "setting": name, "bitrate_bps": described[name].nominal_bps}
+
     try:
-        ref, codes, decoded = _reconstruct(model, clip, job.n_qs)
+        ref, wave, trips, decoded = _reconstruct(codec, clip, job.settings, sr)
     except AudioReadError as exc:
-        return [{**base, "n_q": n, "error": str(exc), "metrics": {}, "errors": {}} for n in job.n_qs]
+        return [{**head(n), "error": str(exc), "metrics": {}, "errors": {}} for n in job.settings]
+    except Exception as exc:  # noqa: BLE001 - any library error on one clip is that clip's failure, not the run's
+        reason = f"codec failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        return [{**head(n), "error": reason, "metrics": {}, "errors": {}} for n in job.settings]
     records = []
     fields = {"text": clip.get("text"), "language": clip.get("language")}
-    delays = dict(zip(job.n_qs, job.delays))
-    for n_q in job.n_qs:
-        est = decoded[n_q]
+    delays = dict(zip(job.settings, job.delays))
+    for name in job.settings:
+        trip = trips[name]
+        est = decoded[name]
         record = {
-            **base,
-            "n_q": n_q,
-            "bitrate_bps": bitrate(n_q, model.codebook_size, model.frame_rate),
+            **head(name),
+            "measured_bitrate_bps": round(trip.measured_bps(wave.size, codec_sr), 3),
+            "codec_sample_rate": codec_sr,
             "sample_rate": sr,
             "duration_s": round(ref.size / sr, 4),
-            **scorer.score(clip["id"], ref, est, sr, fields, delay=delays.get(n_q, 0)),
+            **scorer.score(clip["id"], ref, est, sr, fields, delay=delays.get(name, 0)),
         }
         if _WORKER["settings"].save_audio:
             record["_audio"] = est
         records.append(record)
-    if records:
-        records[0]["_codes"] = codes[0].numpy().astype(np.uint16 if model.codebook_size <= 65536 else np.uint32)
+    if records and codec.nested_codes and codec.codebook_size:
+        widest = max(job.settings, key=lambda n: described[n].n_q or 0)
+        codes = trips[widest].codes
+        if codes is not None:
+            records[0]["_codes"] = codes.astype(np.uint16 if codec.codebook_size <= 65536 else np.uint32)
     return records
 
 
@@ -581,11 +616,30 @@ class RunSummary:
         return data
 
 
+def _codec_meta(codec: Any, chosen: list[Any]) -> dict[str, Any]:
+    """What meta.json says about the codec: rates, settings with nominal bitrates, what "measured" counts."""
+    info: dict[str, Any] = {
+        "kind": codec.kind,
+        "name": codec.name,
+        "sample_rate": codec.sample_rate,
+        "frame_rate": codec.frame_rate,
+        "codebook_size": codec.codebook_size,
+        "bitrate_bps": {s.name: s.nominal_bps for s in chosen},
+        "measured_bitrate_counts": codec.bitrate_counts,
+        "delay_samples": {s.name: codec.delay_samples(s.name) for s in chosen},
+        "weights": codec.weights(),
+    }
+    model = getattr(codec, "model", None)
+    if model is not None:  # codecstudy models: the architecture and codebooks, as before
+        info.update(architecture=model.config.architecture, n_codebooks=model.n_codebooks)
+    return info
+
+
 def evaluate_codec(
     codec: str,
     manifest: str | Path,
     out: str | Path,
-    n_qs: list[int],
+    n_qs: list[int] | list[str] | None,
     settings: EvalSettings,
     *,
     set_name: str | None = None,
@@ -593,20 +647,27 @@ def evaluate_codec(
     force: bool = False,
     progress: bool = False,
     limit: int | None = None,
+    sample_rate: int | None = None,
 ) -> RunSummary:
-    """Score ``codec`` (checkpoint, YAML or preset) on the clips of ``manifest`` at each ``n_q``; resumable."""
-    from codecstudy.codec.registry import load_codec
+    """Score ``codec`` (checkpoint, YAML, preset or adapter name such as ``opus:6kbps``) on the clips of
+    ``manifest`` at each setting (``n_qs``: numbers of codebooks or setting names; None: the ones the codec's name
+    selects, else all it offers); resumable. ``sample_rate``: score at this rate instead of the codec's."""
+    from codecstudy.codec.catalog import open_codec
     from codecstudy.corpus.manifest import load_manifest, manifest_path
 
     specs = settings.specs()
     check_available(specs)
     out = Path(out)
-    model = load_codec(codec)
-    if not n_qs:
+    opened = open_codec(codec)
+    wanted = [str(n) for n in n_qs] if n_qs else opened.default_settings()
+    if not wanted:
         raise CodecStudyError("give at least one --n-q")
-    bad = [n for n in n_qs if not 1 <= n <= model.n_codebooks]
-    if bad:
-        raise CodecStudyError(f"--n-q {bad} out of range 1..{model.n_codebooks} for codec {model.config.name}")
+    if opened.kind == "native":
+        bad = [n for n in wanted if not n.isdigit() or not 1 <= int(n) <= len(opened.settings())]
+        if bad:
+            raise CodecStudyError(f"--n-q {bad} out of range 1..{len(opened.settings())} for codec {opened.name}")
+    chosen = sorted({opened.setting(n) for n in wanted}, key=lambda s: (s.n_q or 0, s.nominal_bps or 0, s.name))
+    setting_names = [s.name for s in chosen]
     mpath = manifest_path(manifest)
     clips = load_manifest(mpath)
     if limit is not None:
@@ -614,7 +675,7 @@ def evaluate_codec(
     shard = settings.shard
     calibration_clips = [c.to_json() for c in clips]  # before sharding: every shard calibrates on the same clips
     clips = [c for i, c in enumerate(clips) if i % shard[1] == shard[0]]
-    condition = name or (Path(codec).stem if Path(codec).is_file() else str(codec))
+    condition = name or (Path(codec).stem if Path(codec).is_file() else str(codec).replace(":", "-").replace("/", "_"))
     if set_name is None:  # eval_sets/speech-en.jsonl -> speech-en; corpus/manifest.jsonl -> corpus
         set_name = mpath.parent.name if mpath.name == "manifest.jsonl" else mpath.stem
     meta = _base_meta("codec", settings)
@@ -624,40 +685,35 @@ def evaluate_codec(
         set_path=str(mpath),
         set_sha256=hashlib.sha256(mpath.read_bytes()).hexdigest(),
         n_clips=len(clips),
-        n_q=sorted(n_qs),
+        n_q=sorted(s.n_q for s in chosen) if all(s.n_q for s in chosen) else None,
+        settings=setting_names,
         codec_source=str(codec),
-        codec_identity=model.identity_hash(),
-        codec={
-            "name": model.config.name,
-            "architecture": model.config.architecture,
-            "sample_rate": model.sample_rate,
-            "frame_rate": model.frame_rate,
-            "codebook_size": model.codebook_size,
-            "n_codebooks": model.n_codebooks,
-            "bitrate_bps": {str(n): bitrate(n, model.codebook_size, model.frame_rate) for n in sorted(n_qs)},
-        },
+        codec_identity=opened.identity(),
+        codec=_codec_meta(opened, chosen),
+        sample_rate=sample_rate or opened.sample_rate,
         shard=list(shard),
     )
     out.mkdir(parents=True, exist_ok=True)
     if force:
         _discard(out)
-    delay_key = _delay_key(settings, model.identity_hash())
-    delays = codec_delays(model, calibration_clips, sorted(n_qs), settings, stored_delays(out, delay_key))
-    meta["delay"] = {str(n): d.to_json() for n, d in delays.items()}
+    delay_key = _delay_key(settings, opened.identity())
+    rate = sample_rate or opened.sample_rate
+    delays = codec_delays(opened, calibration_clips, setting_names, settings, stored_delays(out, delay_key), rate)
+    meta["delay"] = {n: d.to_json() for n, d in delays.items()}
     _write_meta(out, meta, force)
 
-    done = {n: done_clips(out / str(n)) for n in n_qs}
+    done = {n: done_clips(out / n) for n in setting_names}
     jobs = []
     for clip in clips:
-        todo = tuple(n for n in sorted(n_qs) if clip.id not in done[n])
+        todo = tuple(n for n in setting_names if clip.id not in done[n])
         if todo:
-            jobs.append(ClipJob(clip.to_json(), todo, tuple(delays[n].samples for n in todo)))
+            jobs.append(ClipJob(clip.to_json(), todo, sample_rate, tuple(delays[n].samples for n in todo)))
     skipped = len(clips) - len(jobs)
-    writers = {n: JsonlAppender(out / str(n) / results_name(shard)) for n in n_qs}
+    writers = {n: JsonlAppender(out / n / results_name(shard)) for n in setting_names}
     failed: dict[str, int] = {}
     scored = 0
     threads = settings.torch_threads()
-    common = {"condition": condition, "set": set_name, "codec_identity": model.identity_hash()[:16]}
+    common = {"condition": condition, "set": set_name, "codec_identity": opened.identity()[:16]}
     try:
         for records in _run_jobs(jobs, settings, (str(codec), settings, threads), progress):
             codes = records[0].pop("_codes", None) if records else None
@@ -667,18 +723,22 @@ def evaluate_codec(
                 est = record.pop("_audio", None)
                 if est is not None:
                     audio.write(
-                        out / str(record["n_q"]) / "audio" / f"{_safe_name(record['clip'])}.wav", est, model.sample_rate
+                        out / record["setting"] / "audio" / f"{_safe_name(record['clip'])}.wav", est,
+                        record["sample_rate"],
                     )
                 for metric in record.get("errors", {}):
                     failed[metric] = failed.get(metric, 0) + 1
-                writers[record["n_q"]].write({**common, **record})
+                if record.get("error"):
+                    failed["clip"] = failed.get("clip", 0) + 1
+                writers[record["setting"]].write({**common, **record})
             scored += 1
     finally:
         for writer in writers.values():
             writer.close()
-    for n in n_qs:
-        write_usage(out, n, model.codebook_size, model.frame_rate)
-    write_delays(out, delay_key, {str(n): d for n, d in delays.items()}, {str(n): out / str(n) for n in n_qs})
+    if opened.nested_codes and opened.codebook_size:
+        for s in chosen:
+            write_usage(out, int(s.n_q or 0), opened.codebook_size, float(opened.frame_rate or 0.0))
+    write_delays(out, delay_key, delays, {n: out / n for n in setting_names})
     return RunSummary(out, scored, skipped, failed)
 
 

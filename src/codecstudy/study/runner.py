@@ -115,6 +115,10 @@ def check_study(spec: StudySpec, only: list[str] | None = None) -> list[str]:
     except CodecStudyError as exc:
         raise ConfigError(f"{where}evaluate.metrics: {exc}") from None
     notes.append(f"metrics ({spec.evaluate.mode} mode): {', '.join(s.name for s in specs)}")
+    if spec.baseline_runs():
+        from codecstudy.study.baselines import check_baselines
+
+        notes += check_baselines(spec)
     return notes
 
 
@@ -340,6 +344,8 @@ class StudyRunner:
                                        alignment)
                 self._stage(current, lambda run=run, eval_set=eval_set, stale=current.stale: evaluate_stage(
                     run.name, eval_set, spec, layout, self.progress, force=stale))
+        if not only:
+            self._evaluate_baselines()
         if spec.tts.enabled:
             steps = S.tts_steps(spec)
             states = [S.tts_state(run.name, layout, steps) for run in runs]
@@ -353,10 +359,23 @@ class StudyRunner:
                       "condition is trained to write the tables and the report")
             return self.records
         with run_lock(layout, "report"):
-            all_codecs = [r.name for r in spec.codec_runs()]
+            all_codecs = [r.name for r in spec.codec_runs()] + [b.name for b in spec.baseline_runs()]
             self._stage(S.aggregate_state(layout, all_codecs), self._aggregate)
             self._stage(S.report_state(layout), self._report)
         return self.records
+
+    def _evaluate_baselines(self) -> None:
+        """The ``baselines:`` codecs on every evaluation set (study/baselines.py)."""
+        from codecstudy.study.baselines import baseline_state, evaluate_baseline
+
+        spec, layout = self.spec, self.layout
+        alignment = eval_settings(spec).alignment()
+        for eval_set in spec.eval_set_names:
+            ids = S.eval_clip_ids(layout, eval_set)
+            for baseline in spec.baseline_runs():
+                current = baseline_state(baseline, eval_set, layout, ids, alignment)
+                self._stage(current, lambda b=baseline, e=eval_set, stale=current.stale: evaluate_baseline(
+                    b, e, spec, layout, self.progress, force=stale))
 
     def _build_corpus(self) -> str:
         from codecstudy.corpus.builder import build_corpus

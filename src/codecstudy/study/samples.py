@@ -45,19 +45,28 @@ def _file_stem(clip_id: str) -> str:
 def write_samples(
     report_dir: Path,
     eval_sets: dict[str, Path],
-    codecs: dict[str, Path],
+    codecs: dict[str, Path | str],
     n_q: int,
     clips_per_set: int,
     max_seconds: float = 10.0,
+    settings: dict[str, str] | None = None,
 ) -> list[Sample]:
-    """Decode the chosen clips with every codec at ``n_q`` codebooks; returns the player rows."""
+    """Decode the chosen clips with every codec (any name :func:`open_codec` takes) at ``n_q`` codebooks, or at
+    the setting ``settings`` names for it (baselines); returns the player rows."""
     import numpy as np
-    import torch
 
     from codecstudy import audio
-    from codecstudy.codec.registry import load_codec
+    from codecstudy.codec.catalog import open_codec
 
-    models = {name: load_codec(path).prepare_for_inference() for name, path in codecs.items()}
+    models = {name: open_codec(str(source)) for name, source in codecs.items()}
+    chosen = {}
+    for name, codec in models.items():
+        if settings and name in settings:
+            chosen[name] = settings[name]
+        elif codec.kind == "native":  # codecstudy models at the table's n_q
+            chosen[name] = str(min(n_q, len(codec.settings())))
+        else:  # others at the first setting their name selects
+            chosen[name] = codec.default_settings()[0]
     samples: list[Sample] = []
     for set_name, manifest in eval_sets.items():
         clips = {r["id"]: r for r in read_jsonl(manifest)}
@@ -81,10 +90,8 @@ def write_samples(
                 if sr not in wave_cache:
                     wave_cache[sr] = audio.resample(samples_at_rate, rate, sr)
                 ref = wave_cache[sr]
-                with torch.inference_mode():
-                    wave = torch.from_numpy(np.ascontiguousarray(ref)).view(1, 1, -1)
-                    codes = model.encode(wave, n_q=min(n_q, model.n_codebooks))
-                    est = model.decode(codes, lengths=[ref.size])[0, 0].numpy()
+                trip = model.roundtrip(np.ascontiguousarray(ref, dtype=np.float32), chosen[name])
+                est = trip.audio[: ref.size + (model.delay_samples(chosen[name]) or 0)]
                 folder.mkdir(parents=True, exist_ok=True)
                 audio.write(report_dir / rel, np.clip(est, -1.0, 1.0), sr, subtype="PCM_16")
                 if not (report_dir / ref_rel).is_file():

@@ -130,6 +130,28 @@ class TTSSection(_Strict):
         description="ASR WER/CER, DNSMOS OVRL, speaker similarity (the eval extra's offline models)")
 
 
+class BaselineEntry(_Strict):
+    """One codec scored beside the trained ones: a name ``codecstudy evaluate --codec`` takes."""
+
+    codec: str = Field(..., min_length=1, description="opus:6kbps, codec2:3200, encodec:24khz:6kbps, a checkpoint ...")
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$",
+                             description="row name in tables and plots (default: the codec name, ':' -> '-')")
+
+
+class BaselinesSection(_Strict):
+    """Codecs the study does not train (classic and pretrained ones), scored on the same evaluation sets at their
+    own bitrates (the settings their names select: ``opus:6kbps``), so that the tables have reference rows."""
+
+    codecs: list[BaselineEntry | str] = Field(default_factory=list)
+    count_in_best_worst: bool = Field(
+        False, description="let baselines win or lose the coverage conditions' best/worst cells (default: they are "
+        "shown but not counted, so the counts compare the conditions only)"
+    )
+
+    def entries(self) -> list[BaselineEntry]:
+        return [BaselineEntry(codec=c) if isinstance(c, str) else c for c in self.codecs]
+
+
 class _StudySections(_Strict):
     name: str = Field("study", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
@@ -144,6 +166,7 @@ class _StudySections(_Strict):
     evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
     report: ReportSection = Field(default_factory=ReportSection)
     tts: TTSSection = Field(default_factory=TTSSection)
+    baselines: BaselinesSection = Field(default_factory=BaselinesSection)
 
     @field_validator("architectures")
     @classmethod
@@ -151,6 +174,21 @@ class _StudySections(_Strict):
         if len(set(names)) != len(names):
             raise ValueError(f"architectures must be unique, got {names}")
         return names
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A codec scored but not trained: its row name (``eval/<name>/``) and the codec name it is opened by."""
+
+    name: str
+    codec: str
+
+
+def baseline_name(codec: str) -> str:
+    """``opus:6kbps`` -> ``opus-6kbps``; a path keeps its file name."""
+    text = codec.replace("\\", "/").rstrip("/")
+    parts = [p.rsplit("/", 1)[-1] for p in text.split(":")]
+    return "-".join(p for p in parts if p) or "baseline"
 
 
 @dataclass(frozen=True)
@@ -180,6 +218,7 @@ class StudySpec(BaseModel):
     evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
     report: ReportSection = Field(default_factory=ReportSection)
     tts: TTSSection = Field(default_factory=TTSSection)
+    baselines: BaselinesSection = Field(default_factory=BaselinesSection)
     path: Path | None = None
 
     @property
@@ -220,6 +259,10 @@ class StudySpec(BaseModel):
                     )
         return runs
 
+    def baseline_runs(self) -> list[Baseline]:
+        """The ``baselines:`` codecs with their row names, in file order."""
+        return [Baseline(e.name or baseline_name(e.codec), e.codec) for e in self.baselines.entries()]
+
     def resolved(self) -> dict[str, Any]:
         """The study with every default filled in (written to ``runs/<study>/study.yaml``)."""
         return {
@@ -233,6 +276,7 @@ class StudySpec(BaseModel):
             "evaluate": self.evaluate.model_dump(mode="json"),
             "report": self.report.model_dump(mode="json"),
             "tts": self.tts.model_dump(mode="json"),
+            "baselines": self.baselines.model_dump(mode="json"),
         }
 
 
@@ -262,6 +306,16 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> StudySpe
             raise ConfigError(
                 f"{path}: evaluate.sets[{index}]: no eval set named {name!r} (eval_sets: {', '.join(known) or 'none'})"
             )
+    trained = {f"{c.get('name')}-{a}" for c in sections.conditions if isinstance(c, dict)
+               for a in sections.architectures}
+    seen: set[str] = set()
+    for index, entry in enumerate(sections.baselines.entries()):
+        row = entry.name or baseline_name(entry.codec)
+        if row in seen or any(row == t or row.startswith(f"{t}-s") for t in trained):
+            raise ConfigError(
+                f"{path}: baselines.codecs[{index}]: the row name {row!r} is already used; give it another `name:`"
+            )
+        seen.add(row)
     if sections.tts.enabled and sections.tts.eval_set not in known:
         raise ConfigError(f"{path}: tts.eval_set: no eval set named {sections.tts.eval_set!r} "
                           f"(eval_sets: {', '.join(known) or 'none'})")
@@ -276,6 +330,7 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> StudySpe
         evaluate=sections.evaluate,
         report=sections.report,
         tts=sections.tts,
+        baselines=sections.baselines,
         path=Path(path),
     )
 

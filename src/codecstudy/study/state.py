@@ -251,10 +251,16 @@ def study_state(spec: StudySpec, layout: RunLayout, only: list[str] | None = Non
             else:
                 states.append(eval_state(run.name, eval_set, layout, spec.evaluate.n_q, ids, identities[run.name],
                                          alignment))
+    if spec.baseline_runs() and not only:
+        from codecstudy.study.baselines import baseline_state
+
+        for eval_set in spec.eval_set_names:
+            ids = eval_clip_ids(layout, eval_set) if layout.eval_manifest(eval_set).is_file() else []
+            states += [baseline_state(b, eval_set, layout, ids, alignment) for b in spec.baseline_runs()]
     if spec.tts.enabled:
         steps = tts_steps(spec)
         states += [tts_state(run.name, layout, steps) for run in runs]
-    all_codecs = [r.name for r in spec.codec_runs()]
+    all_codecs = [r.name for r in spec.codec_runs()] + [b.name for b in spec.baseline_runs()]
     states.append(aggregate_state(layout, all_codecs))
     states.append(report_state(layout))
     return states

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,11 +77,13 @@ class PaperCell:
     significant: bool
 
 
-def paper_cells(rows: list[SummaryRow], pairs: list[PairRow], n_q: int) -> list[PaperCell]:
+def paper_cells(rows: list[SummaryRow], pairs: list[PairRow], n_q: int,
+                outside: frozenset[str] = frozenset()) -> list[PaperCell]:
     """Cells at ``n_q`` with best/worst flags (ties all count; an all-tied cell flags nobody) and significance.
 
     ``significant`` marks a best cell whose condition is better than *every* other condition by a paired test
-    that survives the Holm correction.
+    that survives the Holm correction. Conditions in ``outside`` (baselines) are shown but never best or worst and
+    are not among the "others" a best cell must beat.
     """
     wanted = [r for r in rows if r.n_q == str(n_q)]
     by_cell: dict[tuple[str, str], list[SummaryRow]] = defaultdict(list)
@@ -95,13 +97,13 @@ def paper_cells(rows: list[SummaryRow], pairs: list[PairRow], n_q: int) -> list[
             sig[(pair.metric, pair.set, a, b)] = pair.significant and pair.better == a
     cells = []
     for (metric, group), members in by_cell.items():
-        finite = [r for r in members if math.isfinite(r.mean)]
+        finite = [r for r in members if math.isfinite(r.mean) and r.condition not in outside]
         sign = 1.0 if members[0].direction == "higher" else -1.0
         top = max((sign * r.mean for r in finite), default=math.nan)
         bottom = min((sign * r.mean for r in finite), default=math.nan)
         compared = len({r.condition for r in finite}) > 1 and not math.isclose(top, bottom, **_TIE)
         for row in members:
-            ok = compared and math.isfinite(row.mean)
+            ok = compared and math.isfinite(row.mean) and row.condition not in outside
             best = ok and math.isclose(sign * row.mean, top, **_TIE)
             worst = ok and math.isclose(sign * row.mean, bottom, **_TIE)
             others = [r.condition for r in finite if r.condition != row.condition]
@@ -136,11 +138,21 @@ def format_cell(cell: PaperCell, markdown: bool = True) -> str:
     return text
 
 
-def paper_markdown(cells: list[PaperCell], n_q: int) -> str:
-    """One Markdown table per metric: conditions as rows, groups as columns."""
+def baseline_kbps(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Row label -> ``baseline, 6.05 kbps`` (measured) for the paper tables."""
+    return {r["condition"]: f"baseline, {r['measured_kbps']:.2f} kbps" if r.get("measured_kbps") is not None
+            else "baseline" for r in rows}
+
+
+def paper_markdown(cells: list[PaperCell], n_q: int, baselines: dict[str, str] | None = None,
+                   counted: bool = False) -> str:
+    """One Markdown table per metric: conditions as rows, groups as columns; baselines marked with their kbps."""
+    baselines = baselines or {}
     out = [
         f"Paper-style tables at {n_q} codebooks: mean [95 % bootstrap CI]; **bold** = best, <u>underlined</u> = "
-        "worst; * = better than every other condition (paired test, Holm-corrected).\n"
+        "worst; * = better than every other condition (paired test, Holm-corrected)."
+        + (f" Baselines run at their own (measured) bitrate and are {'' if counted else 'not '}counted in best/worst."
+           if baselines else "") + "\n"
     ]
     for metric in dict.fromkeys(c.metric for c in cells):
         mine = [c for c in cells if c.metric == metric]
@@ -153,7 +165,8 @@ def paper_markdown(cells: list[PaperCell], n_q: int) -> str:
         out.append("|---|" + "|".join("---" for _ in groups) + "|")
         for condition in conditions:
             row = [format_cell(keyed[(g, condition)]) if (g, condition) in keyed else "n/a" for g in groups]
-            out.append(f"| {condition} | " + " | ".join(row) + " |")
+            label = f"{condition} ({baselines[condition]})" if condition in baselines else condition
+            out.append(f"| {label} | " + " | ".join(row) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -266,22 +279,31 @@ def tts_rows(layout: RunLayout, codecs: list[str]) -> list[dict[str, Any]]:
 
 def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     """``tables/``: aggregate's summary/counts/pairwise per set, then groups, paper, usage, hours, seeds."""
+    from codecstudy.study.baselines import baseline_records, baseline_rows
+
     runs = spec.codec_runs()
     codecs = [r.name for r in runs]
     folders = [layout.eval_dir(c, s) for c in codecs for s in spec.eval_set_names if layout.eval_dir(c, s).is_dir()]
     records = [r for r in load_results(folders) if r.get("n_q") in spec.evaluate.n_q] if folders else []
+    base = baseline_records(spec, layout)  # at their own settings (n_q None): own rows in every per-n_q table
     out = layout.tables
     out.mkdir(parents=True, exist_ok=True)
     rep = spec.report
-    written = write_tables(records, out, n_boot=rep.n_boot, test=rep.test, alpha=rep.alpha)
+    written = write_tables(records + base, out, n_boot=rep.n_boot, test=rep.test, alpha=rep.alpha)
 
-    grouped = by_group(records)
+    grouped = by_group(records + base)
     directions = metric_directions(grouped)
     group_rows = summarize(grouped, directions, n_boot=rep.n_boot)
-    n_q = table_n_q(sorted({int(r["n_q"]) for r in records}), rep.n_q)
-    at_nq = [r for r in grouped if r.get("n_q") == n_q]
+    evaluated = sorted({int(r["n_q"]) for r in records})
+    n_q = table_n_q(evaluated, rep.n_q) if evaluated else rep.n_q
+    # the paper-style tables sit at one n_q; the baselines join them at their own bitrates
+    labels = frozenset(r["condition"] for r in base)
+    at_nq = [r for r in grouped if r.get("n_q") == n_q] + [{**r, "n_q": n_q} for r in grouped if r.get("baseline")]
     pairs = paired_tests(at_nq, directions, method=rep.test, alpha=rep.alpha)
-    cells = paper_cells(group_rows, pairs, n_q)
+    paper_rows = [r for r in group_rows if r.condition not in labels]
+    paper_rows += [replace(r, n_q=str(n_q)) for r in group_rows if r.condition in labels]
+    outside = frozenset() if spec.baselines.count_in_best_worst else labels
+    cells = paper_cells(paper_rows, pairs, n_q, outside)
     files = {
         "groups.csv": [asdict(r) for r in group_rows],
         "groups_pairwise.csv": [asdict(p) for p in pairs],
@@ -291,6 +313,8 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
         "hours.csv": hours_rows(layout, spec.condition_names),
         "delays.csv": delay_rows(layout, codecs, spec.eval_set_names),
     }
+    if base:
+        files["baselines.csv"] = baseline_rows(base)
     if spec.tts.enabled:
         files["tts.csv"] = tts_rows(layout, codecs)
     if spec.train.seeds and len(spec.train.seeds) > 1:
@@ -299,7 +323,9 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     for name, rows in files.items():
         _write_csv(out / name, rows)
         written[name] = out / name
-    (out / "paper.md").write_text(paper_markdown(cells, n_q), encoding="utf-8")
+    markdown = paper_markdown(cells, n_q, baseline_kbps(files.get("baselines.csv", [])),
+                              spec.baselines.count_in_best_worst)
+    (out / "paper.md").write_text(markdown, encoding="utf-8")
     written["paper.md"] = out / "paper.md"
     return written
 

@@ -58,13 +58,25 @@ def _evaluators(spec: StudySpec, layout: RunLayout) -> dict[str, Any]:
     return {}
 
 
+def _baseline_labels(rows: list[dict[str, str]]) -> dict[str, str]:
+    out = {}
+    for row in rows:
+        try:
+            out[row["condition"]] = f"{row['condition']} (baseline, {float(row['measured_kbps']):.2f} kbps)"
+        except (TypeError, ValueError):
+            out[row["condition"]] = f"{row['condition']} (baseline)"
+    return out
+
+
 def build_report(spec: StudySpec, layout: RunLayout, *, audio: bool = True) -> Path:
     """Write ``report/index.html`` (with ``*.png`` and ``audio/``) from the study's tables; returns its path."""
     out = layout.report_dir
     out.mkdir(parents=True, exist_ok=True)
     tables = layout.tables
-    paper = read_csv(tables / "paper.csv")
-    groups = read_csv(tables / "groups.csv")
+    baselines = read_csv(tables / "baselines.csv")
+    labels = _baseline_labels(baselines)  # "opus-6kbps" -> "opus-6kbps (baseline, 6.05 kbps)" in tables and plots
+    paper = [{**c, "condition": labels.get(c["condition"], c["condition"])} for c in read_csv(tables / "paper.csv")]
+    groups = [{**c, "condition": labels.get(c["condition"], c["condition"])} for c in read_csv(tables / "groups.csv")]
     usage = read_csv(tables / "usage.csv")
     hours = read_csv(tables / "hours.csv")
     codecs, curves = _codec_rows(spec, layout)
@@ -89,7 +101,15 @@ def build_report(spec: StudySpec, layout: RunLayout, *, audio: bool = True) -> P
         from codecstudy.study.samples import write_samples
 
         sets = {s: layout.eval_manifest(s) for s in spec.eval_set_names if layout.eval_manifest(s).is_file()}
-        samples = [asdict(s) for s in write_samples(out, sets, trained, n_q, spec.report.audio_clips)]
+        players: dict[str, Path | str] = {**trained}
+        settings: dict[str, str] = {}
+        for row in baselines:  # each baseline row at its own setting (row "name@setting" when it has several)
+            name = row["condition"].split("@")[0]
+            codec = next((b.codec for b in spec.baseline_runs() if b.name == name), None)
+            if codec is not None:
+                players[row["condition"]], settings[row["condition"]] = codec, row["setting"]
+        samples = [asdict(s) for s in write_samples(out, sets, players, n_q, spec.report.audio_clips,
+                                                    settings=settings)]
 
     tts_samples: list[dict[str, Any]] = []
     tts_evals = {r.name: layout.tts_dir(r.name) / "eval" for r in spec.codec_runs()
@@ -110,6 +130,7 @@ def build_report(spec: StudySpec, layout: RunLayout, *, audio: bool = True) -> P
         n_q=n_q,
         paper=paper,
         paper_counts=read_csv(tables / "paper_counts.csv"),
+        baselines=baselines,
         set_counts=read_csv(tables / "counts.csv"),
         seeds=read_csv(tables / "seeds.csv"),
         usage=usage,

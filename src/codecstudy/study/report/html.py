@@ -67,6 +67,7 @@ class ReportData:
     n_q: int | None = None
     paper: list[dict[str, str]] = field(default_factory=list)
     paper_counts: list[dict[str, str]] = field(default_factory=list)
+    baselines: list[dict[str, str]] = field(default_factory=list)
     set_counts: list[dict[str, str]] = field(default_factory=list)
     seeds: list[dict[str, str]] = field(default_factory=list)
     usage: list[dict[str, str]] = field(default_factory=list)
@@ -232,8 +233,21 @@ def audio_section(samples: list[dict[str, Any]], n_q: int | None) -> str:
             rows.append("<tr>" + "".join(cells) + "</tr>")
         parts.append(f"<h3>{esc(set_name)}</h3><table class=\"audio\"><thead><tr>{head}</tr></thead>"
                      f"<tbody>{''.join(rows)}</tbody></table>")
-    intro = f"<p>Each codec at {esc(n_q)} codebooks.</p>" if n_q is not None else ""  # None: TTS players
+    intro = (f"<p>Each codec at {esc(n_q)} codebooks (baselines at their own bitrate).</p>" if n_q is not None
+             else "")  # None: TTS players
     return intro + "\n".join(parts)
+
+
+def baselines_section(rows: list[dict[str, str]]) -> str:
+    """Codecs the study did not train: their settings, nominal and measured bitrates, delays, failures."""
+    return (
+        "<p>Codecs the study does not train, scored on the same sets at their own bitrates (the measured bitrate "
+        "counts the bytes the codec produced per second of audio). They appear in every table and plot, marked "
+        "<i>baseline</i>. A band-limited codec (Codec2 at 8 kHz) leaves the band above 4 kHz empty, which "
+        "mel-cepstral distortion punishes far more than noise.</p>"
+        + simple_table(rows, ["condition", "setting", "nominal_kbps", "measured_kbps", "codec_sample_rate",
+                              "delay_samples", "clips", "failed"], "baselines")
+    )
 
 
 def leakage_section(rows: list[dict[str, Any]]) -> str:
@@ -266,6 +280,8 @@ def render(data: ReportData) -> str:
             + simple_table(data.set_counts, ["condition", "best", "worst", "compared"], "set-counts"),
         ),
     ]
+    if data.baselines:
+        sections.append(("baselines", "Baselines", baselines_section(data.baselines)))
     if data.seeds:
         sections.append(("seeds", "Spread over seeds", simple_table(
             data.seeds, ["set", "n_q", "condition", "metric", "seeds", "mean", "std", "min", "max"], "seeds")))

@@ -45,8 +45,10 @@ def _grid(count: int, columns: int = 4, size: tuple[float, float] = (3.4, 2.6)) 
 
 
 def quality_vs_bitrate(rows: list[dict[str, str]], metric: str, path: Path) -> Path:
-    """One panel per language/domain group: the metric's mean (and CI band) against n_q, one line per condition."""
+    """One panel per language/domain group: the metric's mean (and CI band) against n_q, one line per condition;
+    rows at a named setting (baselines) are dashed levels, labelled with their name."""
     mine = [r for r in rows if r["metric"] == metric and r["n_q"].isdigit()]
+    references = [r for r in rows if r["metric"] == metric and not r["n_q"].isdigit() and r["n_q"] != "-"]
     groups = list(dict.fromkeys(r["set"] for r in mine))
     fig, axes = _grid(len(groups))
     direction = mine[0]["direction"] if mine else "higher"
@@ -60,6 +62,11 @@ def quality_vs_bitrate(rows: list[dict[str, str]], metric: str, path: Path) -> P
             xs = [p[0] for p in points]
             ax.plot(xs, [p[1] for p in points], marker="o", label=condition)
             ax.fill_between(xs, [p[2] for p in points], [p[3] for p in points], alpha=0.15)
+        for r in references:  # baselines: one bitrate each, drawn as a dashed level across the panel
+            if r["set"] == group and math.isfinite(_num(r["mean"])):
+                ax.axhline(_num(r["mean"]), linestyle="--", linewidth=1, color="0.4")
+                ax.annotate(r["condition"], (0.02, _num(r["mean"])), xycoords=("axes fraction", "data"), fontsize=6,
+                            color="0.3", va="bottom")
         ax.set_title(group, fontsize=9)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("codebooks (n_q)", fontsize=8)
