@@ -111,6 +111,10 @@ def check_study(spec: StudySpec, only: list[str] | None = None) -> list[str]:
     except CodecStudyError as exc:
         raise ConfigError(f"{where}evaluate.metrics: {exc}") from None
     try:
+        settings.validities()
+    except CodecStudyError as exc:
+        raise ConfigError(f"{where}{exc}") from None
+    try:
         check_available(specs)
     except CodecStudyError as exc:
         raise ConfigError(f"{where}evaluate.metrics: {exc}") from None
@@ -127,6 +131,7 @@ def eval_settings(spec: StudySpec) -> Any:
         mode=ev.mode,
         overrides={k: dict(v) for k, v in ev.metric_settings.items()},
         delay_compensation=ev.delay_compensation,
+        validity={k: dict(v) for k, v in ev.validity.items()},
         workers=ev.workers or os.cpu_count() or 1,
         ref_cache=default_ref_cache(False, None),
     )

@@ -25,9 +25,20 @@ from codecstudy.evaluate.aggregate import (
     summarize,
     write_tables,
 )
+from codecstudy.evaluate.applicability import MARK
+from codecstudy.evaluate.applicability import parse_overrides as parse_validity
 from codecstudy.jsonl import read_jsonl
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.spec import StudySpec
+from codecstudy.study.validity_tables import (
+    fad_rows,
+    group_info,
+    language_marks,
+    nonspeech_markdown,
+    nonspeech_rows,
+    paper_notes,
+    skip_rows,
+)
 
 _TIE = {"rel_tol": 1e-12, "abs_tol": 1e-12}
 
@@ -136,7 +147,7 @@ def format_cell(cell: PaperCell, markdown: bool = True) -> str:
     return text
 
 
-def paper_markdown(cells: list[PaperCell], n_q: int) -> str:
+def paper_markdown(cells: list[PaperCell], n_q: int, marks: dict[tuple[str, str], str] | None = None) -> str:
     """One Markdown table per metric: conditions as rows, groups as columns."""
     out = [
         f"Paper-style tables at {n_q} codebooks: mean [95 % bootstrap CI]; **bold** = best, <u>underlined</u> = "
@@ -152,7 +163,12 @@ def paper_markdown(cells: list[PaperCell], n_q: int) -> str:
         out.append("| condition | " + " | ".join(groups) + " |")
         out.append("|---|" + "|".join("---" for _ in groups) + "|")
         for condition in conditions:
-            row = [format_cell(keyed[(g, condition)]) if (g, condition) in keyed else "n/a" for g in groups]
+            row = [
+                format_cell(keyed[(g, condition)]) + (MARK if (metric, g) in (marks or {}) else "")
+                if (g, condition) in keyed
+                else "n/a"
+                for g in groups
+            ]
             out.append(f"| {condition} | " + " | ".join(row) + " |")
     return "\n".join(out) + "\n"
 
@@ -249,10 +265,17 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     at_nq = [r for r in grouped if r.get("n_q") == n_q]
     pairs = paired_tests(at_nq, directions, method=rep.test, alpha=rep.alpha)
     cells = paper_cells(group_rows, pairs, n_q)
+    info, skips = group_info(grouped), skip_rows(grouped)
+    marks = language_marks(cells, info, parse_validity(spec.evaluate.validity))
+    fads = fad_rows(layout.eval_dir, codecs, spec.eval_set_names, spec.evaluate.n_q)
+    nonspeech = nonspeech_rows(cells, info, fads, n_q)
     files = {
         "groups.csv": [asdict(r) for r in group_rows],
         "groups_pairwise.csv": [asdict(p) for p in pairs],
-        "paper.csv": [{**asdict(c), "n_q": n_q} for c in cells],
+        "paper.csv": [{**asdict(c), "n_q": n_q, "note": marks.get((c.metric, c.group), "")} for c in cells],
+        "skipped.csv": skips,
+        "fad.csv": fads,
+        "nonspeech.csv": nonspeech,
         "paper_counts.csv": [{"condition": k, **v} for k, v in paper_counts(cells).items()],
         "usage.csv": usage_rows(layout, codecs, spec.eval_set_names, spec.evaluate.n_q),
         "hours.csv": hours_rows(layout, spec.condition_names),
@@ -265,8 +288,11 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     for name, rows in files.items():
         _write_csv(out / name, rows)
         written[name] = out / name
-    (out / "paper.md").write_text(paper_markdown(cells, n_q), encoding="utf-8")
+    notes = paper_notes(marks, skips, n_q, list(dict.fromkeys(c.metric for c in cells)))
+    (out / "paper.md").write_text(paper_markdown(cells, n_q, marks) + notes, encoding="utf-8")
+    (out / "nonspeech.md").write_text(nonspeech_markdown(nonspeech, n_q), encoding="utf-8")
     written["paper.md"] = out / "paper.md"
+    written["nonspeech.md"] = out / "nonspeech.md"
     return written
 
 
