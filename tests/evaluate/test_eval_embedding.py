@@ -60,7 +60,7 @@ def test_birdnet_embedding_distance_ranks_noise_levels() -> None:
     x = chord()
     same = embedding.embedding_distance(x, x, RATE)
     assert same["emb_dist"] == pytest.approx(0.0, abs=1e-6)
-    assert same["_emb_ref"].shape == (2, 1024)  # 4 s: windows at 0 and 1.5 s (3 s each, the last zero-padded)
+    assert same["_emb_ref"].shape == (2, 1024)  # 4 s: windows at 0 and 3 s (3 s each, the last zero-padded)
     d = [embedding.embedding_distance(x, with_noise(x, snr), RATE)["emb_dist"] for snr in (30, 10, 0)]
     assert 0.0 < d[0] < d[1] < d[2]
     info = embedding.embedding_info()

