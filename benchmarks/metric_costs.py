@@ -3,8 +3,9 @@
 Each metric runs alone through the scorer (``PairScorer``, no reference-feature reuse, so the reference side is
 paid every time), once to warm up (imports, model loading, numba JIT), then ``--repeats`` times; the median is
 divided by the clip's length. SpeechBERTScore runs a WavLM-large *architecture* with random weights (the real
-weights are on a model hub): the cost depends on the architecture, not on the weights. UTMOS/SHEET need
-user-supplied checkpoints and are not timed.
+weights are on a model hub): the cost depends on the architecture, not on the weights. UTMOS likewise runs a
+random state dict of the published UTMOS22 strong layout at full size (written by ``tests/helpers/randommodels``).
+SHEET-SSQA is not implemented.
 
 Run: ``python benchmarks/metric_costs.py [--seconds 10] [--repeats 3] [--metrics mcd,pesq,...]``; prints a
 Markdown table (metric, seconds per pair, seconds per second of audio).
@@ -31,7 +32,7 @@ warnings.filterwarnings("ignore")
 SR = 16000
 TEXT = "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background. It is easy to tell."
 DEFAULT = ("mcd,mcd_dtw,f0_corr,mel_distance,mrstft_distance,pesq,stoi,estoi,ci_sdr,si_snr,visqol_audio,"
-           "visqol_speech,dnsmos,spk_sim,wer,speech_bert,emb_dist")
+           "visqol_speech,dnsmos,spk_sim,wer,speech_bert,utmos,emb_dist")
 
 
 def pair(seconds: float) -> tuple[np.ndarray, np.ndarray]:
@@ -56,6 +57,17 @@ def wavlm_large(folder: Path) -> Path:
                            do_stable_layer_norm=True, feat_extract_norm="layer", conv_bias=False)).save_pretrained(
         str(folder))
     return folder
+
+
+def utmos_full(path: Path) -> Path:
+    """A random UTMOS22 strong checkpoint at the published sizes (wav2vec2 base, 128-d embeddings, BLSTM 512)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from helpers.randommodels import save_random_utmos22
+
+    return save_random_utmos22(path, hidden=768, layers=12, conv=512, ffn=3072, pos_kernel=128, pos_groups=16,
+                               emb=128, rnn=512, proj=2048)
 
 
 def main() -> None:
@@ -84,6 +96,8 @@ def main() -> None:
         overrides = {}
         if metric == "speech_bert":
             overrides = {"speech_bert": {"model": str(wavlm_large(tmp / "wavlm-large"))}}
+        if metric == "utmos":
+            overrides = {"utmos": {"checkpoint": str(utmos_full(tmp / "utmos22_strong.pt"))}}
         scorer = PairScorer(EvalSettings(metrics=[metric], mode=mode, overrides=overrides, threads=1))
         scorer.score("warm", ref, est, SR, fields)
         times = []
