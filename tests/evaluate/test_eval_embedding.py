@@ -77,8 +77,23 @@ def test_bad_embedding_model_paths_are_one_line_errors(tmp_path: Path) -> None:
         with pytest.raises(MetricError, match=r"junk\.tflite: not a TFLite model"):
             embedding.BirdNetEmbedder(tmp_path / "junk.tflite")
     if importlib.util.find_spec("transformers") is not None:
-        with pytest.raises(MetricError, match=r"nowhere: no config\.json; expected a CLAP model"):
+        with pytest.raises(MetricError, match=r"nowhere: no such folder; expected a CLAP model"):
             embedding.ClapEmbedder(str(tmp_path / "nowhere"))
+
+
+@pytest.mark.slow
+def test_clap_backend_with_a_random_local_model(tmp_path: Path) -> None:
+    pytest.importorskip("transformers", reason="transformers is in the eval extra")
+    from helpers.randommodels import save_random_clap
+
+    folder = str(save_random_clap(tmp_path / "clap"))
+    x = chord(seconds=12.0)
+    same = embedding.embedding_distance(x, x, RATE, model=folder)
+    assert same["emb_dist"] == pytest.approx(0.0, abs=1e-9) and same["_emb_ref"].shape == (2, 16)  # 10 s windows
+    noisy = embedding.embedding_distance(x, with_noise(x, 0), RATE, model=folder)["emb_dist"]
+    assert noisy > 1e-6 and embedding.embedding_distance(x, with_noise(x, 0), RATE, model=folder)["emb_dist"] == noisy
+    info = embedding.embedding_info(model=folder)
+    assert "CLAP" in info["model"] and len(info["sha256"]) == 64
 
 
 @pytest.mark.slow

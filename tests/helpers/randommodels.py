@@ -77,3 +77,20 @@ def save_random_utmos22(
     state["projection.2.weight"], state["projection.2.bias"] = r(1, proj), r(1)
     torch.save(state, str(path))
     return path
+
+
+def save_random_clap(folder: Path, seed: int = 0) -> Path:
+    """A tiny CLAP (transformers, unfused HTSAT audio tower) with random weights and its feature extractor."""
+    import torch
+    from transformers import ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapTextConfig
+
+    torch.manual_seed(seed)
+    audio = ClapAudioConfig(depths=[1, 1, 1, 1], num_attention_heads=[1, 1, 1, 1], patch_embeds_hidden_size=8,
+                            hidden_size=64, projection_dim=16, window_size=8, spec_size=256, num_mel_bins=64,
+                            enable_fusion=False)
+    text = ClapTextConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=1, intermediate_size=16,
+                          projection_dim=16, vocab_size=100)
+    ClapModel(ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(), projection_dim=16)).eval() \
+        .save_pretrained(str(folder))
+    ClapFeatureExtractor(feature_size=64, sampling_rate=48000, max_length_s=10).save_pretrained(str(folder))
+    return folder

@@ -119,19 +119,12 @@ class ClapEmbedder:
     window = 10.0
 
     def __init__(self, source: str, threads: int = 1) -> None:
+        from codecstudy.evaluate.metrics.ssl import checked_source
+
         transformers = require("transformers", "transformers")
-        transformers.utils.logging.disable_progress_bar()
-        self.source = source
         expected = "a CLAP model (save_pretrained folder with model_type 'clap', or a hub name)"
-        local = Path(source).expanduser()
-        if (source.startswith((".", "/", "~")) or local.exists()) and not (local / "config.json").is_file():
-            raise MetricError(f"{local}: no config.json; expected {expected}")
-        try:
-            config = transformers.AutoConfig.from_pretrained(source)
-        except Exception as exc:
-            raise MetricError(f"{source}: cannot read a model config ({type(exc).__name__}); expected {expected}")
-        if config.model_type != "clap":
-            raise MetricError(f"{source}: holds a {config.model_type!r} model; expected {expected}")
+        source = checked_source(source, "clap", expected)
+        self.source = source
         self.model = transformers.ClapModel.from_pretrained(source).eval()
         self.extractor = transformers.ClapFeatureExtractor.from_pretrained(source)
         self.rate = int(self.extractor.sampling_rate)
@@ -143,7 +136,11 @@ class ClapEmbedder:
         y = audio.resample(np.asarray(x, dtype=np.float32), sr, self.rate)
         size = int(self.window * self.rate)
         pieces = [y[i : i + size] for i in range(0, max(1, y.size), size)]
-        feats = self.extractor(pieces, sampling_rate=self.rate, return_tensors="pt", padding="repeatpad")
+        # Windows are at most the model's length, so "rand_trunc" never truncates (no randomness); fused models
+        # (enable_fusion) need the fusion input format.
+        fused = bool(getattr(self.model.config.audio_config, "enable_fusion", False))
+        feats = self.extractor(pieces, sampling_rate=self.rate, return_tensors="pt", padding="repeatpad",
+                               truncation="fusion" if fused else "rand_trunc")
         with torch.inference_mode():
             emb = self.model.get_audio_features(**feats)
         emb = getattr(emb, "pooler_output", emb)

@@ -33,15 +33,12 @@ def _is_local(source: str) -> bool:
     return Path(source).exists() or source.startswith((".", "/", "~")) or source.count("/") > 1
 
 
-def load_wavlm(source: str | Path) -> Any:
-    """A transformers ``WavLMModel`` in eval mode from a local folder or a hub name.
-
-    A missing folder, a folder without a config, or a config of another architecture is a one-line MetricError
-    naming the path and what was expected.
-    """
+def checked_source(source: str | Path, model_type: str, expected: str) -> str:
+    """``source`` (a local folder or a hub name) after checking that its config is a ``model_type`` model; a missing
+    folder, a folder without config.json or another architecture is a one-line MetricError naming the path and
+    ``expected``."""
     transformers = require("transformers", "transformers")
     source = str(source)
-    expected = "a WavLM model folder (save_pretrained: config.json with model_type 'wavlm' + model.safetensors)"
     if _is_local(source):
         path = Path(source).expanduser()
         if not path.is_dir():
@@ -53,9 +50,17 @@ def load_wavlm(source: str | Path) -> Any:
         config = transformers.AutoConfig.from_pretrained(source)
     except Exception as exc:
         raise MetricError(f"{source}: cannot read a model config ({type(exc).__name__}); expected {expected}") from None
-    if config.model_type != "wavlm":
+    if config.model_type != model_type:
         raise MetricError(f"{source}: holds a {config.model_type!r} model; expected {expected}")
     transformers.utils.logging.disable_progress_bar()
+    return source
+
+
+def load_wavlm(source: str | Path) -> Any:
+    """A transformers ``WavLMModel`` in eval mode from a local folder or a hub name (checked first)."""
+    transformers = require("transformers", "transformers")
+    expected = "a WavLM model folder (save_pretrained: config.json with model_type 'wavlm' + model.safetensors)"
+    source = checked_source(source, "wavlm", expected)
     try:
         model = transformers.WavLMModel.from_pretrained(source)
     except Exception as exc:
