@@ -71,6 +71,7 @@ def test_skips_marks_and_nonspeech_table(tmp_path: Path) -> None:
     assert set(m for m, _ in keyed) == {"mcd", "emb_dist", "fad"}  # only music groups; speech cells stay out
     assert keyed[("mcd", "a")]["best"] and keyed[("emb_dist", "b")]["best"] and keyed[("fad", "a")]["best"]
     assert keyed[("fad", "b")]["worst"] and math.isnan(keyed[("fad", "a")]["ci_low"])
+    assert all(set(r) == set(table[0]) for r in table)  # one CSV header fits every row
     md = nonspeech_markdown(table, 8)
     assert "| condition | music: mcd | music: emb_dist | music: fad |" in md
     assert "**12.000**" in md and "<u>30.000</u>" in md and "only 4 embedding frames" in md

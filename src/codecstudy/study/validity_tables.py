@@ -137,7 +137,7 @@ def nonspeech_rows(
             rows.append(
                 {"group": cell.group, "condition": cell.condition, "metric": cell.metric, "mean": cell.mean,
                  "ci_low": cell.ci_low, "ci_high": cell.ci_high, "n": cell.n, "best": cell.best,
-                 "worst": cell.worst, "significant": cell.significant}
+                 "worst": cell.worst, "significant": cell.significant, "warning": ""}
             )
     fad_here = [f for f in fads if f["set"] in groups and f["n_q"] == n_q and f.get("fad") is not None]
     for group in groups:
