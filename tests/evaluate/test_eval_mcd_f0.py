@@ -189,3 +189,20 @@ def test_mrstft_distance_orders_and_zero() -> None:
     assert values == sorted(values)
     with pytest.raises(MetricError, match="silent"):
         spectral.mrstft_distance(np.zeros_like(REF), REF, RATE)
+
+
+def test_band_limited_output_scores_worse_on_mcd_than_broadband_noise() -> None:
+    """docs/metrics.md: MCD ranks band-limited codecs harshly. A 4 kHz low-pass and an 8 kHz round trip (what an
+    8 kHz codec returns) keep PESQ near 4 and STOI near 1, yet their MCD is worse than white noise at 0 dB SNR."""
+    from helpers.evalsignals import lowpass, with_noise
+
+    from codecstudy import audio
+    from codecstudy.evaluate.metrics import intrusive
+
+    x8 = audio.resample(audio.resample(REF.astype(np.float32), RATE, 8000), 8000, RATE).astype(np.float64)
+    band_limited = {"lp4k": lowpass(REF), "codec8k": x8[: REF.size]}
+    noise = with_noise(REF, 0)
+    mcd_noise = spectral.mcd(REF, noise, RATE, f0_method="dio")["mcd"]
+    for name, y in band_limited.items():
+        assert spectral.mcd(REF, y, RATE, f0_method="dio")["mcd"] > mcd_noise + 3.0, name
+        assert intrusive.pesq(REF, y, RATE)["pesq"] > intrusive.pesq(REF, noise, RATE)["pesq"] + 2.0, name

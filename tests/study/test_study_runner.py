@@ -166,6 +166,9 @@ def test_dry_run_rejects_bad_codec_overrides_and_bitrates(tiny_run, tmp_path: Pa
     assert "seanet.nonsense: unknown key" in capsys.readouterr().err
     assert main(["study", "run", str(study), "--out", out, "--dry-run", "--set", "evaluate.metrics=[pesqq]"]) == 2
     assert "evaluate.metrics: unknown metric 'pesqq'" in capsys.readouterr().err
+    assert main(["study", "run", str(study), "--out", out, "--dry-run", "--set",
+                 "evaluate.validity={pesq: {domains: [noise]}}"]) == 2
+    assert "evaluate.validity.pesq.domains: ['noise'] not in" in capsys.readouterr().err
     assert main(["study", "run", str(study), "--out", out, "--dry-run", "--only", "french"]) == 2
     assert "--only french: no such condition" in capsys.readouterr().err
     assert not Path(out).exists()

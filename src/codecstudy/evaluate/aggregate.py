@@ -115,12 +115,26 @@ def _value(record: dict[str, Any], key: str) -> float | None:
     return float(value) if value is not None and math.isfinite(float(value)) else None
 
 
+def _skipped(record: dict[str, Any], key: str) -> bool:
+    """True when the output ``key``'s metric was not computed on this clip (outside its validity; see
+    :mod:`codecstudy.evaluate.applicability`): neither a value nor a failure."""
+    skipped = record.get("skipped")
+    if not skipped:
+        return False
+    from codecstudy.evaluate.registry import METRICS
+
+    return any(name in skipped and key in METRICS[name].outputs for name in skipped if name in METRICS)
+
+
 def summarize(
     records: list[dict[str, Any]], directions: dict[str, str], n_boot: int = 1000, seed: int = 0
 ) -> list[SummaryRow]:
     rows = []
-    for (set_name, n_q, condition), group in sorted(_groups(records).items(), key=lambda kv: _sort_key(kv[0])):
+    for (set_name, n_q, condition), all_clips in sorted(_groups(records).items(), key=lambda kv: _sort_key(kv[0])):
         for key, direction in directions.items():
+            group = [r for r in all_clips if not _skipped(r, key)]
+            if not group:
+                continue  # not applicable to this set: no row, not a cell full of failures
             if key in CORPUS_RATES:
                 err_key, len_key = CORPUS_RATES[key]
                 pairs = [(_value(r, err_key), _value(r, len_key)) for r in group]

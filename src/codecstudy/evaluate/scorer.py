@@ -42,6 +42,8 @@ import numpy as np
 from codecstudy import audio
 from codecstudy.errors import AudioReadError, CodecStudyError
 from codecstudy.evaluate.align import Alignment, align_pair
+from codecstudy.evaluate.applicability import Validity, skip_reason, validity_of
+from codecstudy.evaluate.applicability import parse_overrides as parse_validity
 from codecstudy.evaluate.cache import FeatureCache, default_cache_dir, feature_key, signal_digest
 from codecstudy.evaluate.delay import (
     CALIBRATION,
@@ -55,9 +57,10 @@ from codecstudy.evaluate.delay import (
     calibration_subset,
     lag_agreement,
 )
+from codecstudy.evaluate.embeddings import save_embeddings, write_fad
 from codecstudy.evaluate.metrics.base import MetricError, package_version
 from codecstudy.evaluate.metrics.usage import code_counts, usage_summary
-from codecstudy.evaluate.registry import MetricSpec, check_available, resolve_metrics, run_metric
+from codecstudy.evaluate.registry import METRICS, MetricSpec, check_available, resolve_metrics, run_metric
 from codecstudy.jsonl import JsonlAppender, read_jsonl, write_json_atomic
 
 META_NAME = "meta.json"
@@ -85,6 +88,7 @@ class EvalSettings:
     ref_cache: Path | None = None
     save_audio: bool = False
     threads: int | None = None  # torch threads per worker; default: cores / workers
+    validity: dict[str, dict[str, Any]] = field(default_factory=dict)  # {metric: {domains, languages}} overrides
 
     def torch_threads(self) -> int:
         return self.threads or max(1, (os.cpu_count() or 1) // max(1, self.workers))
@@ -98,6 +102,11 @@ class EvalSettings:
         if unknown:
             raise CodecStudyError(f"settings given for metrics not requested: {', '.join(sorted(unknown))}")
         return {s.name: s.settings(self.mode, self.overrides.get(s.name)) for s in specs}
+
+    def validities(self) -> dict[str, Validity]:
+        """Per requested metric, where it applies (declared, or the explicit ``validity`` override)."""
+        overrides = parse_validity(self.validity, set(METRICS))
+        return {s.name: validity_of(s, overrides) for s in self.specs()}
 
     def alignment(self) -> dict[str, Any]:
         return {
@@ -155,6 +164,7 @@ class PairScorer:
         self.settings = settings
         self.specs = settings.specs()
         self.metric_settings = settings.metric_settings()
+        self.validity = settings.validities()
         self.cache = cache or FeatureCache(None)
         self._pair_refs: dict[str, Any] = {}
 
@@ -179,6 +189,15 @@ class PairScorer:
                 lambda: {"embedding": models.speaker_embedding(ref, sr, weights=settings.get("weights"))},
             )
             return {"ref_embedding": data["embedding"]}
+        if spec.feature == "embedding":
+            from codecstudy.evaluate.metrics import embedding
+
+            model, threads = settings.get("model", "birdnet"), settings.get("threads", 1)
+            key = feature_key("embedding", clip_id, sr, digest, {"model": model})
+            data = self.cache.get(
+                "embedding", key, lambda: {"frames": embedding.embed(ref, sr, model=model, threads=threads)}
+            )
+            return {"ref_frames": data["frames"]}
         return {}
 
     def score(
@@ -218,8 +237,13 @@ class PairScorer:
         est_world: dict[str, Any] = {}
         self._pair_refs = {}
         fields = clip_fields or {}
+        skipped: dict[str, str] = {}
         for spec in self.specs:
             settings = self.metric_settings[spec.name]
+            reason = skip_reason(self.validity[spec.name], fields.get("domain"))
+            if reason is not None:  # not applicable (e.g. PESQ on music): a note, neither a value nor an error
+                skipped[spec.name] = reason
+                continue
             if spec.aligned and aligned is None:
                 errors[spec.name] = alignment_error or "alignment failed"
                 continue
@@ -245,6 +269,7 @@ class PairScorer:
                 errors[spec.name] = error
             values.update(result)
         text = values.pop("asr_text", None)
+        artifacts = {k: values.pop(k) for k in [k for k in values if k.startswith("_")]}  # arrays, not scores
         record: dict[str, Any] = {
             "metrics": {k: (float(v) if v is not None else None) for k, v in values.items()},
             "errors": errors,
@@ -261,6 +286,10 @@ class PairScorer:
         }
         if text is not None:
             record["asr_text"] = text
+        if skipped:
+            record["skipped"] = skipped
+        if artifacts:
+            record["_embeddings"] = artifacts
         return record
 
 
@@ -285,6 +314,7 @@ def _fingerprint(meta: dict[str, Any]) -> dict[str, Any]:
     keys = ("kind", "mode", "metrics", "alignment", "codec_identity", "set_sha256", "reference_dir")
     fp = {k: meta.get(k) for k in keys}
     fp["metrics"] = {name: m.get("settings") for name, m in (meta.get("metrics") or {}).items()}
+    fp["validity"] = meta.get("validity_overrides") or {}
     return fp
 
 
@@ -311,6 +341,7 @@ def metrics_meta(settings: EvalSettings) -> dict[str, Any]:
     """Per metric: settings, outputs with direction, library versions and evaluator info (mapper, hashes)."""
     out: dict[str, Any] = {}
     per_metric = settings.metric_settings()
+    validity = settings.validities()
     for spec in settings.specs():
         entry: dict[str, Any] = {
             "family": spec.family,
@@ -319,6 +350,7 @@ def metrics_meta(settings: EvalSettings) -> dict[str, Any]:
             "outputs": spec.outputs,
             "aligned": spec.aligned,
             "versions": spec.versions(),
+            "validity": validity[spec.name].to_json(),
         }
         if spec.info is not None:
             try:
@@ -340,6 +372,7 @@ def _base_meta(kind: str, settings: EvalSettings) -> dict[str, Any]:
         "mode": settings.mode,
         "metrics": metrics_meta(settings),
         "alignment": settings.alignment(),
+        "validity_overrides": settings.validity,
         "environment": env,
         "command": sys.argv,
     }
@@ -531,7 +564,7 @@ def _score_clip(job: ClipJob) -> list[dict[str, Any]]:
         reason = f"codec failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         return [{**head(n), "error": reason, "metrics": {}, "errors": {}} for n in job.settings]
     records = []
-    fields = {"text": clip.get("text"), "language": clip.get("language")}
+    fields = {"text": clip.get("text"), "language": clip.get("language"), "domain": clip.get("domain")}
     delays = dict(zip(job.settings, job.delays))
     for name in job.settings:
         trip = trips[name]
@@ -720,6 +753,7 @@ def evaluate_codec(
             if codes is not None:
                 _save_codes(out, records[0]["clip"], codes)
             for record in records:
+                save_embeddings(out / str(record["n_q"]), record["clip"], record.pop("_embeddings", None))
                 est = record.pop("_audio", None)
                 if est is not None:
                     audio.write(
@@ -739,6 +773,8 @@ def evaluate_codec(
         for s in chosen:
             write_usage(out, int(s.n_q or 0), opened.codebook_size, float(opened.frame_rate or 0.0))
     write_delays(out, delay_key, delays, {n: out / n for n in setting_names})
+    for n in setting_names:
+        write_fad(out / n, done_clips(out / n))
     return RunSummary(out, scored, skipped, failed)
 
 
@@ -861,7 +897,7 @@ def evaluate_pairs(
     jobs = []
     for key, ref_path, dec_path in todo:
         clip = fields.get(key)
-        info = {"text": clip.text, "language": clip.language} if clip else {}
+        info = {"text": clip.text, "language": clip.language, "domain": clip.domain} if clip else {}
         jobs.append(PairJob(key, str(ref_path), str(dec_path), sample_rate, info, delay_seconds(delay)))
     failed: dict[str, int] = {}
     common = {"condition": meta["condition"], "set": meta["set"], "n_q": None}
@@ -869,6 +905,7 @@ def evaluate_pairs(
     with JsonlAppender(out / results_name(shard)) as writer:
         for records in _run_jobs(jobs, settings, init_args, progress, func="_score_pair"):
             for record in records:
+                save_embeddings(out, record["clip"], record.pop("_embeddings", None))
                 clip = fields.get(record["clip"])
                 extra = (
                     {"language": clip.language, "domain": clip.domain} if clip else {"language": None, "domain": None}
@@ -877,6 +914,7 @@ def evaluate_pairs(
                     failed[metric] = failed.get(metric, 0) + 1
                 writer.write({**common, **extra, **record})
     write_delays(out, delay_key, {"all": delay}, {"all": out})
+    write_fad(out, done_clips(out))
     return RunSummary(out, len(todo), len(pairs) - len(todo), failed)
 
 

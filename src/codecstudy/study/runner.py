@@ -111,6 +111,10 @@ def check_study(spec: StudySpec, only: list[str] | None = None) -> list[str]:
     except CodecStudyError as exc:
         raise ConfigError(f"{where}evaluate.metrics: {exc}") from None
     try:
+        settings.validities()
+    except CodecStudyError as exc:
+        raise ConfigError(f"{where}{exc}") from None
+    try:
         check_available(specs)
     except CodecStudyError as exc:
         raise ConfigError(f"{where}evaluate.metrics: {exc}") from None

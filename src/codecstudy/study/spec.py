@@ -89,6 +89,11 @@ class EvaluateSection(_Strict):
     )
     workers: int | None = Field(None, ge=1, description="scoring processes; None: one per core")
     delay_compensation: bool = True
+    validity: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="{metric: {domains: [...], languages: [...]}}: override where a metric applies "
+        "(default: speech-only metrics are skipped on music/environment; see docs/metrics.md)",
+    )
 
     @field_validator("n_q")
     @classmethod

@@ -226,6 +226,7 @@ def eval_settings(spec: StudySpec) -> Any:
         mode=ev.mode,
         overrides={k: dict(v) for k, v in ev.metric_settings.items()},
         delay_compensation=ev.delay_compensation,
+        validity={k: dict(v) for k, v in ev.validity.items()},
         workers=ev.workers or os.cpu_count() or 1,
         ref_cache=default_ref_cache(False, None),
     )

@@ -25,9 +25,20 @@ from codecstudy.evaluate.aggregate import (
     summarize,
     write_tables,
 )
+from codecstudy.evaluate.applicability import MARK
+from codecstudy.evaluate.applicability import parse_overrides as parse_validity
 from codecstudy.jsonl import read_jsonl
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.spec import StudySpec
+from codecstudy.study.validity_tables import (
+    fad_rows,
+    group_info,
+    language_marks,
+    nonspeech_markdown,
+    nonspeech_rows,
+    paper_notes,
+    skip_rows,
+)
 
 _TIE = {"rel_tol": 1e-12, "abs_tol": 1e-12}
 
@@ -145,7 +156,7 @@ def baseline_kbps(rows: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def paper_markdown(cells: list[PaperCell], n_q: int, baselines: dict[str, str] | None = None,
-                   counted: bool = False) -> str:
+                   counted: bool = False, marks: dict[tuple[str, str], str] | None = None) -> str:
     """One Markdown table per metric: conditions as rows, groups as columns; baselines marked with their kbps."""
     baselines = baselines or {}
     out = [
@@ -164,7 +175,12 @@ def paper_markdown(cells: list[PaperCell], n_q: int, baselines: dict[str, str] |
         out.append("| condition | " + " | ".join(groups) + " |")
         out.append("|---|" + "|".join("---" for _ in groups) + "|")
         for condition in conditions:
-            row = [format_cell(keyed[(g, condition)]) if (g, condition) in keyed else "n/a" for g in groups]
+            row = [
+                format_cell(keyed[(g, condition)]) + (MARK if (metric, g) in (marks or {}) else "")
+                if (g, condition) in keyed
+                else "n/a"
+                for g in groups
+            ]
             label = f"{condition} ({baselines[condition]})" if condition in baselines else condition
             out.append(f"| {label} | " + " | ".join(row) + " |")
     return "\n".join(out) + "\n"
@@ -304,14 +320,21 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     paper_rows += [replace(r, n_q=str(n_q)) for r in group_rows if r.condition in labels]
     outside = frozenset() if spec.baselines.count_in_best_worst else labels
     cells = paper_cells(paper_rows, pairs, n_q, outside)
+    info, skips = group_info(grouped), skip_rows(grouped)
+    marks = language_marks(cells, info, parse_validity(spec.evaluate.validity))
+    fads = fad_rows(layout.eval_dir, codecs, spec.eval_set_names, spec.evaluate.n_q)
+    nonspeech = nonspeech_rows(cells, info, fads, n_q)
     files = {
         "groups.csv": [asdict(r) for r in group_rows],
         "groups_pairwise.csv": [asdict(p) for p in pairs],
-        "paper.csv": [{**asdict(c), "n_q": n_q} for c in cells],
+        "paper.csv": [{**asdict(c), "n_q": n_q, "note": marks.get((c.metric, c.group), "")} for c in cells],
+        "skipped.csv": skips,
+        "fad.csv": fads,
+        "nonspeech.csv": nonspeech,
         "paper_counts.csv": [{"condition": k, **v} for k, v in paper_counts(cells).items()],
         "usage.csv": usage_rows(layout, codecs, spec.eval_set_names, spec.evaluate.n_q),
         "hours.csv": hours_rows(layout, spec.condition_names),
-        "delays.csv": delay_rows(layout, codecs, spec.eval_set_names),
+        "delays.csv": delay_rows(layout, codecs + [b.name for b in spec.baseline_runs()], spec.eval_set_names),
     }
     if base:
         files["baselines.csv"] = baseline_rows(base)
@@ -324,9 +347,12 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
         _write_csv(out / name, rows)
         written[name] = out / name
     markdown = paper_markdown(cells, n_q, baseline_kbps(files.get("baselines.csv", [])),
-                              spec.baselines.count_in_best_worst)
-    (out / "paper.md").write_text(markdown, encoding="utf-8")
+                              spec.baselines.count_in_best_worst, marks)
+    notes = paper_notes(marks, skips, n_q, list(dict.fromkeys(c.metric for c in cells)))
+    (out / "paper.md").write_text(markdown + notes, encoding="utf-8")
+    (out / "nonspeech.md").write_text(nonspeech_markdown(nonspeech, n_q), encoding="utf-8")
     written["paper.md"] = out / "paper.md"
+    written["nonspeech.md"] = out / "nonspeech.md"
     return written
 
 

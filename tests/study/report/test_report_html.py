@@ -49,3 +49,21 @@ def test_usage_summary_averages_codebooks_at_the_largest_n_q() -> None:
     ]
     assert usage_summary(rows) == [{"condition": "a", "set": "music", "n_q": "2", "mean perplexity": "15.0",
                                     "mean used fraction": "0.600", "efficiency": "0.400"}]
+
+
+def test_nonspeech_section_and_language_marks() -> None:
+    marked = paper_cell({**_cell("a", "3.0"), "metric": "utmos", "note": "† utmos was trained on en only; here: es"})
+    assert 'class="mark"' in marked and "trained on en only" in marked
+    assert 'class="mark"' not in paper_cell(_cell("b", "1.0"))
+    row = {"group": "music", "condition": "a", "metric": "mcd", "mean": "5.0", "ci_low": "4.5", "ci_high": "5.5",
+           "n": "3", "best": "True", "worst": "False", "significant": "False"}
+    fad = {**row, "metric": "fad", "mean": "12.0", "ci_low": "nan", "ci_high": "nan", "best": "False",
+           "worst": "True"}
+    page = render(ReportData(
+        title="t", nonspeech=[row, fad],
+        fad=[{"condition": "a", "set": "music", "n_q": "8", "fad": "12.0", "clips": "3", "frames_ref": "6",
+              "model": "BirdNET", "sha256": "abcd", "warning": "only 6 embedding frames"}],
+        skipped=[{"group": "music", "n_q": "8", "metric": "pesq", "reason": "not applicable to music", "clips": "3"}],
+    ))
+    assert 'id="nonspeech"' in page and "music<br>mcd ↓" in page and "<b>5.000</b>" in page
+    assert "<u>12.000</u>" in page and "only 6 embedding frames" in page and "not applicable to music" in page

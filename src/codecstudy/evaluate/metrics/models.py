@@ -15,8 +15,9 @@ Every evaluator here ships its weights inside a PyPI wheel (nothing is fetched f
   ID on degraded German/Spanish picks wrong languages and inflates WER), and decoding is greedy-deterministic
   (temperature 0, no fallback sampling). Per clip the error and word counts are stored, so the set's WER is the
   corpus WER, total errors / total reference words, not a mean of per-clip rates.
-* UTMOS: no wheel ships UTMOS weights. :func:`load_utmos` loads a TorchScript export (``torch.jit.save`` of a
-  module mapping ``[B, T]`` 16 kHz audio to ``[B]`` scores) for users who have the checkpoint.
+* UTMOS: no wheel ships UTMOS weights. ``utmos.checkpoint=FILE`` takes the published UTMOS22 strong state dict
+  (:mod:`codecstudy.evaluate.metrics.utmos`) or a TorchScript export (:func:`load_utmos`, a module mapping
+  ``[B, T]`` 16 kHz audio to ``[B]`` scores).
 """
 
 from __future__ import annotations
@@ -412,10 +413,12 @@ def utmos(ref: np.ndarray, est: np.ndarray, sr: int, *, checkpoint: str | None =
     """Predicted MOS of the estimate (non-intrusive, higher is better) from a TorchScript UTMOS export."""
     import torch
 
+    from codecstudy.evaluate.metrics.utmos import PUBLISHED, load_utmos22
+
     if not checkpoint:
-        raise MetricError("utmos needs settings utmos.checkpoint=PATH (a TorchScript export; no wheel ships weights)")
+        raise MetricError(f"utmos needs settings utmos.checkpoint=PATH ({PUBLISHED}, or a TorchScript export)")
     est = as_signal(est, "estimate", min_samples=int(0.1 * sr))
-    model = _cached(("utmos", str(checkpoint)), lambda: load_utmos(checkpoint))
+    model = _cached(("utmos", str(checkpoint)), lambda: load_utmos22(checkpoint))
     with torch.inference_mode():
         score = model(torch.from_numpy(_at_16k(est, sr)).float()[None])
     return {"utmos": finite(torch.as_tensor(score).float().mean().item(), "UTMOS")}
@@ -423,7 +426,7 @@ def utmos(ref: np.ndarray, est: np.ndarray, sr: int, *, checkpoint: str | None =
 
 def utmos_info(checkpoint: str | None = None, **_: Any) -> dict[str, Any]:
     return {
-        "format": "torchscript",
+        "format": "UTMOS22 strong state dict (SpeechMOS layout) or TorchScript",
         "checkpoint": checkpoint,
         "sha256": file_sha256(checkpoint) if checkpoint else None,
     }

@@ -145,6 +145,9 @@ def build_report(spec: StudySpec, layout: RunLayout, *, audio: bool = True) -> P
         environment=provenance,
         evaluators=_evaluators(spec, layout),
         tables=sorted(p.name for p in tables.glob("*") if p.suffix in (".csv", ".md", ".tex")),
+        nonspeech=read_csv(tables / "nonspeech.csv"),
+        fad=read_csv(tables / "fad.csv"),
+        skipped=read_csv(tables / "skipped.csv"),
     )
     page = layout.report_file
     tmp = page.with_name(page.name + ".tmp")

@@ -82,6 +82,9 @@ class ReportData:
     environment: dict[str, Any] = field(default_factory=dict)
     evaluators: dict[str, Any] = field(default_factory=dict)
     tables: list[str] = field(default_factory=list)
+    nonspeech: list[dict[str, str]] = field(default_factory=list)
+    fad: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
 
 
 def esc(value: Any) -> str:
@@ -114,6 +117,8 @@ def paper_cell(cell: dict[str, str]) -> str:
         text = f"<u>{text}</u>"
     if _true(cell["significant"]):
         text += '<span class="sig" title="better than every other condition (Holm)">*</span>'
+    if cell.get("note"):  # the metric's model was trained on other languages (study.validity_tables)
+        text += f'<span class="mark" title="{esc(cell["note"])}">†</span>'
     classes = " ".join(k for k in ("best", "worst") if _true(cell[k]))
     ci = f'<br><span class="ci">[{esc(_fmt(cell["ci_low"]))}, {esc(_fmt(cell["ci_high"]))}] n={esc(cell["n"])}</span>'
     attrs = (
@@ -282,6 +287,11 @@ def render(data: ReportData) -> str:
     ]
     if data.baselines:
         sections.append(("baselines", "Baselines", baselines_section(data.baselines)))
+    if data.nonspeech or data.fad or data.skipped:
+        from codecstudy.study.report.validity import nonspeech_section
+
+        sections.append(("nonspeech", "Music and environmental sound", nonspeech_section(
+            data.nonspeech, data.fad, data.skipped)))
     if data.seeds:
         sections.append(("seeds", "Spread over seeds", simple_table(
             data.seeds, ["set", "n_q", "condition", "metric", "seeds", "mean", "std", "min", "max"], "seeds")))

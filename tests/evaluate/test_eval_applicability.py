@@ -1,0 +1,62 @@
+"""Which metric runs where: declared domains/languages, explicit study overrides, and the scorer's skip notes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers.evalsignals import RATE, speech, with_noise
+
+from codecstudy.errors import CodecStudyError
+from codecstudy.evaluate import applicability as ap
+from codecstudy.evaluate.registry import METRICS
+from codecstudy.evaluate.scorer import EvalSettings, PairScorer
+
+SPEECH_ONLY = ["pesq", "stoi", "dnsmos", "utmos", "speech_bert", "wer", "spk_sim", "f0_corr", "f0_rmse",
+               "visqol_speech"]
+EVERYWHERE = ["mcd", "ci_sdr", "visqol_audio", "emb_dist", "mel_distance", "si_snr"]
+
+
+def test_declared_validity() -> None:
+    for name in SPEECH_ONLY:
+        v = ap.validity_of(METRICS[name])
+        assert v.domains == ("speech",), name
+        assert ap.skip_reason(v, "music") == "not applicable to music (speech only)"
+        assert ap.skip_reason(v, "speech") is None
+    for name in EVERYWHERE:
+        v = ap.validity_of(METRICS[name])
+        assert ap.skip_reason(v, "environment") is None and v.languages is None, name
+    for name in ("utmos", "speech_bert", "dnsmos"):
+        v = ap.validity_of(METRICS[name])
+        assert ap.off_language(v, "de") and not ap.off_language(v, "en-US") and not ap.off_language(v, None)
+        assert ap.language_note(v, "es").startswith(ap.MARK)
+    assert not ap.off_language(ap.validity_of(METRICS["pesq"]), "de")
+
+
+def test_study_overrides_and_bad_override_keys() -> None:
+    overrides = ap.parse_overrides({"pesq": {"domains": ["speech", "music"]}, "utmos": {"languages": None}})
+    assert ap.skip_reason(ap.validity_of(METRICS["pesq"], overrides), "music") is None
+    assert not ap.off_language(ap.validity_of(METRICS["utmos"], overrides), "de")
+    with pytest.raises(CodecStudyError, match=r"evaluate\.validity\.pesq\.domains: \['noise'\]"):
+        ap.parse_overrides({"pesq": {"domains": ["noise"]}})
+    with pytest.raises(CodecStudyError, match=r"evaluate\.validity\.nope: unknown metric"):
+        ap.parse_overrides({"nope": {}}, set(METRICS))
+    with pytest.raises(CodecStudyError, match="expected a mapping"):
+        ap.parse_overrides({"pesq": {"domain": ["music"]}})
+
+
+def test_scorer_skips_speech_metrics_on_music_with_a_note() -> None:
+    x = speech()
+    y = with_noise(x, 20)
+    settings = EvalSettings(metrics=["pesq", "stoi", "f0_corr", "mcd", "si_snr"], mode="fast", threads=1)
+    scorer = PairScorer(settings)
+    music = scorer.score("m", x, y, RATE, {"domain": "music"})
+    assert set(music["metrics"]) == {"mcd", "si_snr"}
+    assert set(music["skipped"]) == {"pesq", "stoi", "f0_corr"} and not music["errors"]
+    assert "speech only" in music["skipped"]["pesq"]
+    spoken = scorer.score("s", x, y, RATE, {"domain": "speech"})
+    assert {"pesq", "stoi", "f0_corr", "mcd", "si_snr"} <= set(spoken["metrics"]) and "skipped" not in spoken
+    forced = PairScorer(EvalSettings(metrics=["pesq"], threads=1, validity={"pesq": {"domains": ["music"]}}))
+    assert "pesq" in forced.score("m", x, y, RATE, {"domain": "music"})["metrics"]
+    short = scorer.score("short", x[:800], y[:800], RATE, {"domain": "speech"})
+    assert "pesq" in short["errors"] and short["metrics"].get("pesq") is None  # too short: failed with a reason
+    assert np.isfinite(short["metrics"]["si_snr"])

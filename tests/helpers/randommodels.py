@@ -1,0 +1,96 @@
+"""Small random-weight evaluator models of the real architectures, saved the way the real checkpoints are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def save_random_wavlm(folder: Path, layers: int = 3, seed: int = 0) -> Path:
+    """A tiny WavLM (transformers) with random weights, written by ``save_pretrained`` into ``folder``."""
+    import torch
+    from transformers import WavLMConfig, WavLMModel
+
+    torch.manual_seed(seed)
+    config = WavLMConfig(
+        hidden_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(32,) * 7,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        num_buckets=32,
+        max_bucket_distance=100,
+        do_stable_layer_norm=True,
+        feat_extract_norm="layer",
+    )
+    model = WavLMModel(config).eval()
+    model.save_pretrained(str(folder))
+    return folder
+
+
+def save_random_utmos22(
+    path: Path, hidden: int = 24, layers: int = 2, conv: int = 16, ffn: int = 32, pos_kernel: int = 8,
+    pos_groups: int = 4, emb: int = 8, rnn: int = 12, proj: int = 16, seed: int = 0, new_weight_norm: bool = False,
+) -> Path:
+    """A random state dict in the published UTMOS22 strong layout (SpeechMOS ``utmos22_strong_step7459_v1.pt``:
+    fairseq wav2vec2 keys under ``wav2vec2.``, then ``domain_emb``, ``judge_emb``, ``blstm``, ``projection``),
+    written from the layout itself, not from codecstudy's model, so that the loader's renaming is tested."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+
+    def r(*shape: int) -> torch.Tensor:
+        return 0.1 * torch.randn(*shape, generator=g)
+
+    state: dict[str, torch.Tensor] = {}
+    w = "wav2vec2."
+    for i, k in enumerate((10, 3, 3, 3, 3, 2, 2)):
+        state[f"{w}feature_extractor.conv_layers.{i}.0.weight"] = r(conv, 1 if i == 0 else conv, k)
+    state[f"{w}feature_extractor.conv_layers.0.2.weight"] = 1 + r(conv)
+    state[f"{w}feature_extractor.conv_layers.0.2.bias"] = r(conv)
+    state[f"{w}layer_norm.weight"], state[f"{w}layer_norm.bias"] = 1 + r(conv), r(conv)
+    state[f"{w}post_extract_proj.weight"], state[f"{w}post_extract_proj.bias"] = r(hidden, conv), r(hidden)
+    state[f"{w}mask_emb"] = r(hidden)
+    g_name, v_name = (
+        ("parametrizations.weight.original0", "parametrizations.weight.original1") if new_weight_norm
+        else ("weight_g", "weight_v")
+    )
+    state[f"{w}encoder.pos_conv.0.bias"] = r(hidden)
+    state[f"{w}encoder.pos_conv.0.{g_name}"] = 1 + r(1, 1, pos_kernel)
+    state[f"{w}encoder.pos_conv.0.{v_name}"] = r(hidden, hidden // pos_groups, pos_kernel)
+    state[f"{w}encoder.layer_norm.weight"], state[f"{w}encoder.layer_norm.bias"] = 1 + r(hidden), r(hidden)
+    for i in range(layers):
+        p = f"{w}encoder.layers.{i}."
+        for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            state[f"{p}self_attn.{name}.weight"], state[f"{p}self_attn.{name}.bias"] = r(hidden, hidden), r(hidden)
+        for norm in ("self_attn_layer_norm", "final_layer_norm"):
+            state[f"{p}{norm}.weight"], state[f"{p}{norm}.bias"] = 1 + r(hidden), r(hidden)
+        state[f"{p}fc1.weight"], state[f"{p}fc1.bias"] = r(ffn, hidden), r(ffn)
+        state[f"{p}fc2.weight"], state[f"{p}fc2.bias"] = r(hidden, ffn), r(hidden)
+    state["domain_emb"], state["judge_emb"] = r(1, emb), r(1, emb)
+    for suffix in ("", "_reverse"):
+        state[f"blstm.weight_ih_l0{suffix}"] = r(4 * rnn, hidden + 2 * emb)
+        state[f"blstm.weight_hh_l0{suffix}"] = r(4 * rnn, rnn)
+        state[f"blstm.bias_ih_l0{suffix}"], state[f"blstm.bias_hh_l0{suffix}"] = r(4 * rnn), r(4 * rnn)
+    state["projection.0.weight"], state["projection.0.bias"] = r(proj, 2 * rnn), r(proj)
+    state["projection.2.weight"], state["projection.2.bias"] = r(1, proj), r(1)
+    torch.save(state, str(path))
+    return path
+
+
+def save_random_clap(folder: Path, seed: int = 0) -> Path:
+    """A tiny CLAP (transformers, unfused HTSAT audio tower) with random weights and its feature extractor."""
+    import torch
+    from transformers import ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapTextConfig
+
+    torch.manual_seed(seed)
+    audio = ClapAudioConfig(depths=[1, 1, 1, 1], num_attention_heads=[1, 1, 1, 1], patch_embeds_hidden_size=8,
+                            hidden_size=64, projection_dim=16, window_size=8, spec_size=256, num_mel_bins=64,
+                            enable_fusion=False)
+    text = ClapTextConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=1, intermediate_size=16,
+                          projection_dim=16, vocab_size=100)
+    ClapModel(ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(), projection_dim=16)).eval() \
+        .save_pretrained(str(folder))
+    ClapFeatureExtractor(feature_size=64, sampling_rate=48000, max_length_s=10).save_pretrained(str(folder))
+    return folder

@@ -1,0 +1,77 @@
+"""Skip notes, language marks and the paper's non-speech table (with FAD) built from result records."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from codecstudy.evaluate.aggregate import SummaryRow
+from codecstudy.evaluate.applicability import Validity
+from codecstudy.study.tables import by_group, paper_cells, paper_markdown
+from codecstudy.study.validity_tables import (
+    fad_rows,
+    group_info,
+    language_marks,
+    nonspeech_markdown,
+    nonspeech_rows,
+    paper_notes,
+    skip_rows,
+)
+
+SKIP = {"pesq": "not applicable to music (speech only)"}
+
+
+def _records() -> list[dict]:
+    out = []
+    for condition in ("a", "b"):
+        out += [
+            {"set": "seen", "language": "de", "domain": "speech", "n_q": 8, "condition": condition},
+            {"set": "seen", "language": "en", "domain": "speech", "n_q": 8, "condition": condition},
+            {"set": "music", "language": None, "domain": "music", "n_q": 8, "condition": condition, "skipped": SKIP},
+            {"set": "music", "language": None, "domain": "music", "n_q": 8, "condition": condition, "skipped": SKIP},
+        ]
+    return out
+
+
+def _row(group: str, condition: str, metric: str, mean: float, direction: str) -> SummaryRow:
+    return SummaryRow(group, "8", condition, metric, direction, 2, 0, mean, mean - 0.1, mean + 0.1)
+
+
+def test_skips_marks_and_nonspeech_table(tmp_path: Path) -> None:
+    grouped = by_group(_records())
+    info = group_info(grouped)
+    assert info["seen/de"]["languages"] == {"de"} and info["music"]["domains"] == {"music"}
+    skips = skip_rows(grouped)
+    assert skips == [{"group": "music", "n_q": "8", "metric": "pesq", "reason": SKIP["pesq"], "clips": 4}]
+    rows = [
+        _row("seen/de", "a", "utmos", 3.0, "higher"), _row("seen/de", "b", "utmos", 2.5, "higher"),
+        _row("seen/en", "a", "utmos", 3.1, "higher"), _row("seen/de", "a", "pesq", 2.0, "higher"),
+        _row("seen/de", "b", "pesq", 2.2, "higher"),
+        _row("music", "a", "mcd", 5.0, "lower"), _row("music", "b", "mcd", 6.0, "lower"),
+        _row("music", "a", "emb_dist", 0.2, "lower"), _row("music", "b", "emb_dist", 0.1, "lower"),
+    ]
+    cells = paper_cells(rows, [], 8)
+    marks = language_marks(cells, info)
+    assert set(marks) == {("utmos", "seen/de")}  # English-trained model on German; PESQ is language-independent
+    assert language_marks(cells, info, {"utmos": Validity(("speech",), None)}) == {}  # a study's override
+    text = paper_markdown(cells, 8, marks) + paper_notes(marks, skips, 8, ["utmos", "pesq", "mcd"])
+    assert "†" in text and "pesq: music (speech only)" in text
+
+    for condition, value in (("a", 12.0), ("b", 30.0)):
+        folder = tmp_path / condition / "music" / "8"
+        folder.mkdir(parents=True)
+        (folder / "fad.json").write_text(json.dumps(
+            {"fad": value, "clips": 2, "frames_ref": 4, "frames_est": 4, "warning": "only 4 embedding frames",
+             "model": {"model": "BirdNET", "sha256": "ab" * 32}}))
+    fads = fad_rows(lambda c, s: tmp_path / c / s, ["a", "b"], ["music"], [8])
+    assert [f["fad"] for f in fads] == [12.0, 30.0] and fads[0]["sha256"] == "ab" * 8
+    table = nonspeech_rows(cells, info, fads, 8)
+    keyed = {(r["metric"], r["condition"]): r for r in table}
+    assert set(m for m, _ in keyed) == {"mcd", "emb_dist", "fad"}  # only music groups; speech cells stay out
+    assert keyed[("mcd", "a")]["best"] and keyed[("emb_dist", "b")]["best"] and keyed[("fad", "a")]["best"]
+    assert keyed[("fad", "b")]["worst"] and math.isnan(keyed[("fad", "a")]["ci_low"])
+    assert all(set(r) == set(table[0]) for r in table)  # one CSV header fits every row
+    md = nonspeech_markdown(table, 8)
+    assert "| condition | music: mcd | music: emb_dist | music: fad |" in md
+    assert "**12.000**" in md and "<u>30.000</u>" in md and "only 4 embedding frames" in md
