@@ -366,6 +366,8 @@ class StudyRunner:
             return self.records
         with run_lock(layout, "report"):
             all_codecs = [r.name for r in spec.codec_runs()]
+            if spec.listen.enabled:  # before the report, which links to it
+                self._stage(self._listen_state(), self._listen)
             self._stage(S.aggregate_state(layout, all_codecs), self._aggregate)
             self._stage(S.report_state(layout), self._report)
         return self.records
@@ -382,6 +384,17 @@ class StudyRunner:
 
         written = write_study_tables(self.spec, self.layout)
         return f"{len(written)} table files in {self.layout.tables}"
+
+    def _listen_state(self) -> S.StageState:
+        from codecstudy.study.listening import listening_state
+
+        complete, detail = listening_state(self.spec, self.layout)
+        return S.StageState("listen", "", S.COMPLETE if complete else S.MISSING, detail)
+
+    def _listen(self) -> str:
+        from codecstudy.study.listening import build_listening_test
+
+        return str(build_listening_test(self.spec, self.layout))
 
     def _report(self) -> str:
         from codecstudy.study.report import build_report

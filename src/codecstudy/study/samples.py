@@ -52,10 +52,10 @@ def write_samples(
 ) -> list[Sample]:
     """Decode the chosen clips with every codec at ``n_q`` codebooks; returns the player rows."""
     import numpy as np
-    import torch
 
     from codecstudy import audio
     from codecstudy.codec.registry import load_codec
+    from codecstudy.codec.roundtrip import roundtrip
 
     models = {name: load_codec(path).prepare_for_inference() for name, path in codecs.items()}
     samples: list[Sample] = []
@@ -81,10 +81,7 @@ def write_samples(
                 if sr not in wave_cache:
                     wave_cache[sr] = audio.resample(samples_at_rate, rate, sr)
                 ref = wave_cache[sr]
-                with torch.inference_mode():
-                    wave = torch.from_numpy(np.ascontiguousarray(ref)).view(1, 1, -1)
-                    codes = model.encode(wave, n_q=min(n_q, model.n_codebooks))
-                    est = model.decode(codes, lengths=[ref.size])[0, 0].numpy()
+                est = roundtrip(model, ref, n_q)
                 folder.mkdir(parents=True, exist_ok=True)
                 audio.write(report_dir / rel, np.clip(est, -1.0, 1.0), sr, subtype="PCM_16")
                 if not (report_dir / ref_rel).is_file():

@@ -267,6 +267,9 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
         written[name] = out / name
     (out / "paper.md").write_text(paper_markdown(cells, n_q), encoding="utf-8")
     written["paper.md"] = out / "paper.md"
+    from codecstudy.study.listening import write_listening_tables  # MUSHRA tables follow the metrics they correlate
+
+    written.update(write_listening_tables(spec, layout))
     return written
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from codecstudy.study import listening
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.report import plots
 from codecstudy.study.report.html import Figure, ReportData, render
@@ -123,6 +124,7 @@ def build_report(spec: StudySpec, layout: RunLayout, *, audio: bool = True) -> P
         environment=provenance,
         evaluators=_evaluators(spec, layout),
         tables=sorted(p.name for p in tables.glob("*") if p.suffix in (".csv", ".md", ".tex")),
+        listening=listening.report_data(spec, layout),
     )
     page = layout.report_file
     tmp = page.with_name(page.name + ".tmp")

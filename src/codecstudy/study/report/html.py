@@ -80,6 +80,7 @@ class ReportData:
     environment: dict[str, Any] = field(default_factory=dict)
     evaluators: dict[str, Any] = field(default_factory=dict)
     tables: list[str] = field(default_factory=list)
+    listening: dict[str, Any] = field(default_factory=dict)  # study.listening.report_data
 
 
 def esc(value: Any) -> str:
@@ -236,6 +237,10 @@ def render(data: ReportData) -> str:
             + simple_table(data.set_counts, ["condition", "best", "worst", "compared"], "set-counts"),
         ),
     ]
+    if data.listening:
+        from codecstudy.study.report.listening import listening_section
+
+        sections.append(("listening", "Listening test (MUSHRA)", listening_section(data.listening)))
     if data.seeds:
         sections.append(("seeds", "Spread over seeds", simple_table(
             data.seeds, ["set", "n_q", "condition", "metric", "seeds", "mean", "std", "min", "max"], "seeds")))
