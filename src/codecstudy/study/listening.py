@@ -178,7 +178,8 @@ def write_listening_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path
     pairs = scores.pair_rows(records, spec.report.test, spec.report.alpha)
     table = scores.table_rows(rows, records)
     sets = {t["set"] for t in test["trials"]}
-    folders = [layout.eval_dir(c, s) for c in test.get("codecs", {}) for s in sorted(sets) if layout.eval_dir(c, s).is_dir()]
+    folders = [layout.eval_dir(c, s) for c in test.get("codecs", {}) for s in sorted(sets)
+               if layout.eval_dir(c, s).is_dir()]
     results = load_results(folders) if folders else []
     correlation = scores.correlations(kept, test["trials"], results, metric_directions(results), n_q)
     out = layout.tables
