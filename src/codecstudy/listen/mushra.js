@@ -165,7 +165,7 @@
   function togglePlay() {
     if (!current) { select('reference-button'); return; }
     var a = players[current];
-    if (a.paused) { select(current === '__reference__' ? 'reference-button' : current); } else { a.pause(); }
+    if (a.paused) { select(current === '__reference__' ? 'reference-button' : current); } else { a.pause(); markPlaying(); }
   }
 
   function setLoop(on) {

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from codecstudy.study import listening
 from codecstudy.study.layout import RunLayout
+from codecstudy.study.listening import report_data as listening_data
 from codecstudy.study.report import plots
 from codecstudy.study.report.html import Figure, ReportData, render
 from codecstudy.study.spec import StudySpec
@@ -124,7 +124,7 @@ def build_report(spec: StudySpec, layout: RunLayout, *, audio: bool = True) -> P
         environment=provenance,
         evaluators=_evaluators(spec, layout),
         tables=sorted(p.name for p in tables.glob("*") if p.suffix in (".csv", ".md", ".tex")),
-        listening=listening.report_data(spec, layout),
+        listening=listening_data(spec, layout),
     )
     page = layout.report_file
     tmp = page.with_name(page.name + ".tmp")
