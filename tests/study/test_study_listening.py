@@ -13,6 +13,7 @@ from helpers.mushra import export, write
 from codecstudy import audio
 from codecstudy.cli import main
 from codecstudy.listen.loudness import integrated_loudness
+from codecstudy.study.layout import RunLayout
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
@@ -121,3 +122,23 @@ def test_rebuilding_a_different_test_over_ratings_is_refused(built: tuple[Path, 
     assert "holds 1 imported ratings file(s)" in capsys.readouterr().err
     assert (run / "listen" / "ratings").is_dir() and json.loads(
         (run / "listen" / "trials.json").read_text(encoding="utf-8"))["trials_hash"] == test["trials_hash"]
+
+
+def test_study_run_builds_the_test_before_the_report_when_enabled(run_copy: tuple[Path, Path]) -> None:
+    from codecstudy.study.runner import StudyRunner
+    from codecstudy.study.spec import load_study
+    from codecstudy.study.state import format_states, study_state
+
+    study, run = run_copy
+    spec = load_study(study, ["listen.enabled=true", "listen.trials=2", "listen.min_seconds=0.5"])
+    assert "listen" not in [s.stage for s in study_state(load_study(study), RunLayout(run))]
+    (run / "tables" / "summary.csv").touch()  # tables newer than the report: the report is redone
+    records = StudyRunner(spec, run, progress=False, echo=lambda _: None).run()
+    actions = {r.stage: r.action for r in records}
+    assert actions["listen"] == "ran" and actions["report"] == "ran"
+    assert [r.stage for r in records][-3:] == ["listen", "aggregate", "report"]
+    assert len(json.loads((run / "listen" / "trials.json").read_text(encoding="utf-8"))["trials"]) == 2
+    assert "../listen/index.html" in (run / "report" / "index.html").read_text(encoding="utf-8")
+    assert "listen" in format_states(study_state(spec, RunLayout(run)))
+    again = StudyRunner(spec, run, progress=False, echo=lambda _: None).run()
+    assert {r.stage: r.action for r in again}["listen"] == "skipped"

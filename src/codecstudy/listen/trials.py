@@ -79,8 +79,20 @@ def draw_trials(clips_by_set: dict[str, list[dict[str, Any]]], count: int, seed:
     ]
 
 
+def _numbers(data: Any) -> Any:
+    """Whole floats as ints: the browser writes ``1.0`` back as ``1``, which must not change the hash."""
+    if isinstance(data, float) and data.is_integer():
+        return int(data)
+    if isinstance(data, dict):
+        return {k: _numbers(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_numbers(v) for v in data]
+    return data
+
+
 def canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Sorted keys, no spaces, numbers as JavaScript writes them (shortest round-trip form, whole floats as ints)."""
+    return json.dumps(_numbers(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def trials_hash(public_trials: list[dict[str, Any]]) -> str:

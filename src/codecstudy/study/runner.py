@@ -367,7 +367,7 @@ class StudyRunner:
         with run_lock(layout, "report"):
             all_codecs = [r.name for r in spec.codec_runs()]
             if spec.listen.enabled:  # before the report, which links to it
-                self._stage(self._listen_state(), self._listen)
+                self._stage(S.listen_state(spec, layout), self._listen)
             self._stage(S.aggregate_state(layout, all_codecs), self._aggregate)
             self._stage(S.report_state(layout), self._report)
         return self.records
@@ -384,12 +384,6 @@ class StudyRunner:
 
         written = write_study_tables(self.spec, self.layout)
         return f"{len(written)} table files in {self.layout.tables}"
-
-    def _listen_state(self) -> S.StageState:
-        from codecstudy.study.listening import listening_state
-
-        complete, detail = listening_state(self.spec, self.layout)
-        return S.StageState("listen", "", S.COMPLETE if complete else S.MISSING, detail)
 
     def _listen(self) -> str:
         from codecstudy.study.listening import build_listening_test
