@@ -65,11 +65,16 @@ def table_rows(rows: list[SummaryRow], records: list[dict[str, Any]]) -> list[di
     ]
 
 
-def markdown(table: list[dict[str, Any]], pairs: list[PairRow], excluded: list[str]) -> str:
-    """``tables/mushra.md``: conditions as rows, groups as columns, mean [CI]; the best codec per group in bold."""
+def pivot(table: list[dict[str, Any]]) -> tuple[list[str], list[str], dict[tuple[str, str], dict[str, Any]]]:
+    """Groups (columns) and conditions (rows) in table order, and each row keyed by (group, condition)."""
     groups = list(dict.fromkeys(r["group"] for r in table))
     conditions = list(dict.fromkeys(r["condition"] for r in table))
-    keyed = {(r["group"], r["condition"]): r for r in table}
+    return groups, conditions, {(r["group"], r["condition"]): r for r in table}
+
+
+def markdown(table: list[dict[str, Any]], pairs: list[PairRow], excluded: list[str]) -> str:
+    """``tables/mushra.md``: conditions as rows, groups as columns, mean [CI]; the best codec per group in bold."""
+    groups, conditions, keyed = pivot(table)
     best = {}
     for g in groups:
         codec_means = [keyed[(g, c)]["mean"] for c in conditions if (g, c) in keyed and c not in FIXED]
@@ -81,11 +86,8 @@ def markdown(table: list[dict[str, Any]], pairs: list[PairRow], excluded: list[s
         cells = []
         for g in groups:
             r = keyed.get((g, c))
-            if r is None:
-                cells.append("n/a")
-                continue
-            text = f"{r['mean']:.1f} [{r['ci_low']:.1f}, {r['ci_high']:.1f}]"
-            cells.append(f"**{text}**" if c not in FIXED and r["mean"] == best[g] else text)
+            text = "n/a" if r is None else f"{r['mean']:.1f} [{r['ci_low']:.1f}, {r['ci_high']:.1f}]"
+            cells.append(f"**{text}**" if r is not None and c not in FIXED and r["mean"] == best[g] else text)
         lines.append(f"| {c} | " + " | ".join(cells) + " |")
     significant = [p for p in pairs if p.significant]
     lines.append("")

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from codecstudy.listen.scores import pivot
 from codecstudy.study.report.html import _fmt, esc, simple_table
 
 
 def _score_table(rows: list[dict[str, str]]) -> str:
-    groups = list(dict.fromkeys(r["group"] for r in rows))
-    conditions = list(dict.fromkeys(r["condition"] for r in rows))
-    keyed = {(r["group"], r["condition"]): r for r in rows}
+    groups, conditions, keyed = pivot(rows)
     head = "".join(f"<th>{esc(g)}</th>" for g in groups)
     body = []
     for c in conditions:
