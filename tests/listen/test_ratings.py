@@ -124,7 +124,7 @@ def test_scores_reuse_the_aggregate_statistics(tmp_path: Path) -> None:
     test = _test(4)
     one = read_session(write(tmp_path / "a.json", export(test, "a", _good)), test)
     two = read_session(write(tmp_path / "b.json", export(test, "b", lambda t, c: _good(t, c) - 10
-                                                          if c.startswith("codec") else _good(t, c))), test)
+                                                          if c.startswith("codec") else _good(t, c), ("fr",))), test)
     records = rating_records([one, two], test["trials"], 8)
     table = {(r["group"], r["condition"]): r for r in table_rows(score_rows(records, n_boot=200), records)}
     # codec_a in speech/en: trials 1 and 3 -> 71, 73 (listener a) and 61, 63 (listener b)
@@ -134,6 +134,13 @@ def test_scores_reuse_the_aggregate_statistics(tmp_path: Path) -> None:
     assert table[("all", "reference")]["ci_low"] == table[("all", "reference")]["ci_high"] == 100.0
     lo, hi = table[("all", "codec_a")]["ci_low"], table[("all", "codec_a")]["ci_high"]
     assert lo < table[("all", "codec_a")]["mean"] < hi
+    # listener a speaks en only (the default), b nothing of the test: only a's en ratings count as speakers'
+    speakers = score_rows([r for r in records if r["speaks"]], n_boot=200)
+    with_speakers = {(r["group"], r["condition"]): r for r in table_rows(score_rows(records, n_boot=200), records,
+                                                                           speakers)}
+    assert with_speakers[("speech/en", "codec_a")]["speakers_mean"] == pytest.approx(72.0)  # 71, 73
+    assert with_speakers[("speech/en", "codec_a")]["speakers_ratings"] == 2
+    assert with_speakers[("speech/de", "codec_a")]["speakers_ratings"] == 0
     pairs = pair_rows(records, "wilcoxon", 0.05)
     assert {(p.condition_a, p.condition_b) for p in pairs} == {("codec_a", "codec_b")}  # codecs only
     everything = next(p for p in pairs if p.set == "all")

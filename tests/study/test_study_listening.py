@@ -78,6 +78,11 @@ def test_import_checks_files_keeps_earlier_ones_and_screens(built: tuple[Path, P
     assert float(rows[("all", "multilingual_audio-soundstream")]["mean"]) == 80.0
     assert float(rows[("speech/de", "english-soundstream")]["mean"]) == 60.0
     assert float(rows[("all", "anchor_3k5")]["mean"]) == 20.0 and rows[("all", "reference")]["listeners"] == "1"
+    # Anna speaks English only: her English ratings count again as a speaker's, her German ones do not
+    assert rows[("speech/en", "english-soundstream")]["speakers_ratings"] == "1"
+    assert float(rows[("speech/en", "english-soundstream")]["speakers_mean"]) == 60.0
+    assert rows[("speech/de", "english-soundstream")]["speakers_ratings"] == "0"
+    assert rows[("music", "english-soundstream")]["speakers_ratings"] == "1"
     assert {r["group"] for r in rows.values()} == {"all", "environment", "music", "speech/de", "speech/en",
                                                    "speech/es"}
     listeners = {r["listener"]: r for r in _csv(tables / "mushra_listeners.csv")}

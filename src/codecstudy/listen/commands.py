@@ -60,8 +60,14 @@ def _build(args: argparse.Namespace) -> int:
     from codecstudy.study.listening import build_listening_test
 
     spec, layout = _spec_layout(args.study, args.out, args.overrides)
+    import json
+
     page = build_listening_test(spec, layout, args.test_out)
-    print(f"listening test: {page.resolve()} ({spec.listen.trials} trials requested)")
+    test = json.loads((page.parent / "trials.json").read_text(encoding="utf-8"))
+    groups = sorted({t["group"] for t in test["trials"]})
+    print(f"listening test: {page.resolve()}\n{len(test['trials'])} trials ({', '.join(groups)}), "
+          f"{len(test['codecs'])} codecs at {test['n_q']} codebooks + hidden reference + 2 anchors, "
+          f"{test['loudness']['target_lufs']} LUFS")
     return 0
 
 

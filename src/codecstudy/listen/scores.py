@@ -1,5 +1,9 @@
 """MUSHRA scores from accepted sessions, with the evaluation's own statistics, and their link to the metrics.
 
+Listeners say which languages they speak; a rating of a speech clip in one of them counts again in the
+``speakers_*`` columns (ratings of non-speech clips count there for everyone), since native listeners are the
+natural judges of a codec on their language.
+
 A rating becomes a result record like a metric value: the ``set`` is the trial's language/domain group (plus an
 ``all`` group), the ``condition`` the rated condition, the ``clip`` the listener and trial (the unit a paired test
 pairs on) and the metric ``mushra``. :func:`codecstudy.evaluate.aggregate.summarize` then gives means with
@@ -31,11 +35,14 @@ FIXED = (REFERENCE, *ANCHORS)
 def rating_records(sessions: list[Session], trials: list[dict[str, Any]], n_q: int) -> list[dict[str, Any]]:
     """One record per rating, in the shape of the scorer's result lines (see the module docstring)."""
     group = {t["id"]: t["group"] for t in trials}
+    language = {t["id"]: t["language"] if t["domain"] == "speech" else None for t in trials}
     records = []
     for s in sessions:
+        spoken = {lang.strip().casefold() for lang in s.languages}
         for trial, by_condition in s.scores.items():
+            speaks = language[trial] is None or str(language[trial]).casefold() in spoken
             for condition, value in by_condition.items():
-                base = {"n_q": n_q, "condition": condition, "clip": f"{s.listener}|{trial}",
+                base = {"n_q": n_q, "condition": condition, "clip": f"{s.listener}|{trial}", "speaks": speaks,
                         "metrics": {METRIC: float(value)}}
                 records.append({**base, "set": group[trial]})
                 records.append({**base, "set": ALL})
@@ -51,8 +58,11 @@ def pair_rows(records: list[dict[str, Any]], method: str, alpha: float, n_boot: 
     return paired_tests(codecs_only, {METRIC: "higher"}, method=method, alpha=alpha, n_boot=n_boot)
 
 
-def table_rows(rows: list[SummaryRow], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``tables/mushra.csv``: group, condition, ratings, listeners, mean and CI, in condition order."""
+def table_rows(rows: list[SummaryRow], records: list[dict[str, Any]],
+               speakers: list[SummaryRow] | None = None) -> list[dict[str, Any]]:
+    """``tables/mushra.csv``: group, condition, ratings, listeners, mean and CI, in condition order; with
+    ``speakers`` (:func:`score_rows` of the records whose listener speaks the clip's language) also their mean."""
+    by_speakers = {(r.set, r.condition): r for r in speakers or []}
     listeners: dict[tuple[str, str], set[str]] = defaultdict(set)
     for r in records:
         listeners[(r["set"], r["condition"])].add(r["clip"].split("|", 1)[0])
@@ -60,9 +70,18 @@ def table_rows(rows: list[SummaryRow], records: list[dict[str, Any]]) -> list[di
     ordered = sorted(rows, key=lambda r: (r.set == ALL, r.set, order.get(r.condition, len(order)), r.condition))
     return [
         {"group": r.set, "condition": r.condition, "ratings": r.n, "listeners": len(listeners[(r.set, r.condition)]),
-         "mean": round(r.mean, 3), "ci_low": round(r.ci_low, 3), "ci_high": round(r.ci_high, 3)}
+         "mean": round(r.mean, 3), "ci_low": round(r.ci_low, 3), "ci_high": round(r.ci_high, 3),
+         **_speaker_columns(by_speakers.get((r.set, r.condition)))}
         for r in ordered
     ]
+
+
+def _speaker_columns(row: SummaryRow | None) -> dict[str, Any]:
+    if row is None:
+        return {"speakers_ratings": 0, "speakers_mean": math.nan, "speakers_ci_low": math.nan,
+                "speakers_ci_high": math.nan}
+    return {"speakers_ratings": row.n, "speakers_mean": round(row.mean, 3), "speakers_ci_low": round(row.ci_low, 3),
+            "speakers_ci_high": round(row.ci_high, 3)}
 
 
 def pivot(table: list[dict[str, Any]]) -> tuple[list[str], list[str], dict[tuple[str, str], dict[str, Any]]]:

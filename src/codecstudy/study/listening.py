@@ -176,7 +176,8 @@ def write_listening_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path
     records = scores.rating_records(kept, test["trials"], n_q)
     rows = scores.score_rows(records, spec.report.n_boot)
     pairs = scores.pair_rows(records, spec.report.test, spec.report.alpha)
-    table = scores.table_rows(rows, records)
+    speakers = scores.score_rows([r for r in records if r["speaks"]], spec.report.n_boot)
+    table = scores.table_rows(rows, records, speakers)
     sets = {t["set"] for t in test["trials"]}
     folders = [layout.eval_dir(c, s) for c in test.get("codecs", {}) for s in sorted(sets)
                if layout.eval_dir(c, s).is_dir()]

@@ -24,10 +24,20 @@ def _score_table(rows: list[dict[str, str]]) -> str:
             mean = _fmt(r["mean"], 1)
             tds.append(f'<td class="mushra" data-group="{esc(g)}" data-condition="{esc(c)}" data-mean="{esc(mean)}">'
                        f'{esc(mean)}<br><span class="ci">[{esc(_fmt(r["ci_low"], 1))}, {esc(_fmt(r["ci_high"], 1))}]'
-                       f' n={esc(r["ratings"])}</span></td>')
+                       f' n={esc(r["ratings"])}</span>{_speakers(g, r)}</td>')
         body.append(f"<tr><td>{esc(c)}</td>{''.join(tds)}</tr>")
     return (f'<div class="scroll"><table id="mushra"><thead><tr><th>condition</th>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _speakers(group: str, row: dict[str, str]) -> str:
+    """For a language group: the mean of the listeners who speak it (all ratings count elsewhere)."""
+    if not group.startswith("speech/"):
+        return ""
+    n = row.get("speakers_ratings") or "0"
+    mean = _fmt(row.get("speakers_mean"), 1) if n != "0" else "none"
+    return (f'<br><span class="ci speakers" title="listeners who speak the language">speakers: {esc(mean)} '
+            f"n={esc(n)}</span>")
 
 
 def listening_section(data: dict[str, Any]) -> str:
@@ -41,7 +51,8 @@ def listening_section(data: dict[str, Any]) -> str:
         return intro + "<p>No ratings imported yet.</p>"
     summary = data.get("summary", {})
     parts = [intro, f"<p>{esc(summary.get('kept'))} of {esc(summary.get('listeners'))} listeners kept after "
-             "post-screening. Mean rating [95 % bootstrap CI] per language/domain group; n = ratings.</p>",
+             "post-screening. Mean rating [95 % bootstrap CI] per language/domain group; n = ratings; "
+             "<i>speakers</i>: the mean of the listeners who speak the clip's language.</p>",
              _score_table(data["scores"])]
     excluded = [r for r in data.get("listeners", []) if r.get("excluded") == "True"]
     if excluded:
