@@ -107,7 +107,8 @@ def test_import_checks_files_keeps_earlier_ones_and_screens(built: tuple[Path, P
     out_of_range["ratings"][0]["scores"]["reference"] = 101
     bad = [write(tmp_path / "carol.json", other), write(tmp_path / "dan.json", out_of_range),
            write(tmp_path / "anna-again.json", export(test, " anna ", score))]
-    assert main(["listen", "import", *map(str, bad), "--study", str(study), "--out", str(run), *ARGS]) == 1
+    assert main(["listen", "import", *map(str, bad), "--study", str(study), "--out", str(run), *ARGS,
+                 "--no-report"]) == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if line]
     assert len(errors) == 3
     assert errors[0].startswith(f"rejected: {bad[0]}: ratings of study 'another'")
@@ -121,7 +122,7 @@ def test_rebuilding_a_different_test_over_ratings_is_refused(built: tuple[Path, 
                                                               capsys: pytest.CaptureFixture) -> None:
     study, run, test = built
     anna = write(tmp_path / "anna.json", export(test, "Anna", lambda t, c: 100.0))
-    assert main(["listen", "import", str(anna), "--study", str(study), "--out", str(run), *ARGS]) == 0
+    assert main(["listen", "import", str(anna), "--study", str(study), "--out", str(run), *ARGS, "--no-report"]) == 0
     capsys.readouterr()
     assert main(["listen", "build", str(study), "--out", str(run), "--set", "listen.trials=3"]) == 2
     assert "holds 1 imported ratings file(s)" in capsys.readouterr().err
