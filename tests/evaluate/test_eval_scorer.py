@@ -295,9 +295,11 @@ def test_pairs_mode_with_bad_inputs(tmp_path: Path) -> None:
     assert "non-finite" in (records["nan"]["errors"].get("si_snr") or ""), records["nan"]
     assert "length mismatch" in records["long"]["errors"]["si_snr"]
     assert "pesq" in records["long"]["metrics"]  # PESQ aligns by itself and is not subject to the 10 % rule
+    # one delay for the folder: the consensus of its pairs (0); the odd clip's own lag is recorded, not applied
+    assert json.loads((out / "meta.json").read_text())["delay"]["all"]["samples"] == 0
     delayed = records["delayed"]
-    assert delayed["alignment"]["delay_samples"] == 160 and delayed["alignment"]["applied"]
-    assert delayed["metrics"]["si_snr"] > 30
+    assert delayed["alignment"]["delay_samples"] == 0 and delayed["alignment"]["clip_lag_samples"] == 160
+    assert delayed["metrics"]["si_snr"] < 0
     for record in records.values():
         for value in record["metrics"].values():
             assert value is None or np.isfinite(value)
@@ -344,3 +346,82 @@ def test_pairs_mode_pool_equals_single_process(tmp_path: Path) -> None:
         )
         runs[workers] = {k[0]: v for k, v in comparable(out).items()}
     assert runs[1] == runs[2] and len(runs[1]) == 3
+
+
+def test_pairs_mode_calibrates_one_delay_for_the_folder(tmp_path: Path) -> None:
+    ref_dir, dec_dir = tmp_path / "ref", tmp_path / "dec"
+    for i, text in enumerate(TEXTS):
+        x = speech(text)
+        _write(ref_dir / f"c{i}.wav", x)
+        _write(dec_dir / f"c{i}.wav", np.concatenate([np.zeros(160), x[:-160]]))
+    out = tmp_path / "out"
+    evaluate_pairs(ref_dir, dec_dir, out, settings(tmp_path, metrics=["si_snr"]))
+    delay = json.loads((out / "delay.json").read_text())["settings"]["all"]
+    assert delay["delay"]["samples"] == 160 and delay["delay"]["source"] == "calibration"
+    assert delay["agreement"]["clear_matches"] == len(TEXTS) and not delay["agreement"]["flag"]
+    for record in read_results(out):
+        assert record["alignment"]["delay_samples"] == 160 and record["metrics"]["si_snr"] > 30
+    given = tmp_path / "given"
+    evaluate_pairs(ref_dir, dec_dir, given, settings(tmp_path, metrics=["si_snr"], delay_samples=0))
+    assert all(r["alignment"]["delay_samples"] == 0 and r["metrics"]["si_snr"] < 0 for r in read_results(given))
+    assert json.loads((given / "meta.json").read_text())["delay"]["all"]["source"] == "given"
+
+
+class _DelayLine:
+    """A stand-in codec whose output is its input ``shift`` samples late; ``declared`` is what it says of that."""
+
+    sample_rate, frame_rate, codebook_size, n_codebooks = 16000, 50.0, 1024, 8
+
+    def __init__(self, shift: int, declared: int | None) -> None:
+        self.shift, self.declared = shift, declared
+        self.config = type("Config", (), {"name": "delay-line", "architecture": "test"})()
+
+    def identity_hash(self) -> str:
+        return f"delay-line-{self.shift}-{self.declared}"
+
+    def prepare_for_inference(self) -> _DelayLine:
+        return self
+
+    def delay_samples(self, n_q: int) -> int | None:
+        return self.declared
+
+    def encode(self, wave, n_q: int):
+        import torch
+
+        self._wave = wave[0, 0].numpy().copy()  # "codes" are a stand-in: decode returns the stored input late
+        return torch.zeros(1, n_q, -(-wave.shape[-1] // 320), dtype=torch.long)
+
+    def decode(self, codes, lengths):
+        import torch
+
+        x = np.concatenate([np.zeros(self.shift, np.float32), self._wave])[: lengths[0]]
+        return torch.from_numpy(np.ascontiguousarray(x)).view(1, 1, -1)
+
+
+@pytest.mark.parametrize("declared", [240, None], ids=["declared", "calibrated"])
+def test_codec_mode_shifts_every_clip_by_the_codec_delay(eval_set: Path, tmp_path: Path, monkeypatch, declared) -> None:
+    from codecstudy.codec import registry
+
+    monkeypatch.setattr(registry, "load_codec", lambda source: _DelayLine(240, declared))
+    out = tmp_path / "out"
+    evaluate_codec("delay-line", eval_set, out, [1, 8], settings(tmp_path, metrics=["si_snr", "stoi"]))
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["delay"]["8"]["samples"] == 240
+    assert meta["delay"]["8"]["source"] == ("structure" if declared else "calibration")
+    for n_q in (1, 8):
+        for record in read_results(out / str(n_q)):
+            assert record["alignment"]["delay_samples"] == 240 and record["alignment"]["clip_lag_samples"] == 240
+            assert record["metrics"]["si_snr"] > 30 and record["metrics"]["stoi"] > 0.99
+
+
+def test_a_clip_scores_the_same_alone_and_inside_its_set(eval_set: Path, tmp_path: Path) -> None:
+    from codecstudy.corpus.manifest import load_manifest
+
+    clips = load_manifest(eval_set)
+    alone = save_manifest(tmp_path / "alone.jsonl", clips[2:3])
+    evaluate_codec("soundstream-tiny", eval_set, tmp_path / "set", [2], settings(tmp_path))
+    evaluate_codec("soundstream-tiny", alone, tmp_path / "alone", [2], settings(tmp_path))
+    in_set = {r["clip"]: r for r in read_results(tmp_path / "set" / "2")}[clips[2].id]
+    (only,) = read_results(tmp_path / "alone" / "2")
+    assert only["metrics"] == in_set["metrics"] and only["alignment"] == in_set["alignment"]
+    assert json.loads((tmp_path / "set" / "delay.json").read_text())["settings"]["2"]["delay"]["source"] == "structure"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -84,6 +85,27 @@ def test_removed_results_are_redone_alone_and_the_tables_follow(run_copy) -> Non
     assert kept.stat().st_mtime_ns == kept_mtime  # the n_q=1 lines were complete: not rewritten
     assert {k: v for k, v in _mtimes(run, "eval/**/results.jsonl").items() if k in others} == others
     assert _mtimes(run, "codecs/*/codec.pt") == codec_mtimes
+
+
+def test_results_under_an_older_delay_rule_are_rescored_and_delays_reported(run_copy) -> None:
+    study, run = run_copy
+    layout = RunLayout(run)
+    target = layout.eval_dir("english-soundstream", "en")
+    meta = json.loads((target / "meta.json").read_text())
+    assert meta["delay"]["1"] == {**meta["delay"]["1"], "samples": 0, "source": "structure"}
+    meta["alignment"] = {**meta["alignment"], "rule": "per-clip cross-correlation (before codec-delay/1)"}
+    (target / "meta.json").write_text(json.dumps(meta))
+    states = {(s.stage, s.item): (s.status, s.detail) for s in study_state(load_study(study), layout)}
+    assert states[("evaluate", "english-soundstream/en")] == ("partial", "scored under another delay rule or "
+                                                               "alignment setting")
+    actions = _run(study, run)
+    assert actions[("evaluate", "english-soundstream/en")] == "resumed"
+    assert json.loads((target / "meta.json").read_text())["alignment"]["rule"] == "codec-delay/1"
+    rows = list(csv.DictReader((layout.tables / "delays.csv").open()))
+    assert {(r["condition"], r["set"], r["n_q"]) for r in rows} == {(c, s, n) for c in CODECS for s in SETS
+                                                                      for n in ("1", "2")}
+    assert {r["delay_samples"] for r in rows} == {"0"} and {r["source"] for r in rows} == {"structure"}
+    assert 'id="delays"' in layout.report_file.read_text()
 
 
 def test_interrupted_training_resumes_from_its_checkpoint(run_copy) -> None:

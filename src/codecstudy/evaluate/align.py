@@ -1,9 +1,10 @@
-"""Aligning a decoded signal with its reference: delay compensation, length matching and dynamic time warping.
+"""Bringing a decoded signal onto its reference's time axis: a known delay, length matching, dynamic time warping.
 
 Sample-aligned metrics (SI-SNR, CI-SDR, STOI, frame-by-frame MCD and F0) punish a constant delay as if it were
 distortion: a 20 ms shift of an identical copy drops STOI from 1.0 to 0.67 and SI-SNR below -30 dB. Codecs with
-causal convolutions or look-ahead do shift their output, so the scorer removes the delay found by
-cross-correlation before those metrics and records it. VERSA does not, which is why it can be switched off for
+look-ahead or framing delays do shift their output, so the scorer removes the *codec's* delay before those metrics.
+That delay is one number per codec and setting (:mod:`codecstudy.evaluate.delay` says why and how it is found);
+nothing here searches a lag per clip. VERSA compensates nothing, which is why compensation can be switched off for
 parity checks.
 
 The DTW here is an exact one with the step pattern fastdtw uses ((1,0), (0,1), (1,1), each step costing the local
@@ -17,37 +18,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.signal import correlate, correlation_lags
 
+from codecstudy.evaluate.delay import clip_lag
 from codecstudy.evaluate.metrics.base import MetricError
 
 
 @dataclass(frozen=True)
 class Alignment:
-    """What :func:`compensate_delay` did: ``delay`` > 0 means the estimate lagged the reference by that many
-    samples; ``correlation`` is the normalised cross-correlation at the chosen lag (1.0 for an exact copy)."""
+    """What :func:`align_pair` did. ``delay`` is the codec's delay that was removed (> 0: the estimate lagged);
+    ``clip_lag`` and ``clip_correlation`` are this pair's own cross-correlation peak, a diagnostic that is recorded
+    and never applied."""
 
     delay: int
-    correlation: float
-    applied: bool
-
-
-def estimate_delay(ref: np.ndarray, est: np.ndarray, max_delay: int) -> tuple[int, float]:
-    """Lag (samples, positive = ``est`` late) maximising the cross-correlation within ``±max_delay``.
-
-    Uses the FFT, so a 10 s pair costs a few milliseconds. Returns the lag and the correlation at that lag
-    normalised by both signals' energies (0 when either is silent).
-    """
-    ref = np.asarray(ref, dtype=np.float64)
-    est = np.asarray(est, dtype=np.float64)
-    energy = float(np.sqrt(np.dot(ref, ref) * np.dot(est, est)))
-    if energy == 0.0 or ref.size == 0 or est.size == 0:
-        return 0, 0.0
-    xcorr = correlate(est, ref, mode="full", method="fft")
-    lags = correlation_lags(est.size, ref.size, mode="full")
-    window = np.abs(lags) <= max_delay
-    best = int(np.argmax(np.where(window, xcorr, -np.inf)))
-    return int(lags[best]), float(xcorr[best] / energy)
+    clip_lag: int | None = None
+    clip_correlation: float | None = None
 
 
 def shift_to_reference(est: np.ndarray, delay: int, length: int) -> np.ndarray:
@@ -77,17 +61,16 @@ def align_pair(
     est: np.ndarray,
     sample_rate: int,
     *,
-    compensate: bool = True,
+    delay: int = 0,
     max_delay_s: float = 0.1,
-    min_correlation: float = 0.1,
     max_mismatch: float = 0.1,
+    diagnose: bool = True,
 ) -> tuple[np.ndarray, Alignment]:
-    """``est`` brought onto the reference's time axis (same length as ``ref``) for sample-aligned metrics.
+    """``est`` shifted by the codec's ``delay`` and cut or padded to the reference's length.
 
     Raises :class:`MetricError` when the lengths differ by more than ``max_mismatch`` (VERSA's 10 % rule): such a
-    pair is not a reconstruction of its reference and any aligned metric would be meaningless. The delay is only
-    applied when the correlation peak is at least ``min_correlation``; below that (noise, silence, a failed
-    codec) the peak position is arbitrary and shifting would only add a random offset.
+    pair is not a reconstruction of its reference and any aligned metric would be meaningless. With ``diagnose``
+    the pair's own lag within ``±max_delay_s`` is measured and returned, for the record only.
     """
     mismatch = length_mismatch(ref.size, est.size)
     if mismatch >= max_mismatch:
@@ -95,14 +78,8 @@ def align_pair(
             f"length mismatch: reference {ref.size} samples, estimate {est.size} "
             f"(ratio {mismatch:.3f} >= {max_mismatch})"
         )
-    delay, corr = 0, 0.0
-    applied = False
-    if compensate:
-        delay, corr = estimate_delay(ref, est, int(round(max_delay_s * sample_rate)))
-        applied = corr >= min_correlation and delay != 0
-        if not applied:
-            delay = 0
-    return shift_to_reference(est, delay, ref.size), Alignment(delay, corr, applied)
+    lag, corr = clip_lag(ref, est, int(round(max_delay_s * sample_rate))) if diagnose else (None, None)
+    return shift_to_reference(est, delay, ref.size), Alignment(int(delay), lag, corr)
 
 
 # ------------------------------------------------------------------------------------------------------ DTW

@@ -77,9 +77,21 @@ def add_commands(commands: argparse._SubParsersAction, add_parser: AddParser) ->
     evaluate.add_argument("--ref-cache", type=Path, help="reference feature cache (default: ~/.cache/codecstudy)")
     evaluate.add_argument("--no-ref-cache", action="store_true", help="do not cache reference features on disk")
     evaluate.add_argument(
-        "--no-delay-compensation", action="store_true", help="do not remove the estimate's delay (VERSA behaviour)"
+        "--no-delay-compensation", action="store_true", help="do not remove the codec's delay (VERSA behaviour)"
     )
-    evaluate.add_argument("--max-delay", type=float, default=0.1, help="largest delay searched, s (default: 0.1)")
+    evaluate.add_argument(
+        "--delay",
+        type=int,
+        metavar="SAMPLES",
+        help="the codec's delay in samples (at the codec's rate; pairs mode: at --sample-rate or the references' "
+        "rate), applied to every clip; default: declared by the codec, else calibrated once over the set",
+    )
+    evaluate.add_argument(
+        "--max-delay", type=float, default=0.1, help="largest delay considered in calibration, s (default: 0.1)"
+    )
+    evaluate.add_argument(
+        "--calibration-clips", type=int, default=32, help="clips a delay calibration uses (default: %(default)s)"
+    )
     evaluate.add_argument("--name", help="condition name in the results (default: the codec's name)")
     evaluate.add_argument("--set-name", help="set name in the results (default: the manifest's name)")
     evaluate.add_argument("--sample-rate", type=int, help="pairs mode: resample both sides to this rate")
@@ -133,7 +145,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         mode=args.mode,
         overrides=parse_metric_overrides(args.metric_set),
         delay_compensation=not args.no_delay_compensation,
+        delay_samples=args.delay,
         max_delay_s=args.max_delay,
+        calibration_clips=args.calibration_clips,
         workers=args.workers,
         shard=parse_shard(args.shard),
         ref_cache=default_ref_cache(args.no_ref_cache, args.ref_cache),

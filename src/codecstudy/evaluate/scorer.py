@@ -38,12 +38,25 @@ from codecstudy import audio
 from codecstudy.errors import AudioReadError, CodecStudyError
 from codecstudy.evaluate.align import Alignment, align_pair
 from codecstudy.evaluate.cache import FeatureCache, default_cache_dir, feature_key, signal_digest
+from codecstudy.evaluate.delay import (
+    CALIBRATION,
+    GIVEN,
+    OFF,
+    RULE,
+    STRUCTURE,
+    CodecDelay,
+    DelaySettings,
+    calibrate_delay,
+    calibration_subset,
+    lag_agreement,
+)
 from codecstudy.evaluate.metrics.base import MetricError, package_version
 from codecstudy.evaluate.metrics.usage import bitrate, code_counts, usage_summary
 from codecstudy.evaluate.registry import MetricSpec, check_available, resolve_metrics, run_metric
 from codecstudy.jsonl import JsonlAppender, read_jsonl, write_json_atomic
 
 META_NAME = "meta.json"
+DELAY_NAME = "delay.json"
 RESULTS_PREFIX = "results"
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif")
 
@@ -58,8 +71,9 @@ class EvalSettings:
     mode: str = "parity"
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     delay_compensation: bool = True
+    delay_samples: int | None = None  # the codec's delay, given by the user; None: from the codec or calibrated
     max_delay_s: float = 0.1
-    min_correlation: float = 0.1
+    calibration_clips: int = 32
     max_mismatch: float = 0.1
     workers: int = 1
     shard: tuple[int, int] = (0, 1)
@@ -83,12 +97,18 @@ class EvalSettings:
     def alignment(self) -> dict[str, Any]:
         return {
             "delay_compensation": self.delay_compensation,
+            "delay_samples": self.delay_samples,
             "max_delay_s": self.max_delay_s,
-            "min_correlation": self.min_correlation,
+            "calibration_clips": self.calibration_clips,
             "max_mismatch": self.max_mismatch,
-            "method": "cross-correlation peak within ±max_delay_s, applied when its normalised value >= "
-            "min_correlation; estimate shifted and cut/zero-padded to the reference length",
+            "rule": RULE,
+            "method": "one delay per codec setting (from the codec's structure, given, or calibrated over up to "
+            "calibration_clips clips of the set: envelope consensus, then waveform refinement), applied to every "
+            "clip; estimate shifted and cut/zero-padded to the reference length; per-clip lags recorded only",
         }
+
+    def delay_settings(self) -> DelaySettings:
+        return DelaySettings(max_delay_s=self.max_delay_s, max_clips=self.calibration_clips)
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -157,9 +177,17 @@ class PairScorer:
         return {}
 
     def score(
-        self, clip_id: str, ref: np.ndarray, est: np.ndarray, sr: int, clip_fields: dict[str, Any] | None = None
+        self,
+        clip_id: str,
+        ref: np.ndarray,
+        est: np.ndarray,
+        sr: int,
+        clip_fields: dict[str, Any] | None = None,
+        delay: int = 0,
     ) -> dict[str, Any]:
-        """Metric values, per-metric errors and the alignment for one pair (both at ``sr``, mono float)."""
+        """Metric values, per-metric errors and the alignment for one pair (both at ``sr``, mono float).
+
+        ``delay`` is the codec's delay (samples at ``sr``), the same for every clip of the codec setting."""
         from codecstudy.evaluate.metrics.spectral import world_settings
         from codecstudy.evaluate.world import world_features
 
@@ -170,20 +198,14 @@ class PairScorer:
         errors: dict[str, str] = {}
         aligned: np.ndarray | None = None
         alignment_error: str | None = None
-        alignment = Alignment(0, 0.0, False)
+        alignment = Alignment(delay)
         if any(s.aligned for s in self.specs):
             try:
                 if not (np.all(np.isfinite(ref)) and np.all(np.isfinite(est))):
                     raise MetricError("non-finite samples (NaN or inf) in the reference or the estimate")
                 a = self.settings
                 aligned, alignment = align_pair(
-                    ref,
-                    est,
-                    sr,
-                    compensate=a.delay_compensation,
-                    max_delay_s=a.max_delay_s,
-                    min_correlation=a.min_correlation,
-                    max_mismatch=a.max_mismatch,
+                    ref, est, sr, delay=delay, max_delay_s=a.max_delay_s, max_mismatch=a.max_mismatch
                 )
             except MetricError as exc:
                 alignment_error = str(exc)
@@ -223,8 +245,10 @@ class PairScorer:
             "errors": errors,
             "alignment": {
                 "delay_samples": alignment.delay,
-                "correlation": round(alignment.correlation, 6),
-                "applied": alignment.applied,
+                "clip_lag_samples": alignment.clip_lag,
+                "clip_lag_correlation": None
+                if alignment.clip_correlation is None
+                else round(alignment.clip_correlation, 6),
                 "length_ref": int(ref.size),
                 "length_est": int(est.size),
             },
@@ -270,6 +294,8 @@ def _write_meta(out: Path, meta: dict[str, Any], force: bool) -> None:
                 "use another --out, or --force to discard them"
             )
         meta["n_q"] = sorted(set(old.get("n_q") or []) | set(meta.get("n_q") or [])) or None
+        if "delay" in meta:
+            meta["delay"] = {**(old.get("delay") or {}), **meta["delay"]}
         meta["created"] = old.get("created", meta["created"])
     write_json_atomic(path, meta)
 
@@ -318,11 +344,88 @@ def _safe_name(clip_id: str) -> str:
     return f"{stem}-{hashlib.sha1(clip_id.encode()).hexdigest()[:10]}"
 
 
+# ------------------------------------------------------------------------------------------------------ delays
+def _fixed_delay(settings: EvalSettings, sample_rate: int | None) -> CodecDelay | None:
+    """The delay when the settings decide it: compensation off, or a delay given by the user."""
+    if not settings.delay_compensation:
+        return CodecDelay(0, OFF, "compensation switched off", sample_rate=sample_rate)
+    if settings.delay_samples is not None:
+        return CodecDelay(int(settings.delay_samples), GIVEN, "given in the settings", sample_rate=sample_rate)
+    return None
+
+
+def _delay_key(settings: EvalSettings, what: str) -> dict[str, Any]:
+    """What a stored calibration is valid for: the codec (or decoded folder) and the alignment settings."""
+    return {"for": what, "alignment": settings.alignment()}
+
+
+def stored_delays(out: Path, key: dict[str, Any]) -> dict[str, CodecDelay]:
+    """Calibrations kept in ``OUT/delay.json`` for the same codec and settings (a resumed run reuses them, so every
+    clip of a setting gets the same delay however often the run is interrupted)."""
+    path = Path(out) / DELAY_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("key") != key:
+        return {}
+    return {k: CodecDelay.from_json(v["delay"]) for k, v in (data.get("settings") or {}).items()}
+
+
+def write_delays(out: Path, key: dict[str, Any], delays: dict[str, CodecDelay], results: dict[str, Path]) -> None:
+    """``OUT/delay.json``: per setting the delay applied and how the clips' own lags agree with it."""
+    path = Path(out) / DELAY_NAME
+    settings: dict[str, Any] = {}
+    if path.is_file():  # keep the other settings of the same codec (a run may add an n_q later)
+        old = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(old, dict) and old.get("key") == key:
+            settings.update(old.get("settings") or {})
+    for name, delay in delays.items():
+        records = read_results(results[name]) if name in results else []
+        settings[name] = {"delay": delay.to_json(), "agreement": lag_agreement(records, delay.sample_rate or 1)}
+    write_json_atomic(path, {"key": key, "settings": settings})
+
+
+def codec_delays(
+    model: Any, clips: list[dict[str, Any]], n_qs: list[int], settings: EvalSettings, stored: dict[str, CodecDelay]
+) -> dict[int, CodecDelay]:
+    """The delay at each n_q: fixed by the settings, declared by the codec (``delay_samples(n_q)``, None when the
+    codec does not know), kept from an earlier calibration, or calibrated now on a spread of ``clips``."""
+    sr = model.sample_rate
+    fixed = _fixed_delay(settings, sr)
+    if fixed is not None:
+        return {n: fixed for n in n_qs}
+    result: dict[int, CodecDelay] = {}
+    todo: list[int] = []
+    declare = getattr(model, "delay_samples", None)
+    for n in n_qs:
+        declared = declare(n) if callable(declare) else None
+        if declared is not None:
+            result[n] = CodecDelay(int(declared), STRUCTURE, "declared by the codec", sample_rate=sr)
+        elif str(n) in stored and stored[str(n)].source == CALIBRATION:
+            result[n] = stored[str(n)]
+        else:
+            todo.append(n)
+    if todo:
+        pairs: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in todo}
+        for index in calibration_subset(len(clips), settings.calibration_clips):
+            try:
+                ref, _, decoded = _reconstruct(model, clips[index], tuple(todo))
+            except AudioReadError:
+                continue
+            for n in todo:
+                pairs[n].append((ref, decoded[n]))
+        for n in todo:
+            result[n] = calibrate_delay(pairs[n], sr, settings.delay_settings())
+    return result
+
+
 # -------------------------------------------------------------------------------------------------- codec mode
 @dataclass(frozen=True)
 class ClipJob:
     clip: dict[str, Any]
     n_qs: tuple[int, ...]
+    delays: tuple[int, ...] = ()  # the codec's delay at each of n_qs (samples at its rate)
 
 
 _WORKER: dict[str, Any] = {}
@@ -350,50 +453,64 @@ class PairJob:
     dec_path: str
     sample_rate: int | None
     fields: dict[str, Any]
+    delay_s: float = 0.0  # the output folder's delay, in seconds (each pair is scored at its own rate)
+
+
+def _read_pair(job: PairJob) -> tuple[np.ndarray, np.ndarray, int]:
+    """Both sides of a pair at the job's rate (default: the reference's); raises AudioReadError."""
+    ref, ref_rate = audio.read(job.ref_path)
+    est, est_rate = audio.read(job.dec_path)
+    rate = job.sample_rate or ref_rate
+    return audio.resample(ref, ref_rate, rate), audio.resample(est, est_rate, rate), rate
 
 
 def _score_pair(job: PairJob) -> list[dict[str, Any]]:
     """Read, resample and score one (reference, decoded) file pair; a read error becomes the line's ``error``."""
     scorer: PairScorer = _WORKER["scorer"]
     try:
-        ref, ref_rate = audio.read(job.ref_path)
-        est, est_rate = audio.read(job.dec_path)
+        ref, est, rate = _read_pair(job)
     except AudioReadError as exc:
         return [{"clip": job.key, "error": str(exc), "metrics": {}, "errors": {}}]
-    rate = job.sample_rate or ref_rate
-    ref = audio.resample(ref, ref_rate, rate)
-    est = audio.resample(est, est_rate, rate)
-    record = scorer.score(job.key, ref, est, rate, job.fields)
+    record = scorer.score(job.key, ref, est, rate, job.fields, delay=int(round(job.delay_s * rate)))
     return [{"clip": job.key, "sample_rate": rate, "duration_s": round(ref.size / rate, 4), **record}]
+
+
+def _reconstruct(model: Any, clip: dict[str, Any], n_qs: tuple[int, ...]) -> tuple[np.ndarray, Any, dict[int, Any]]:
+    """One clip at the codec's rate, its codes at ``max(n_qs)`` and its decoding at each n_q; raises
+    AudioReadError. Shared by scoring and delay calibration, so both see the same reconstruction."""
+    import torch
+
+    samples, rate = audio.read(clip["path"], clip.get("start") or 0.0, clip.get("duration"))
+    ref = audio.resample(samples, rate, model.sample_rate)
+    wave = torch.from_numpy(np.ascontiguousarray(ref)).view(1, 1, -1)
+    codes = model.encode(wave, n_q=max(n_qs))
+    decoded = {n: model.decode(codes[:, :n], lengths=[ref.size])[0, 0].numpy() for n in n_qs}
+    return ref, codes, decoded
 
 
 def _score_clip(job: ClipJob) -> list[dict[str, Any]]:
     """Encode/decode one clip at every n_q and score it; returns one record per n_q (with ``_codes`` attached)."""
-    import torch
-
     model = _WORKER["model"]
     scorer: PairScorer = _WORKER["scorer"]
     clip = job.clip
     sr = model.sample_rate
     base = {"clip": clip["id"], "language": clip.get("language"), "domain": clip.get("domain")}
     try:
-        samples, rate = audio.read(clip["path"], clip.get("start") or 0.0, clip.get("duration"))
+        ref, codes, decoded = _reconstruct(model, clip, job.n_qs)
     except AudioReadError as exc:
         return [{**base, "n_q": n, "error": str(exc), "metrics": {}, "errors": {}} for n in job.n_qs]
-    ref = audio.resample(samples, rate, sr)
-    wave = torch.from_numpy(np.ascontiguousarray(ref)).view(1, 1, -1)
-    codes = model.encode(wave, n_q=max(job.n_qs))
     records = []
     fields = {"text": clip.get("text"), "language": clip.get("language")}
+    delays = dict(zip(job.n_qs, job.delays))
     for n_q in job.n_qs:
-        est = model.decode(codes[:, :n_q], lengths=[ref.size])[0, 0].numpy()
+        est = decoded[n_q]
         record = {
             **base,
             "n_q": n_q,
             "bitrate_bps": bitrate(n_q, model.codebook_size, model.frame_rate),
             "sample_rate": sr,
             "duration_s": round(ref.size / sr, 4),
-            **scorer.score(clip["id"], ref, est, sr, fields),
+            **scorer.score(clip["id"], ref, est, sr, fields, delay=delays.get(n_q, 0)),
         }
         if _WORKER["settings"].save_audio:
             record["_audio"] = est
@@ -495,6 +612,7 @@ def evaluate_codec(
     if limit is not None:
         clips = clips[:limit]
     shard = settings.shard
+    calibration_clips = [c.to_json() for c in clips]  # before sharding: every shard calibrates on the same clips
     clips = [c for i, c in enumerate(clips) if i % shard[1] == shard[0]]
     condition = name or (Path(codec).stem if Path(codec).is_file() else str(codec))
     if set_name is None:  # eval_sets/speech-en.jsonl -> speech-en; corpus/manifest.jsonl -> corpus
@@ -523,6 +641,9 @@ def evaluate_codec(
     out.mkdir(parents=True, exist_ok=True)
     if force:
         _discard(out)
+    delay_key = _delay_key(settings, model.identity_hash())
+    delays = codec_delays(model, calibration_clips, sorted(n_qs), settings, stored_delays(out, delay_key))
+    meta["delay"] = {str(n): d.to_json() for n, d in delays.items()}
     _write_meta(out, meta, force)
 
     done = {n: done_clips(out / str(n)) for n in n_qs}
@@ -530,7 +651,7 @@ def evaluate_codec(
     for clip in clips:
         todo = tuple(n for n in sorted(n_qs) if clip.id not in done[n])
         if todo:
-            jobs.append(ClipJob(clip.to_json(), todo))
+            jobs.append(ClipJob(clip.to_json(), todo, tuple(delays[n].samples for n in todo)))
     skipped = len(clips) - len(jobs)
     writers = {n: JsonlAppender(out / str(n) / results_name(shard)) for n in n_qs}
     failed: dict[str, int] = {}
@@ -557,6 +678,7 @@ def evaluate_codec(
             writer.close()
     for n in n_qs:
         write_usage(out, n, model.codebook_size, model.frame_rate)
+    write_delays(out, delay_key, {str(n): d for n, d in delays.items()}, {str(n): out / str(n) for n in n_qs})
     return RunSummary(out, scored, skipped, failed)
 
 
@@ -572,6 +694,7 @@ def _discard(out: Path) -> None:
         if path.is_dir():
             shutil.rmtree(path)
     (out / META_NAME).unlink(missing_ok=True)
+    (out / DELAY_NAME).unlink(missing_ok=True)
 
 
 def _save_codes(out: Path, clip_id: str, codes: np.ndarray) -> None:
@@ -652,6 +775,7 @@ def evaluate_pairs(
     if not pairs:
         raise CodecStudyError(f"no decoded file in {dec_dir} has a reference with the same relative path in {ref_dir}")
     shard = settings.shard
+    calibration_pairs = list(pairs)  # before sharding: every shard calibrates on the same pairs
     pairs = [p for i, p in enumerate(pairs) if i % shard[1] == shard[0]]
     fields = {c.id: c for c in load_manifest(manifest)} if manifest else {}
     meta = _base_meta("pairs", settings)
@@ -668,6 +792,9 @@ def evaluate_pairs(
     out.mkdir(parents=True, exist_ok=True)
     if force:
         _discard(out)
+    delay_key = _delay_key(settings, meta["decoded_dir"])
+    delay = folder_delay(calibration_pairs, sample_rate, settings, stored_delays(out, delay_key).get("all"))
+    meta["delay"] = {"all": delay.to_json()}
     _write_meta(out, meta, force)
     done = done_clips(out)
     todo = [p for p in pairs if p[0] not in done]
@@ -675,7 +802,7 @@ def evaluate_pairs(
     for key, ref_path, dec_path in todo:
         clip = fields.get(key)
         info = {"text": clip.text, "language": clip.language} if clip else {}
-        jobs.append(PairJob(key, str(ref_path), str(dec_path), sample_rate, info))
+        jobs.append(PairJob(key, str(ref_path), str(dec_path), sample_rate, info, delay_seconds(delay)))
     failed: dict[str, int] = {}
     common = {"condition": meta["condition"], "set": meta["set"], "n_q": None}
     init_args = (None, settings, settings.torch_threads())
@@ -689,7 +816,43 @@ def evaluate_pairs(
                 for metric in record.get("errors", {}):
                     failed[metric] = failed.get(metric, 0) + 1
                 writer.write({**common, **extra, **record})
+    write_delays(out, delay_key, {"all": delay}, {"all": out})
     return RunSummary(out, len(todo), len(pairs) - len(todo), failed)
+
+
+def delay_seconds(delay: CodecDelay) -> float:
+    """A folder's delay in seconds: its pairs may be scored at their own rates, so samples do not carry over."""
+    return delay.samples / delay.sample_rate if delay.sample_rate else 0.0
+
+
+def folder_delay(
+    pairs: list[tuple[str, Path, Path]], sample_rate: int | None, settings: EvalSettings, stored: CodecDelay | None
+) -> CodecDelay:
+    """One delay for a folder of decoded files (they come from one codec setting): given, kept from an earlier
+    calibration, or calibrated on a spread of the pairs at the first pair's rate (or ``sample_rate``)."""
+    if not pairs:
+        return CodecDelay(0, OFF, "no pairs")
+    fixed = _fixed_delay(settings, sample_rate)
+    if fixed is not None:
+        if fixed.sample_rate is None:  # a given delay without --sample-rate: in samples of the first reference
+            rate = audio.info(pairs[0][1]).sample_rate
+            fixed = CodecDelay(fixed.samples, fixed.source, fixed.method, sample_rate=rate)
+        return fixed
+    if stored is not None and stored.source == CALIBRATION:
+        return stored
+    found: list[tuple[np.ndarray, np.ndarray]] = []
+    rate = sample_rate
+    for index in calibration_subset(len(pairs), settings.calibration_clips):
+        key, ref_path, dec_path = pairs[index]
+        try:
+            ref, est, this_rate = _read_pair(PairJob(key, str(ref_path), str(dec_path), rate, {}))
+        except AudioReadError:
+            continue
+        rate = rate or this_rate
+        found.append((ref, est))
+    if rate is None:
+        return CodecDelay(0, CALIBRATION, "no readable pairs: not shifted")
+    return calibrate_delay(found, rate, settings.delay_settings())
 
 
 def default_ref_cache(disabled: bool, given: Path | None) -> Path | None:

@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -29,6 +28,7 @@ from codecstudy.jsonl import JsonlAppender, write_json_atomic, write_jsonl_atomi
 from codecstudy.study import state as S
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.spec import CodecRun, StudySpec
+from codecstudy.study.state import eval_settings
 
 Echo = Callable[[str], None]
 
@@ -116,20 +116,6 @@ def check_study(spec: StudySpec, only: list[str] | None = None) -> list[str]:
         raise ConfigError(f"{where}evaluate.metrics: {exc}") from None
     notes.append(f"metrics ({spec.evaluate.mode} mode): {', '.join(s.name for s in specs)}")
     return notes
-
-
-def eval_settings(spec: StudySpec) -> Any:
-    from codecstudy.evaluate.scorer import EvalSettings, default_ref_cache
-
-    ev = spec.evaluate
-    return EvalSettings(
-        metrics=list(ev.metrics),
-        mode=ev.mode,
-        overrides={k: dict(v) for k, v in ev.metric_settings.items()},
-        delay_compensation=ev.delay_compensation,
-        workers=ev.workers or os.cpu_count() or 1,
-        ref_cache=default_ref_cache(False, None),
-    )
 
 
 # ------------------------------------------------------------------------------------------------------ stages
@@ -346,10 +332,12 @@ class StudyRunner:
             self._stage(S.train_state(run, layout, steps), lambda run=run: train_stage(run, spec, layout,
                                                                                        self.progress))
         identities = {run.name: S.codec_identity(layout.codec_file(run.name)) for run in runs}
+        alignment = eval_settings(spec).alignment()
         for eval_set in spec.eval_set_names:
             ids = S.eval_clip_ids(layout, eval_set)
             for run in runs:
-                current = S.eval_state(run.name, eval_set, layout, list(spec.evaluate.n_q), ids, identities[run.name])
+                current = S.eval_state(run.name, eval_set, layout, list(spec.evaluate.n_q), ids, identities[run.name],
+                                       alignment)
                 self._stage(current, lambda run=run, eval_set=eval_set, stale=current.stale: evaluate_stage(
                     run.name, eval_set, spec, layout, self.progress, force=stale))
         if spec.tts.enabled:

@@ -120,9 +120,16 @@ def codec_identity(path: Path) -> str | None:
 
 
 def eval_state(
-    codec: str, eval_set: str, layout: RunLayout, n_qs: list[int], clip_ids: list[str], identity: str | None = None
+    codec: str,
+    eval_set: str,
+    layout: RunLayout,
+    n_qs: list[int],
+    clip_ids: list[str],
+    identity: str | None = None,
+    alignment: dict[str, Any] | None = None,
 ) -> StageState:
-    """Complete when every clip has a line at every n_q (and usage.json) for *this* codec (``identity``)."""
+    """Complete when every clip has a line at every n_q (and usage.json) for *this* codec (``identity``) under
+    *these* alignment settings (``alignment``, which carry the delay rule's version)."""
     from codecstudy.evaluate.scorer import done_clips
 
     folder = layout.eval_dir(codec, eval_set)
@@ -130,6 +137,9 @@ def eval_state(
     meta = _read_json(folder / "meta.json")
     if identity is not None and isinstance(meta, dict) and meta.get("codec_identity") not in (None, identity):
         return StageState("evaluate", item, PARTIAL, "scored with an earlier version of the codec", stale=True)
+    if alignment is not None and isinstance(meta, dict) and meta.get("alignment") != alignment:
+        return StageState("evaluate", item, PARTIAL, "scored under another delay rule or alignment setting",
+                          stale=True)
     expected = set(clip_ids)
     done = 0
     complete = bool(expected)
@@ -204,6 +214,23 @@ def report_state(layout: RunLayout) -> StageState:
     return StageState("report", "", COMPLETE, str(report))
 
 
+def eval_settings(spec: StudySpec) -> Any:
+    """The scorer's settings for a study's evaluations (also what their ``meta.json`` must match to be current)."""
+    import os
+
+    from codecstudy.evaluate.scorer import EvalSettings, default_ref_cache
+
+    ev = spec.evaluate
+    return EvalSettings(
+        metrics=list(ev.metrics),
+        mode=ev.mode,
+        overrides={k: dict(v) for k, v in ev.metric_settings.items()},
+        delay_compensation=ev.delay_compensation,
+        workers=ev.workers or os.cpu_count() or 1,
+        ref_cache=default_ref_cache(False, None),
+    )
+
+
 def study_state(spec: StudySpec, layout: RunLayout, only: list[str] | None = None) -> list[StageState]:
     """Every stage's state, in run order (evaluation rows only once the eval sets exist)."""
     states = [corpus_state(spec, layout), conditions_state(spec, layout)]
@@ -215,13 +242,15 @@ def study_state(spec: StudySpec, layout: RunLayout, only: list[str] | None = Non
             steps_cache[key] = target_steps(run)
         states.append(train_state(run, layout, steps_cache[key]))
     identities = {run.name: codec_identity(layout.codec_file(run.name)) for run in runs}
+    alignment = eval_settings(spec).alignment()
     for eval_set in spec.eval_set_names:
         ids = eval_clip_ids(layout, eval_set) if layout.eval_manifest(eval_set).is_file() else []
         for run in runs:
             if not ids:
                 states.append(StageState("evaluate", f"{run.name}/{eval_set}", MISSING, "eval set not built"))
             else:
-                states.append(eval_state(run.name, eval_set, layout, spec.evaluate.n_q, ids, identities[run.name]))
+                states.append(eval_state(run.name, eval_set, layout, spec.evaluate.n_q, ids, identities[run.name],
+                                         alignment))
     if spec.tts.enabled:
         steps = tts_steps(spec)
         states += [tts_state(run.name, layout, steps) for run in runs]

@@ -186,6 +186,39 @@ def usage_rows(layout: RunLayout, codecs: list[str], sets: list[str], n_qs: list
     return rows
 
 
+def delay_rows(layout: RunLayout, codecs: list[str], sets: list[str]) -> list[dict[str, Any]]:
+    """Per codec x set x n_q: the delay applied to every clip, where it came from, and how the clips' own lags
+    agree with it (from each ``delay.json``; :mod:`codecstudy.evaluate.delay`)."""
+    import json
+
+    rows = []
+    for codec in codecs:
+        for eval_set in sets:
+            path = layout.eval_dir(codec, eval_set) / "delay.json"
+            if not path.is_file():
+                continue
+            for setting, entry in json.loads(path.read_text(encoding="utf-8")).get("settings", {}).items():
+                delay, agree = entry.get("delay", {}), entry.get("agreement", {})
+                rate = delay.get("sample_rate")
+                rows.append(
+                    {
+                        "condition": codec,
+                        "set": eval_set,
+                        "n_q": setting,
+                        "delay_samples": delay.get("samples"),
+                        "delay_ms": round(1000.0 * delay["samples"] / rate, 2) if rate else None,
+                        "source": delay.get("source"),
+                        "method": delay.get("method"),
+                        "confidence": delay.get("confidence"),
+                        "calibration_clips": delay.get("clips"),
+                        "clear_matches": agree.get("clear_matches"),
+                        "disagreeing_share": agree.get("disagreeing_share"),
+                        "flag": agree.get("flag"),
+                    }
+                )
+    return rows
+
+
 def hours_rows(layout: RunLayout, conditions: list[str]) -> list[dict[str, Any]]:
     """Training hours per condition x language x domain (from ``conditions/<name>.stats.json``)."""
     import json
@@ -256,6 +289,7 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
         "paper_counts.csv": [{"condition": k, **v} for k, v in paper_counts(cells).items()],
         "usage.csv": usage_rows(layout, codecs, spec.eval_set_names, spec.evaluate.n_q),
         "hours.csv": hours_rows(layout, spec.condition_names),
+        "delays.csv": delay_rows(layout, codecs, spec.eval_set_names),
     }
     if spec.tts.enabled:
         files["tts.csv"] = tts_rows(layout, codecs)

@@ -249,6 +249,16 @@ class CodecModel(nn.Module):
         """A decoder that takes codes chunk by chunk and returns ``chunk_frames * hop`` samples per chunk."""
         return StreamingDecoder(self)
 
+    def delay_samples(self, n_q: int | None = None) -> int:
+        """The output's delay behind the input, in samples, at any number of codebooks: 0.
+
+        Every convolution pads to keep its length (causal ones on the left, so a causal model's latency of one
+        frame is a wait for input, not a shift of its output), the decoder is trimmed to the input's length, and
+        training compares the reconstruction with its input sample by sample. So the output is on the input's
+        time axis by construction, trained or not.
+        """
+        return 0
+
     def prepare_for_inference(self) -> CodecModel:
         """Eval mode and weight norm folded into plain weights (faster, exportable); the identity is kept."""
         self.eval()

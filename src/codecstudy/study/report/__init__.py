@@ -114,6 +114,7 @@ def build_report(spec: StudySpec, layout: RunLayout, *, audio: bool = True) -> P
         set_counts=read_csv(tables / "counts.csv"),
         seeds=read_csv(tables / "seeds.csv"),
         usage=usage,
+        delays=read_csv(tables / "delays.csv"),
         leakage=_json(layout.corpus / "leakage.json") or [],
         codecs=codecs,
         figures=figs,

@@ -70,6 +70,7 @@ class ReportData:
     set_counts: list[dict[str, str]] = field(default_factory=list)
     seeds: list[dict[str, str]] = field(default_factory=list)
     usage: list[dict[str, str]] = field(default_factory=list)
+    delays: list[dict[str, str]] = field(default_factory=list)
     leakage: list[dict[str, Any]] = field(default_factory=list)
     codecs: list[dict[str, Any]] = field(default_factory=list)
     figures: dict[str, list[Figure]] = field(default_factory=dict)
@@ -176,6 +177,35 @@ def usage_summary(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     return out
 
 
+def delay_section(rows: list[dict[str, str]]) -> str:
+    """The delay each codec setting was compensated by, and a warning for codecs whose clips disagree with it."""
+    if not rows:
+        return "<p>No delay records.</p>"
+    intro = (
+        "<p>Sample-aligned metrics (STOI, SI-SNR, CI-SDR, frame-wise MCD and F0) are computed after removing the "
+        "codec's delay: one number per codec and number of codebooks, declared by the codec (<i>structure</i>), "
+        "given, or calibrated once over the set; every clip gets the same shift (docs/metrics.md). A clip's own "
+        "lag is recorded and never applied.</p>"
+    )
+    flagged = [r for r in rows if str(r.get("flag")).lower() == "true"]
+    warn = ""
+    if flagged:
+        items = "".join(
+            f"<li><b>{esc(r['condition'])}</b> on {esc(r['set'])} at n_q {esc(r['n_q'])}: "
+            f"{_fmt(_num(r.get('disagreeing_share')) * 100, 0)} % of its {esc(r.get('clear_matches'))} clearly "
+            f"matching clips peak more than 1 ms away from its delay of {esc(r.get('delay_samples'))} samples</li>"
+            for r in flagged
+        )
+        warn = (
+            '<div class="warn"><p><b>Clips disagree with the codec\'s delay.</b> Well-matching clips whose '
+            "cross-correlation peaks scatter point at a codec that warps time or drops samples, not at a "
+            f"delay:</p><ul>{items}</ul></div>"
+        )
+    columns = ["condition", "set", "n_q", "delay_samples", "delay_ms", "source", "method", "confidence",
+               "clear_matches", "disagreeing_share"]
+    return intro + warn + simple_table(rows, columns, "delays")
+
+
 def figures(items: list[Figure]) -> str:
     return "\n".join(
         f'<figure><img src="{esc(f.src)}" alt="{esc(f.title)}" loading="lazy">'
@@ -256,6 +286,7 @@ def render(data: ReportData) -> str:
             + simple_table(usage_summary(data.usage), ["condition", "set", "n_q", "mean perplexity",
                                                         "mean used fraction", "efficiency"], "usage"),
         ),
+        ("delay", "Codec delay", delay_section(data.delays)),
         (
             "training",
             "Training",
