@@ -47,6 +47,7 @@ def test_sets(spec: StudySpec) -> list[str]:
 def study_hash(spec: StudySpec) -> str:
     resolved = spec.resolved()
     wanted = {k: resolved[k] for k in _STIMULUS_KEYS if k in resolved}
+    wanted["listen"] = {k: v for k, v in wanted["listen"].items() if k != "enabled"}  # how, not what, it is built
     wanted["n_q"] = test_n_q(spec)
     text = json.dumps(wanted, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
