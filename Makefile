@@ -41,7 +41,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/codecstudy study run $(DEMO) --out $(RUN) $(DEMO_ARGS)
 
-# Debian's chromium renders the study report in the report test (about a minute with apt; skipped without it).
+# Debian's chromium renders the study report and drives a listening-test session in the browser tests (about a
+# minute with apt; those tests are skipped without it).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \

@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_commands(commands)
     _add_tts_commands(commands)
     _add_study_commands(commands)
+    _add_listen_commands(commands)
     return parser
 
 
@@ -229,6 +230,13 @@ def _add_evaluate_commands(commands: argparse._SubParsersAction) -> None:
 def _add_study_commands(commands: argparse._SubParsersAction) -> None:
     """`study run|status|report`; their options and handlers live in codecstudy.study.commands."""
     from codecstudy.study.commands import add_commands
+
+    add_commands(commands, _add_parser)
+
+
+def _add_listen_commands(commands: argparse._SubParsersAction) -> None:
+    """`listen build|import`; their options and handlers live in codecstudy.listen.commands."""
+    from codecstudy.listen.commands import add_commands
 
     add_commands(commands, _add_parser)
 

@@ -87,3 +87,8 @@ class RunLayout:
     @property
     def report_file(self) -> Path:
         return self.report_dir / "index.html"
+
+    @property
+    def listen_dir(self) -> Path:
+        """The listening test: ``index.html``, ``trials.json``, ``audio/`` and the imported ``ratings/``."""
+        return self.root / "listen"

@@ -364,6 +364,8 @@ class StudyRunner:
             return self.records
         with run_lock(layout, "report"):
             all_codecs = [r.name for r in spec.codec_runs()] + [b.name for b in spec.baseline_runs()]
+            if spec.listen.enabled:  # before the report, which links to it
+                self._stage(S.listen_state(spec, layout), self._listen)
             self._stage(S.aggregate_state(layout, all_codecs), self._aggregate)
             self._stage(S.report_state(layout), self._report)
         return self.records
@@ -393,6 +395,11 @@ class StudyRunner:
 
         written = write_study_tables(self.spec, self.layout)
         return f"{len(written)} table files in {self.layout.tables}"
+
+    def _listen(self) -> str:
+        from codecstudy.study.listening import build_listening_test
+
+        return str(build_listening_test(self.spec, self.layout))
 
     def _report(self) -> str:
         from codecstudy.study.report import build_report

@@ -57,16 +57,10 @@ def write_samples(
 
     from codecstudy import audio
     from codecstudy.codec.catalog import open_codec
+    from codecstudy.codec.roundtrip import report_setting, roundtrip
 
     models = {name: open_codec(str(source)) for name, source in codecs.items()}
-    chosen = {}
-    for name, codec in models.items():
-        if settings and name in settings:
-            chosen[name] = settings[name]
-        elif codec.kind == "native":  # codecstudy models at the table's n_q
-            chosen[name] = str(min(n_q, len(codec.settings())))
-        else:  # others at the first setting their name selects
-            chosen[name] = codec.default_settings()[0]
+    chosen = {name: report_setting(codec, n_q, (settings or {}).get(name)) for name, codec in models.items()}
     samples: list[Sample] = []
     for set_name, manifest in eval_sets.items():
         clips = {r["id"]: r for r in read_jsonl(manifest)}
@@ -90,8 +84,7 @@ def write_samples(
                 if sr not in wave_cache:
                     wave_cache[sr] = audio.resample(samples_at_rate, rate, sr)
                 ref = wave_cache[sr]
-                trip = model.roundtrip(np.ascontiguousarray(ref, dtype=np.float32), chosen[name])
-                est = trip.audio[: ref.size + (model.delay_samples(chosen[name]) or 0)]
+                est = roundtrip(model, ref, chosen[name])
                 folder.mkdir(parents=True, exist_ok=True)
                 audio.write(report_dir / rel, np.clip(est, -1.0, 1.0), sr, subtype="PCM_16")
                 if not (report_dir / ref_rel).is_file():

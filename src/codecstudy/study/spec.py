@@ -157,6 +157,19 @@ class BaselinesSection(_Strict):
         return [BaselineEntry(codec=c) if isinstance(c, str) else c for c in self.codecs]
 
 
+class ListenSection(_Strict):
+    """The MUSHRA listening test (docs/listening.md): ``codecstudy listen build``, or ``study run`` when enabled."""
+
+    enabled: bool = Field(False, description="build listen/index.html after the report in `study run`")
+    trials: int = Field(12, ge=1, description="trials drawn from the eval sets, stratified by language/domain")
+    seed: int = Field(0, description="seed of the trial sample; each listener's order is seeded by it and their id")
+    max_seconds: float = Field(8.0, gt=0, le=30, description="stimuli are the clips' first seconds")
+    min_seconds: float = Field(1.0, ge=0, description="clips shorter than this are not drawn")
+    target_lufs: float = Field(-23.0, le=0, description="loudness of every stimulus (BS.1770 LUFS), lower if a "
+                               "stimulus would clip")
+    sets: list[str] | None = Field(None, description="eval sets to draw from; None: the evaluated sets")
+
+
 class _StudySections(_Strict):
     name: str = Field("study", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
@@ -172,6 +185,7 @@ class _StudySections(_Strict):
     report: ReportSection = Field(default_factory=ReportSection)
     tts: TTSSection = Field(default_factory=TTSSection)
     baselines: BaselinesSection = Field(default_factory=BaselinesSection)
+    listen: ListenSection = Field(default_factory=ListenSection)
 
     @field_validator("architectures")
     @classmethod
@@ -224,6 +238,7 @@ class StudySpec(BaseModel):
     report: ReportSection = Field(default_factory=ReportSection)
     tts: TTSSection = Field(default_factory=TTSSection)
     baselines: BaselinesSection = Field(default_factory=BaselinesSection)
+    listen: ListenSection = Field(default_factory=ListenSection)
     path: Path | None = None
 
     @property
@@ -282,6 +297,7 @@ class StudySpec(BaseModel):
             "report": self.report.model_dump(mode="json"),
             "tts": self.tts.model_dump(mode="json"),
             "baselines": self.baselines.model_dump(mode="json"),
+            "listen": self.listen.model_dump(mode="json"),
         }
 
 
@@ -324,6 +340,10 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> StudySpe
     if sections.tts.enabled and sections.tts.eval_set not in known:
         raise ConfigError(f"{path}: tts.eval_set: no eval set named {sections.tts.eval_set!r} "
                           f"(eval_sets: {', '.join(known) or 'none'})")
+    for index, name in enumerate(sections.listen.sets or []):
+        if name not in known:
+            raise ConfigError(f"{path}: listen.sets[{index}]: no eval set named {name!r} "
+                              f"(eval_sets: {', '.join(known) or 'none'})")
     return StudySpec(
         name=sections.name,
         description=sections.description,
@@ -336,6 +356,7 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> StudySpe
         report=sections.report,
         tts=sections.tts,
         baselines=sections.baselines,
+        listen=sections.listen,
         path=Path(path),
     )
 

@@ -262,9 +262,19 @@ def study_state(spec: StudySpec, layout: RunLayout, only: list[str] | None = Non
         steps = tts_steps(spec)
         states += [tts_state(run.name, layout, steps) for run in runs]
     all_codecs = [r.name for r in spec.codec_runs()] + [b.name for b in spec.baseline_runs()]
+    if spec.listen.enabled:
+        states.append(listen_state(spec, layout))
     states.append(aggregate_state(layout, all_codecs))
     states.append(report_state(layout))
     return states
+
+
+def listen_state(spec: StudySpec, layout: RunLayout) -> StageState:
+    """The listening test: complete when built for the study as it is now (its stimuli are rebuilt, not resumed)."""
+    from codecstudy.study.listening import listening_state
+
+    complete, detail = listening_state(spec, layout)
+    return StageState("listen", "", COMPLETE if complete else MISSING, detail)
 
 
 def format_states(states: list[StageState]) -> str:

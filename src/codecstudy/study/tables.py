@@ -353,6 +353,9 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     (out / "nonspeech.md").write_text(nonspeech_markdown(nonspeech, n_q), encoding="utf-8")
     written["paper.md"] = out / "paper.md"
     written["nonspeech.md"] = out / "nonspeech.md"
+    from codecstudy.study.listening import write_listening_tables  # MUSHRA tables follow the metrics they correlate
+
+    written.update(write_listening_tables(spec, layout))
     return written
 
 

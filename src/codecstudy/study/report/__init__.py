@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from codecstudy.study.layout import RunLayout
+from codecstudy.study.listening import report_data as listening_data
 from codecstudy.study.report import plots
 from codecstudy.study.report.html import Figure, ReportData, render
 from codecstudy.study.spec import StudySpec
@@ -148,6 +149,7 @@ def build_report(spec: StudySpec, layout: RunLayout, *, audio: bool = True) -> P
         nonspeech=read_csv(tables / "nonspeech.csv"),
         fad=read_csv(tables / "fad.csv"),
         skipped=read_csv(tables / "skipped.csv"),
+        listening=listening_data(spec, layout),
     )
     page = layout.report_file
     tmp = page.with_name(page.name + ".tmp")

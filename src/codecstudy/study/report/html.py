@@ -85,6 +85,7 @@ class ReportData:
     nonspeech: list[dict[str, str]] = field(default_factory=list)
     fad: list[dict[str, str]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    listening: dict[str, Any] = field(default_factory=dict)  # study.listening.report_data
 
 
 def esc(value: Any) -> str:
@@ -292,6 +293,10 @@ def render(data: ReportData) -> str:
 
         sections.append(("nonspeech", "Music and environmental sound", nonspeech_section(
             data.nonspeech, data.fad, data.skipped)))
+    if data.listening:
+        from codecstudy.study.report.listening import listening_section
+
+        sections.append(("listening", "Listening test (MUSHRA)", listening_section(data.listening)))
     if data.seeds:
         sections.append(("seeds", "Spread over seeds", simple_table(
             data.seeds, ["set", "n_q", "condition", "metric", "seeds", "mean", "std", "min", "max"], "seeds")))
