@@ -135,7 +135,10 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     for name in wanted:
         print(f"{name} ...", file=sys.stderr, flush=True)
-        rows += bench(name, clip, args.repeats)
+        new = bench(name, clip, args.repeats)
+        print(markdown(new).splitlines()[-1] if len(new) == 1 else "\n".join(markdown(new).splitlines()[2:]),
+              file=sys.stderr, flush=True)  # each codec's rows as soon as they are measured
+        rows += new
     result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "seconds": args.seconds, "repeats": args.repeats, "machine": machine_info(),
               "load_average": load_average(), "rows": rows}

@@ -580,7 +580,7 @@ def _score_clip(job: ClipJob) -> list[dict[str, Any]]:
         if _WORKER["settings"].save_audio:
             record["_audio"] = est
         records.append(record)
-    if records and codec.nested_codes and codec.codebook_size:
+    if records and codec.kind == "native" and codec.codebook_size:  # usage.json lives in OUT/<n_q>/
         widest = max(job.settings, key=lambda n: described[n].n_q or 0)
         codes = trips[widest].codes
         if codes is not None:
@@ -769,7 +769,7 @@ def evaluate_codec(
     finally:
         for writer in writers.values():
             writer.close()
-    if opened.nested_codes and opened.codebook_size:
+    if opened.kind == "native" and opened.codebook_size:
         for s in chosen:
             write_usage(out, int(s.n_q or 0), opened.codebook_size, float(opened.frame_rate or 0.0))
     write_delays(out, delay_key, delays, {n: out / n for n in setting_names})
