@@ -138,7 +138,8 @@ def test_a_listener_session_from_start_to_imported_table(run_copy: tuple[Path, P
     data = json.loads(exported[0].read_text(encoding="utf-8"))
     assert data["study"] == test["study"] and data["trials_hash"] == test["trials_hash"]
     assert data["session"]["complete"] is True and data["listener"]["languages"] == ["de", "pt"]
-    assert main(["listen", "import", str(exported[0]), "--study", str(study), "--out", str(run), *ARGS]) == 0
+    assert main(["listen", "import", str(exported[0]), "--study", str(study), "--out", str(run), *ARGS,
+                 "--no-report"]) == 0
     with (run / "tables" / "mushra.csv").open(encoding="utf-8", newline="") as handle:
         rows = {(r["group"], r["condition"]): r for r in csv.DictReader(handle)}
     groups = {t["id"]: t["group"] for t in test["trials"]}
