@@ -1,6 +1,6 @@
 """ESPnet SoundStream checkpoints without ESPnet: config mapping, state-dict renaming, files, errors.
 
-The state dicts here are written with ESPnet's key names (spelled out below, independently of the converter's
+The state dicts here are written with ESPnet's key names (tests/helpers/espnet.py, independently of the converter's
 rules) from a small random SoundStream; the comparison with ESPnet's own model code is
 ``test_espnet_equivalence.py`` (slow, needs the espnet package).
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from helpers.espnet import espnet_state, small_config, small_model, write_exp
 
 from codecstudy.cli import main
 from codecstudy.codec.espnet import codec_config_from_espnet, espnet_codebooks, load_espnet_codec
@@ -23,60 +24,9 @@ from codecstudy.errors import CodecStudyError
 RECIPE = Path(__file__).parent / "data" / "espnet_soundstream4_large_v1.1.yaml"
 
 
-def _small_config() -> dict:
-    """An ESPnet config.yaml for a small SoundStream (hidden_dim must stay 512: ESPnet's codebook size)."""
-    data = yaml.safe_load(RECIPE.read_text())
-    data["codec_conf"]["generator_params"].update(
-        encdec_n_filters=2, encdec_n_residual_layers=1, encdec_ratios=[4, 2], quantizer_n_q=4, quantizer_bins=16,
-        quantizer_target_bandwidth=[8.0, 16.0, 40.0],
-    )
-    return data
-
-
-def _espnet_key(ours: str) -> str:
-    """ESPnet's name for one of our generator keys (how ESPnet's SEANet and RVQ modules nest)."""
-    key = re.sub(r"^(encoder|decoder)\.layers\.(\d+)\.", r"\1.model.\2.", ours)
-    key = key.replace(".conv1.conv.", ".block.1.conv.conv.").replace(".conv2.conv.", ".block.3.conv.conv.")
-    key = key.replace(".shortcut.conv.", ".shortcut.conv.conv.")
-    key = re.sub(r"\.model\.(\d+)\.conv\.(bias|parametrizations)", r".model.\1.conv.conv.\2", key)
-    key = key.replace(".convtr.", ".convtr.convtr.")
-    key = re.sub(r"^quantizer\.layers\.(\d+)\.initialized$", r"quantizer.vq.layers.\1._codebook.inited", key)
-    key = re.sub(r"^quantizer\.layers\.(\d+)\.", r"quantizer.vq.layers.\1._codebook.", key)
-    return "codec.generator." + key
-
-
-def _espnet_state(model: SoundStream, old_weight_norm: bool = False) -> dict[str, torch.Tensor]:
-    state = {}
-    for key, value in model.state_dict().items():
-        name = _espnet_key(key)
-        if name.endswith("._codebook.inited"):
-            value = value.float().reshape(1)  # ESPnet: float [1]
-        if old_weight_norm:
-            name = name.replace("parametrizations.weight.original0", "weight_g")
-            name = name.replace("parametrizations.weight.original1", "weight_v")
-        state[name] = value.clone()
-    state["codec.discriminator.discriminators.0.layers.0.weight_g"] = torch.ones(3, 1, 1)
-    state["codec.mel_loss.mel_loss.0.wav_to_mel.logmel.melmat"] = torch.zeros(4, 2)
-    return state
-
-
 @pytest.fixture
 def source_model() -> SoundStream:
-    config = codec_config_from_espnet(_small_config(), name="source")
-    torch.manual_seed(7)
-    model = SoundStream(config)
-    with torch.no_grad():  # non-default buffers, so that a dropped or swapped tensor shows
-        for layer in model.quantizer.layers:
-            layer.embed.normal_()
-            layer.cluster_size.uniform_(1, 5)
-    return model.eval()
-
-
-def _exp(folder: Path, state: dict, config: dict | None = None, name: str = "10epoch.pth") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.yaml").write_text(yaml.safe_dump(config or _small_config()))
-    torch.save(state, folder / name)
-    return folder
+    return small_model()
 
 
 def test_bandwidth_to_codebooks_as_espnet() -> None:
@@ -109,9 +59,9 @@ def test_paper_recipe_maps_to_soundstream_paper() -> None:
     ],
 )
 def test_config_that_does_not_map_names_its_key(tmp_path: Path, edit, key: str) -> None:
-    data = _small_config()
+    data = small_config()
     edit(data)
-    folder = _exp(tmp_path / "exp", {}, data)
+    folder = write_exp(tmp_path / "exp", {}, data)
     with pytest.raises(CodecStudyError) as info:
         load_codec(f"espnet:{folder}")
     message = str(info.value)
@@ -119,7 +69,7 @@ def test_config_that_does_not_map_names_its_key(tmp_path: Path, edit, key: str) 
 
 
 def test_missing_generator_params_take_espnets_defaults() -> None:
-    data = _small_config()
+    data = small_config()
     del data["codec_conf"]["generator_params"]
     with pytest.raises(CodecStudyError, match="hidden_dim: 128"):  # ESPnet's default, which does not map
         codec_config_from_espnet(data)
@@ -128,7 +78,7 @@ def test_missing_generator_params_take_espnets_defaults() -> None:
 @pytest.mark.parametrize("old_weight_norm", [False, True], ids=["parametrizations", "weight_g-weight_v"])
 def test_both_weight_norm_spellings_load_the_same_weights(tmp_path: Path, source_model, noise,
                                                           old_weight_norm: bool) -> None:
-    folder = _exp(tmp_path / "exp" / "codec_small", _espnet_state(source_model, old_weight_norm))
+    folder = write_exp(tmp_path / "exp" / "codec_small", espnet_state(source_model, old_weight_norm))
     model = load_codec(f"espnet:{folder}")
     assert model.config.name == "espnet-codec_small"
     # 2000 frames/s x 4 bits = 8 kbps per codebook; 40 kbps asks for 5 of the 4 codebooks
@@ -143,9 +93,9 @@ def test_both_weight_norm_spellings_load_the_same_weights(tmp_path: Path, source
 
 
 def test_unexpected_key_names_the_key_and_file(tmp_path: Path, source_model) -> None:
-    state = _espnet_state(source_model)
+    state = espnet_state(source_model)
     state["codec.generator.quantizer.vq.layers.0.project_in.weight"] = torch.zeros(8, 512)
-    folder = _exp(tmp_path / "exp", state)
+    folder = write_exp(tmp_path / "exp", state)
     with pytest.raises(CodecStudyError) as info:
         load_codec(f"espnet:{folder}")
     message = str(info.value)
@@ -154,27 +104,27 @@ def test_unexpected_key_names_the_key_and_file(tmp_path: Path, source_model) -> 
 
 
 def test_wrong_shape_names_the_key_and_file(tmp_path: Path, source_model) -> None:
-    state = _espnet_state(source_model)
+    state = espnet_state(source_model)
     key = "codec.generator.quantizer.vq.layers.1._codebook.embed"
     state[key] = torch.zeros(16, 256)
-    folder = _exp(tmp_path / "exp", state)
+    folder = write_exp(tmp_path / "exp", state)
     with pytest.raises(CodecStudyError, match=re.escape(f"{folder / '10epoch.pth'}: key '{key}' has shape "
                                                         "(16, 256), expected (16, 512)")):
         load_codec(f"espnet:{folder}")
 
 
 def test_missing_key_is_reported(tmp_path: Path, source_model) -> None:
-    state = _espnet_state(source_model)
+    state = espnet_state(source_model)
     del state["codec.generator.decoder.model.0.conv.conv.bias"]
     with pytest.raises(CodecStudyError, match=r"missing key for 'decoder\.layers\.0\.conv\.bias'"):
-        load_espnet_codec(str(_exp(tmp_path / "exp", state)))
+        load_espnet_codec(str(write_exp(tmp_path / "exp", state)))
 
 
 def test_folder_layouts(tmp_path: Path, source_model) -> None:
-    state = _espnet_state(source_model)
+    state = espnet_state(source_model)
     # espnet_model_zoo's download folder: meta.yaml names the files
     root = tmp_path / "zoo"
-    _exp(root / "exp" / "codec_x", state, name="360epoch.pth")
+    write_exp(root / "exp" / "codec_x", state, name="360epoch.pth")
     torch.save(state, root / "exp" / "codec_x" / "334epoch.pth")
     (root / "meta.yaml").write_text(yaml.safe_dump({
         "files": {"model_file": "exp/codec_x/360epoch.pth"},
@@ -187,7 +137,7 @@ def test_folder_layouts(tmp_path: Path, source_model) -> None:
     assert load_codec(f"espnet:{root / 'exp' / 'codec_x' / '334epoch.pth'}").config.name == "espnet-codec_x"
     # a folder holding one exp folder somewhere below
     single = tmp_path / "single"
-    _exp(single / "exp" / "codec_y", state)
+    write_exp(single / "exp" / "codec_y", state)
     assert load_codec(f"espnet:{single}").config.name == "espnet-codec_y"
     with pytest.raises(CodecStudyError, match="ESPnet model not found"):
         load_codec(f"espnet:{tmp_path / 'nowhere'}")
@@ -198,8 +148,8 @@ def test_folder_layouts(tmp_path: Path, source_model) -> None:
 
 def test_python_tuples_in_config_are_read(tmp_path: Path, source_model) -> None:
     """ESPnet configs written with yaml.dump carry ``!!python/tuple`` tags (e.g. discriminator strides)."""
-    folder = _exp(tmp_path / "exp", _espnet_state(source_model))
-    text = yaml.safe_dump(_small_config()) + "extra_strides: !!python/tuple [[1, 2], [2, 2]]\n"
+    folder = write_exp(tmp_path / "exp", espnet_state(source_model))
+    text = yaml.safe_dump(small_config()) + "extra_strides: !!python/tuple [[1, 2], [2, 2]]\n"
     (folder / "config.yaml").write_text(text)
     assert load_codec(f"espnet:{folder}").identity_hash() == source_model.identity_hash()
 
@@ -214,7 +164,7 @@ def test_hub_name_without_espnet_model_zoo_says_what_to_install(monkeypatch) -> 
 
 
 def test_cli_codec_info(tmp_path: Path, source_model, capsys) -> None:
-    folder = _exp(tmp_path / "exp" / "codec_small", _espnet_state(source_model))
+    folder = write_exp(tmp_path / "exp" / "codec_small", espnet_state(source_model))
     assert main(["codec", "info", f"espnet:{folder}"]) == 0
     out = capsys.readouterr().out
     assert "espnet-codec_small (soundstream, non-causal)" in out and "sample rate:  16000 Hz" in out

@@ -368,16 +368,21 @@ def download(tag: str) -> tuple[Path, Path]:
         from espnet_model_zoo.downloader import ModelDownloader
     except ImportError as exc:
         raise CodecStudyError(
-            f"espnet:{tag}: downloading a hub model needs espnet_model_zoo (pip install espnet_model_zoo; "
-            f"{exc}); or download it once elsewhere and pass its folder"
+            f"espnet:{tag}: no such local folder, and downloading it as a hub model needs espnet_model_zoo "
+            f"(pip install espnet_model_zoo; {exc}); or download it once elsewhere and pass its folder"
         ) from None
     files = ModelDownloader().download_and_unpack(tag)
     return Path(files["train_config"]), Path(files["model_file"])
 
 
+def is_hub_name(source: str) -> bool:
+    """``owner/name`` that is not a local path: a model for ``espnet_model_zoo`` to download."""
+    return not Path(source).exists() and bool(_HUB_TAG.match(source))
+
+
 def resolve(source: str) -> tuple[Path, Path]:
     """Local files for ``source`` (without the ``espnet:`` prefix); a hub name is downloaded."""
-    if not Path(source).exists() and _HUB_TAG.match(source):
+    if is_hub_name(source):
         return download(source)
     return locate(source)
 

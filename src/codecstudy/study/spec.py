@@ -144,6 +144,11 @@ class _StudySections(_Strict):
     evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
     report: ReportSection = Field(default_factory=ReportSection)
     tts: TTSSection = Field(default_factory=TTSSection)
+    checkpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="condition -> codec source (espnet:PATH, a codecstudy checkpoint): that condition's codec is "
+        "taken as it is instead of trained (e.g. the paper's released codecs, configs/studies/paper-released.yaml)",
+    )
 
     @field_validator("architectures")
     @classmethod
@@ -163,6 +168,7 @@ class CodecRun:
     seed: int | None
     source: str
     overrides: tuple[str, ...]
+    pretrained: bool = False  # ``source`` is a finished codec (study ``checkpoints:``), imported instead of trained
 
 
 class StudySpec(BaseModel):
@@ -180,6 +186,7 @@ class StudySpec(BaseModel):
     evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
     report: ReportSection = Field(default_factory=ReportSection)
     tts: TTSSection = Field(default_factory=TTSSection)
+    checkpoints: dict[str, str] = Field(default_factory=dict)
     path: Path | None = None
 
     @property
@@ -211,6 +218,11 @@ class StudySpec(BaseModel):
         for condition in self.condition_names:
             if only and condition not in only:
                 continue
+            if condition in self.checkpoints:
+                arch = self.architectures[0]
+                runs.append(CodecRun(f"{condition}-{arch}", condition, arch, None, self.checkpoints[condition], (),
+                                     pretrained=True))
+                continue
             for arch in self.architectures:
                 for seed in seeds:
                     name = f"{condition}-{arch}" + (f"-s{seed}" if len(seeds) > 1 else "")
@@ -233,6 +245,7 @@ class StudySpec(BaseModel):
             "evaluate": self.evaluate.model_dump(mode="json"),
             "report": self.report.model_dump(mode="json"),
             "tts": self.tts.model_dump(mode="json"),
+            "checkpoints": dict(self.checkpoints),
         }
 
 
@@ -265,6 +278,13 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> StudySpe
     if sections.tts.enabled and sections.tts.eval_set not in known:
         raise ConfigError(f"{path}: tts.eval_set: no eval set named {sections.tts.eval_set!r} "
                           f"(eval_sets: {', '.join(known) or 'none'})")
+    names = [c.name for c in conditions.conditions]
+    for condition in sections.checkpoints:
+        if condition not in names:
+            raise ConfigError(f"{path}: checkpoints.{condition}: no such condition (conditions: {', '.join(names)})")
+    if sections.checkpoints and (len(sections.architectures) > 1 or sections.train.seeds):
+        raise ConfigError(f"{path}: checkpoints: a study with given checkpoints takes one architecture and no "
+                          "train.seeds (each checkpoint is one codec)")
     return StudySpec(
         name=sections.name,
         description=sections.description,
@@ -276,6 +296,7 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> StudySpe
         evaluate=sections.evaluate,
         report=sections.report,
         tts=sections.tts,
+        checkpoints=dict(sections.checkpoints),
         path=Path(path),
     )
 
