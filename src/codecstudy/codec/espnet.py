@@ -140,7 +140,7 @@ def generator_params(train_config: Mapping[str, Any], where: str) -> tuple[int, 
     if not isinstance(params, Mapping):
         raise _fail(where, "codec_conf.generator_params", "expected a mapping")
     for key in params:
-        if key not in GENERATOR_DEFAULTS:
+        if key not in GENERATOR_DEFAULTS and key != "sample_rate":  # ESPnet overwrites sample_rate with sampling_rate
             raise _fail(where, f"codec_conf.generator_params.{key}", "not a keyword of ESPnet's SoundStreamGenerator")
     return int(conf.get("sampling_rate", 24000)), {**GENERATOR_DEFAULTS, **params}
 
