@@ -62,12 +62,14 @@ def check_study(spec: StudySpec, only: list[str] | None = None) -> list[str]:
     from codecstudy.train.trainer import resolve_codec_config
 
     where = _where(spec)
-    notes, problems = check_checkpoints(spec)
+    problems: list[str] = []
     for index, source in enumerate(spec.corpus.sources):
         try:
             source.check()
         except CodecStudyError as exc:
-            problems.insert(index, f"corpus.sources[{index}] ({source.kind}): {exc}")
+            problems.append(f"corpus.sources[{index}] ({source.kind}): {exc}")
+    notes, missing = check_checkpoints(spec)
+    problems += missing
     if problems:  # every missing folder and checkpoint at once, not one per attempt
         raise ConfigError(where + "; ".join(problems))
     for name in only or []:

@@ -62,9 +62,11 @@ def corpus_state(spec: StudySpec, layout: RunLayout) -> StageState:
 def conditions_fingerprint(spec: StudySpec, layout: RunLayout) -> dict[str, Any]:
     """What decides the condition and eval-set files: their config and the manifest they were drawn from."""
     manifest = layout.corpus / "manifest.jsonl"
+    given = {"given_codecs": sorted(spec.checkpoints)} if spec.checkpoints else {}  # these draw no clips
     return {
         "config": spec.conditions.model_dump(mode="json"),
         "manifest_sha256": file_digest(manifest) if manifest.is_file() else None,
+        **given,
     }
 
 
