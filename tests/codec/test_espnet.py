@@ -169,3 +169,12 @@ def test_cli_codec_info(tmp_path: Path, source_model, capsys) -> None:
     out = capsys.readouterr().out
     assert "espnet-codec_small (soundstream, non-causal)" in out and "sample rate:  16000 Hz" in out
     assert "codebooks:    4 x 16" in out
+
+
+def test_unreadable_model_file_is_one_line(tmp_path: Path) -> None:
+    folder = write_exp(tmp_path / "exp", {})
+    (folder / "10epoch.pth").write_bytes(b"not a torch file")
+    with pytest.raises(CodecStudyError) as info:
+        load_codec(f"espnet:{folder}")
+    message = str(info.value)
+    assert message.startswith(f"{folder / '10epoch.pth'}: cannot read ESPnet model file (") and "\n" not in message

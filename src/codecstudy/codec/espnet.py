@@ -305,12 +305,15 @@ def _python_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
 _TolerantLoader.add_multi_constructor("tag:yaml.org,2002:python/", _python_tag)
 
 
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_TolerantLoader)  # noqa: S506 (safe subclass)
     except (OSError, yaml.YAMLError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CodecStudyError(f"{path}: cannot read ({first})") from None
+        raise CodecStudyError(f"{path}: cannot read ({_first_line(exc)})") from None
     if not isinstance(data, dict):
         raise CodecStudyError(f"{path}: expected a mapping")
     return data
@@ -399,8 +402,7 @@ def load_espnet_codec(source: str) -> SoundStream:
     try:
         payload = torch.load(model_path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and torch errors all mean "not a state dict we can read"
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CodecStudyError(f"{model_path}: cannot read ESPnet model file ({first})") from None
+        raise CodecStudyError(f"{model_path}: cannot read ESPnet model file ({_first_line(exc)})") from None
     state = convert_state_dict(_state_dict(payload, str(model_path)), model, str(model_path))
     model.load_state_dict(state, strict=True)
     return model.eval()
