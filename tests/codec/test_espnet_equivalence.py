@@ -18,6 +18,7 @@ What is equal and what is not (measured here, asserted below):
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -29,8 +30,9 @@ from codecstudy.codec.espnet import espnet_codebooks
 from codecstudy.codec.registry import load_codec, preset_config
 
 pytestmark = pytest.mark.slow
-espnet_soundstream = pytest.importorskip("espnet2.gan_codec.soundstream.soundstream", reason="needs espnet "
-                                         "(make test-extra installs it)")
+# Skipped only where espnet is not installed at all; an installed espnet that fails to import is an error.
+if importlib.util.find_spec("espnet2") is None:
+    pytest.skip("needs espnet (make test-extra installs it)", allow_module_level=True)
 
 RECIPE = Path(__file__).parent / "data" / "espnet_soundstream4_large_v1.1.yaml"
 HOP = 320
@@ -51,9 +53,11 @@ def _test_audio(samples: int, seed: int) -> torch.Tensor:
 @pytest.fixture(scope="module")
 def espnet_model():
     """ESPnet's SoundStream from the recipe, random weights, codebooks filled as after training."""
+    from espnet2.gan_codec.soundstream.soundstream import SoundStream  # imported here: not at collection time
+
     conf = yaml.safe_load(RECIPE.read_text())["codec_conf"]
     torch.manual_seed(1234)
-    model = espnet_soundstream.SoundStream(**conf).eval()
+    model = SoundStream(**conf).eval()
     gen = model.generator
     with torch.no_grad():
         # A random encoder's frames barely differ (spread 0.01 around a common vector of norm 0.67, mostly from
