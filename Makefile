@@ -78,7 +78,12 @@ test-all: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -m ""
 
 # Only the tests marked slow or network (real Debian downloads); CI runs them after `make test`.
+# ESPnet (for the equivalence test of codec/espnet.py) pins setuptools<74 and would pull a CUDA torch: it is
+# installed without dependencies, plus the few its SoundStream needs (docs/codecs.md).
+ESPNET_PKGS := espnet==202511 typeguard==4.6.1 humanfriendly==10.0 torch_complex==0.4.4 einops==0.8.2
 test-extra: $(STAMP) $(CODECS) codec-libs
+	$(BIN)/python -c "import importlib.metadata as m; assert m.version('espnet') == '202511'" 2>/dev/null \
+		|| $(BIN)/pip install --quiet --no-deps $(ESPNET_PKGS)
 	$(BIN)/python -m pytest -q -m "slow or network"
 
 # Benchmarks are not tests: minutes of timing, printed as tables (copy them into docs/benchmarks.md).

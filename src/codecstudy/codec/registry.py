@@ -123,11 +123,16 @@ def save_codec(path: str | Path, model: CodecModel) -> Path:
 
 
 def load_codec(source: str | Path) -> CodecModel:
-    """A codec from a checkpoint file, a codec YAML (random init) or a preset name; returned in eval mode.
+    """A codec from a checkpoint file, a codec YAML (random init), a preset name, or ``espnet:PATH`` (an ESPnet
+    SoundStream model, see :mod:`codecstudy.codec.espnet`); returned in eval mode.
 
     Weight norm stays unfolded so that the model can be trained further; call ``prepare_for_inference()`` for
     fast inference.
     """
+    if str(source).startswith("espnet:"):
+        from codecstudy.codec.espnet import load_espnet_codec
+
+        return load_espnet_codec(str(source))
     path = Path(source)
     if path.is_file():
         if path.suffix.lower() in _CONFIG_SUFFIXES:

@@ -155,7 +155,7 @@ def condition_budgets(clips: list[Clip], config: ConditionsConfig) -> dict[str, 
                 "check its languages, domains and sources"
             )
     own = {s.name: min(available[s.name], s.hours * 3600) if s.hours else None for s in config.conditions}
-    if not config.match_volume:
+    if not config.match_volume or not own:
         return own
     matched = min(v if v is not None else available[k] for k, v in own.items())
     return dict.fromkeys(own, matched)

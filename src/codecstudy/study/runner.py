@@ -58,21 +58,26 @@ def check_study(spec: StudySpec, only: list[str] | None = None) -> list[str]:
     numbers of codebooks, metric names, settings and libraries, ``--only`` names. Returns notes for the plan;
     raises ConfigError naming the study key at fault."""
     from codecstudy.evaluate.registry import check_available
+    from codecstudy.study.checkpoints import check_checkpoints
     from codecstudy.train.trainer import resolve_codec_config
 
     where = _where(spec)
-    notes: list[str] = []
+    problems: list[str] = []
     for index, source in enumerate(spec.corpus.sources):
         try:
             source.check()
         except CodecStudyError as exc:
-            raise ConfigError(f"{where}corpus.sources[{index}] ({source.kind}): {exc}") from None
+            problems.append(f"corpus.sources[{index}] ({source.kind}): {exc}")
+    notes, missing = check_checkpoints(spec)
+    problems += missing
+    if problems:  # every missing folder and checkpoint at once, not one per attempt
+        raise ConfigError(where + "; ".join(problems))
     for name in only or []:
         if name not in spec.condition_names:
             raise ConfigError(f"--only {name}: no such condition (conditions: {', '.join(spec.condition_names)})")
     seen: set[tuple[str, tuple[str, ...]]] = set()
     for run in spec.codec_runs():
-        if (run.source, run.overrides) in seen:
+        if run.pretrained or (run.source, run.overrides) in seen:
             continue
         seen.add((run.source, run.overrides))
         try:
@@ -174,8 +179,11 @@ def build_conditions_stage(spec: StudySpec, layout: RunLayout) -> str:
     from codecstudy.corpus.manifest import load_manifest
 
     clips = load_manifest(layout.corpus)
-    conditions, eval_sets = build_conditions(clips, spec.conditions, layout.corpus)
-    for condition in spec.conditions.conditions:
+    # a condition whose codec is given (checkpoints:) draws no training clips from this corpus
+    trained = [c for c in spec.conditions.conditions if c.name not in spec.checkpoints]
+    config = spec.conditions.model_copy(update={"conditions": trained}) if spec.checkpoints else spec.conditions
+    conditions, eval_sets = build_conditions(clips, config, layout.corpus)
+    for condition in trained:
         valid = condition.model_copy(update={"splits": ["valid"]}).select(clips)
         write_jsonl_atomic(layout.valid_manifest(condition.name), (c.to_json() for c in valid))
     rows = leakage_report(conditions, eval_sets)
@@ -336,6 +344,11 @@ class StudyRunner:
             self._stage(S.conditions_state(spec, layout), lambda: build_conditions_stage(spec, layout))
         runs = spec.codec_runs(only)
         for run in runs:
+            if run.pretrained:
+                from codecstudy.study.checkpoints import import_checkpoint
+
+                self._stage(S.checkpoint_state(run, layout), lambda run=run: import_checkpoint(run, layout))
+                continue
             steps = S.target_steps(run)
             self._stage(S.train_state(run, layout, steps), lambda run=run: train_stage(run, spec, layout,
                                                                                        self.progress))

@@ -186,6 +186,11 @@ class _StudySections(_Strict):
     tts: TTSSection = Field(default_factory=TTSSection)
     baselines: BaselinesSection = Field(default_factory=BaselinesSection)
     listen: ListenSection = Field(default_factory=ListenSection)
+    checkpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="condition -> codec source (espnet:PATH, a codecstudy checkpoint): that condition's codec is "
+        "taken as it is instead of trained (e.g. the paper's released codecs, configs/studies/paper-released.yaml)",
+    )
 
     @field_validator("architectures")
     @classmethod
@@ -220,6 +225,7 @@ class CodecRun:
     seed: int | None
     source: str
     overrides: tuple[str, ...]
+    pretrained: bool = False  # ``source`` is a finished codec (study ``checkpoints:``), imported instead of trained
 
 
 class StudySpec(BaseModel):
@@ -239,6 +245,7 @@ class StudySpec(BaseModel):
     tts: TTSSection = Field(default_factory=TTSSection)
     baselines: BaselinesSection = Field(default_factory=BaselinesSection)
     listen: ListenSection = Field(default_factory=ListenSection)
+    checkpoints: dict[str, str] = Field(default_factory=dict)
     path: Path | None = None
 
     @property
@@ -270,6 +277,11 @@ class StudySpec(BaseModel):
         for condition in self.condition_names:
             if only and condition not in only:
                 continue
+            if condition in self.checkpoints:
+                arch = self.architectures[0]
+                runs.append(CodecRun(f"{condition}-{arch}", condition, arch, None, self.checkpoints[condition], (),
+                                     pretrained=True))
+                continue
             for arch in self.architectures:
                 for seed in seeds:
                     name = f"{condition}-{arch}" + (f"-s{seed}" if len(seeds) > 1 else "")
@@ -298,6 +310,7 @@ class StudySpec(BaseModel):
             "tts": self.tts.model_dump(mode="json"),
             "baselines": self.baselines.model_dump(mode="json"),
             "listen": self.listen.model_dump(mode="json"),
+            "checkpoints": dict(self.checkpoints),
         }
 
 
@@ -344,6 +357,13 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> StudySpe
         if name not in known:
             raise ConfigError(f"{path}: listen.sets[{index}]: no eval set named {name!r} "
                               f"(eval_sets: {', '.join(known) or 'none'})")
+    names = [c.name for c in conditions.conditions]
+    for condition in sections.checkpoints:
+        if condition not in names:
+            raise ConfigError(f"{path}: checkpoints.{condition}: no such condition (conditions: {', '.join(names)})")
+    if sections.checkpoints and (len(sections.architectures) > 1 or sections.train.seeds):
+        raise ConfigError(f"{path}: checkpoints: a study with given checkpoints takes one architecture and no "
+                          "train.seeds (each checkpoint is one codec)")
     return StudySpec(
         name=sections.name,
         description=sections.description,
@@ -357,6 +377,7 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> StudySpe
         tts=sections.tts,
         baselines=sections.baselines,
         listen=sections.listen,
+        checkpoints=dict(sections.checkpoints),
         path=Path(path),
     )
 

@@ -62,9 +62,11 @@ def corpus_state(spec: StudySpec, layout: RunLayout) -> StageState:
 def conditions_fingerprint(spec: StudySpec, layout: RunLayout) -> dict[str, Any]:
     """What decides the condition and eval-set files: their config and the manifest they were drawn from."""
     manifest = layout.corpus / "manifest.jsonl"
+    given = {"given_codecs": sorted(spec.checkpoints)} if spec.checkpoints else {}  # these draw no clips
     return {
         "config": spec.conditions.model_dump(mode="json"),
         "manifest_sha256": file_digest(manifest) if manifest.is_file() else None,
+        **given,
     }
 
 
@@ -100,6 +102,14 @@ def train_state(run: CodecRun, layout: RunLayout, steps: int) -> StageState:
     if folder.is_dir():
         return StageState("train", run.name, PARTIAL, f"started, no checkpoint yet (0/{steps})")
     return StageState("train", run.name, MISSING, f"0/{steps}")
+
+
+def checkpoint_state(run: CodecRun, layout: RunLayout) -> StageState:
+    """A given codec (study ``checkpoints:``): complete once imported from this very source."""
+    marker = _read_json(layout.codec_dir(run.name) / "imported.json")
+    if isinstance(marker, dict) and marker.get("source") == run.source and layout.codec_file(run.name).is_file():
+        return StageState("import", run.name, COMPLETE, f"from {run.source}")
+    return StageState("import", run.name, MISSING, f"from {run.source}")
 
 
 def eval_clip_ids(layout: RunLayout, eval_set: str) -> list[str]:
@@ -238,6 +248,9 @@ def study_state(spec: StudySpec, layout: RunLayout, only: list[str] | None = Non
     runs = spec.codec_runs(only)
     steps_cache: dict[tuple[str, tuple[str, ...]], int] = {}
     for run in runs:
+        if run.pretrained:
+            states.append(checkpoint_state(run, layout))
+            continue
         key = (run.source, run.overrides)
         if key not in steps_cache:
             steps_cache[key] = target_steps(run)
