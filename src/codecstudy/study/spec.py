@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -144,6 +144,9 @@ class _StudySections(_Strict):
     evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
     report: ReportSection = Field(default_factory=ReportSection)
     tts: TTSSection = Field(default_factory=TTSSection)
+    parallel: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        1, description="study items (a codec's training, a codec x set's scoring) run at once as separate "
+        "processes: 1 = one at a time, auto = one per core (codecstudy.study.parallel)")
 
     @field_validator("architectures")
     @classmethod
@@ -180,6 +183,7 @@ class StudySpec(BaseModel):
     evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
     report: ReportSection = Field(default_factory=ReportSection)
     tts: TTSSection = Field(default_factory=TTSSection)
+    parallel: int | Literal["auto"] = 1
     path: Path | None = None
 
     @property
@@ -233,6 +237,7 @@ class StudySpec(BaseModel):
             "evaluate": self.evaluate.model_dump(mode="json"),
             "report": self.report.model_dump(mode="json"),
             "tts": self.tts.model_dump(mode="json"),
+            "parallel": self.parallel,
         }
 
 
@@ -276,6 +281,7 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> StudySpe
         evaluate=sections.evaluate,
         report=sections.report,
         tts=sections.tts,
+        parallel=sections.parallel,
         path=Path(path),
     )
 
