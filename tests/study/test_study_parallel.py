@@ -117,11 +117,13 @@ def _same_tables(ours: Path, alone: Path) -> None:
 
 
 def _report_text(run: Path) -> str:
-    """The report without what differs between any two runs: its folder, training minutes, the time written."""
+    """The report without what differs between any two runs: its folder, training minutes, the time written, and
+    whether the source tree had uncommitted changes."""
     import re
 
     text = (run / "report" / "index.html").read_text(encoding="utf-8").replace(str(run), "RUN")
     text = re.sub(r'data-col="minutes">[0-9.]*<', 'data-col="minutes"><', text)
+    text = re.sub(r"\b([0-9a-f]{10,40})-dirty\b", r"\1", text)
     return re.sub(r"written(&quot;)?: ?(&quot;)?[0-9T:+-]+", "written", text)
 
 

@@ -399,10 +399,25 @@ class StudyRunner:
         elif chosen.parallel:
             self.echo(f"parallel: {chosen.processes} processes x {chosen.threads} thread(s) for training and "
                       "evaluation (study key `parallel`, or --parallel 1 to run one item at a time)")
-        Scheduler(chosen, self.layout.root).run(
-            items, begin=lambda item, state: self._begin(state),
-            finish=lambda item, state, detail, seconds: self._finish(state, detail, seconds) and None,
-        )
+        from codecstudy.study.eta import StudyProgress, WorkEstimate, announcement, calibrate
+
+        pending = [i for i in items if i.stage == "train" and i.state and i.state().status != S.COMPLETE]
+        estimate = WorkEstimate(items, calibrate(pending, chosen), self.spec, self.layout)
+        if pending:
+            self.echo(announcement(estimate, chosen))
+        with StudyProgress(estimate, self.progress) as progress:
+
+            def begin(item: Any, state: S.StageState) -> bool:
+                if self._begin(state):
+                    return True
+                progress.item_finished(item)
+                return False
+
+            def finish(item: Any, state: S.StageState, detail: str, seconds: float) -> None:
+                self._finish(state, detail, seconds)
+                progress.item_finished(item)
+
+            Scheduler(chosen, self.layout.root).run(items, begin=begin, finish=finish)
 
     def _build_corpus(self) -> str:
         from codecstudy.corpus.builder import build_corpus
