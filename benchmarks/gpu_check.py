@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -40,19 +39,11 @@ def no_gpu_line() -> str | None:
     return None
 
 
-def _speechy(batch: int, samples: int, rate: int, device: Any) -> Any:
-    import torch
-
-    gen = torch.Generator().manual_seed(0)
-    t = torch.arange(samples) / rate
-    f0 = 100 + 150 * torch.rand(batch, 1, 1, generator=gen)
-    wave = sum(torch.sin(2 * math.pi * k * f0 * t) / k for k in range(1, 8)) * 0.1
-    return (wave + 0.005 * torch.randn(batch, 1, samples, generator=gen)).float().to(device)
-
 
 def train_speed(preset: str, steps: int, warmup: int) -> dict[str, Any]:
     import torch
 
+    from codecstudy.bench.harness import speechy_batch
     from codecstudy.codec.registry import preset_config
     from codecstudy.train.trainer import Trainer
 
@@ -62,7 +53,7 @@ def train_speed(preset: str, steps: int, warmup: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(config, data="-", out_dir=tmp, show_progress=False)
         trainer.build()
-        wave = _speechy(tc.batch_size, samples, config.sample_rate, trainer.device)
+        wave = speechy_batch(tc.batch_size, samples, config.sample_rate).to(trainer.device)
         index = tc.discriminator_start
         for i in range(warmup):
             trainer.train_step(wave, index + i)

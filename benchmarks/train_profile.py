@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -35,21 +34,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from codecstudy.bench.harness import machine_info
+from codecstudy.bench.harness import machine_info, speechy_batch
 from codecstudy.codec.registry import preset_config
 from codecstudy.corpus.records import Clip
 from codecstudy.train.data import AudioCache, CachedClip, CropDataset, CropSampler
 from codecstudy.train.trainer import Trainer
-
-
-def speechy_batch(batch: int, samples: int, sample_rate: int, seed: int = 0) -> torch.Tensor:
-    """Harmonic tones with a syllable-rate envelope and a little noise (as benchmarks/train_speed.py)."""
-    gen = torch.Generator().manual_seed(seed)
-    t = torch.arange(samples) / sample_rate
-    f0 = 100 + 150 * torch.rand(batch, 1, 1, generator=gen)
-    wave = sum(torch.sin(2 * math.pi * k * f0 * t) / k for k in range(1, 8))
-    envelope = 0.5 + 0.5 * torch.sin(2 * math.pi * 4.0 * t + 6.28 * torch.rand(batch, 1, 1, generator=gen))
-    return (0.1 * wave * envelope + 0.005 * torch.randn(batch, 1, samples, generator=gen)).float()
 
 
 def synthetic_cache(folder: Path, sample_rate: int, clips: int = 64, seconds: float = 8.0) -> list[CachedClip]:

@@ -52,11 +52,11 @@ def _config_key(run: Any) -> str:
 
 def time_training_steps(config: Any, steps: int = CALIBRATION_STEPS, threads: int | None = None) -> float:
     """Median wall seconds of ``steps`` training steps (after one warm-up) of ``config`` on synthetic audio."""
-    import math
     import tempfile
 
     import torch
 
+    from codecstudy.bench.harness import speechy_batch
     from codecstudy.train.trainer import Trainer
 
     tc = config.train_config()
@@ -66,11 +66,7 @@ def time_training_steps(config: Any, steps: int = CALIBRATION_STEPS, threads: in
     try:
         if threads:
             torch.set_num_threads(threads)
-        gen = torch.Generator().manual_seed(0)
-        t = torch.arange(samples) / config.sample_rate
-        f0 = 100 + 150 * torch.rand(tc.batch_size, 1, 1, generator=gen)
-        wave = sum(torch.sin(2 * math.pi * k * f0 * t) / k for k in range(1, 6)) * 0.1
-        wave = (wave + 0.005 * torch.randn(tc.batch_size, 1, samples, generator=gen)).float()
+        wave = speechy_batch(tc.batch_size, samples, config.sample_rate)
         with tempfile.TemporaryDirectory() as tmp:
             trainer = Trainer(config, data="-", out_dir=tmp, show_progress=False)
             trainer.build()
