@@ -9,7 +9,7 @@ DEMO_ARGS ?=
 BENCHES   ?= codec_speed train_speed eval_speed
 BENCH_OUT ?= runs/bench
 
-.PHONY: help install chromium codecs codec-libs demo test test-all test-extra bench lint clean
+.PHONY: help install chromium codecs codec-libs demo test test-all test-extra bench gpu-check lint clean
 
 help:
 	@echo "make demo      the demo study: embedded real-audio corpus (~1.1 GB of Debian packages), three codecs, evaluation,"
@@ -17,6 +17,7 @@ help:
 	@echo "make test      run the test suite (fast tests; 'make test-all' adds slow and network tests); installs chromium"
 	@echo "make install   create $(VENV) and install codecstudy with its dev extra"
 	@echo "make codecs    also install the pretrained neural codec packages (EnCodec, DAC, SNAC, Mimi)"
+	@echo "make gpu-check where CUDA is present: paper-preset training speed (bf16, TF32) and a torchrun/NCCL run"
 	@echo "make bench     run the benchmarks in BENCHES ($(BENCHES)); JSON results in $(BENCH_OUT), tables on stdout"
 
 $(BIN)/python:
@@ -94,6 +95,12 @@ bench: $(STAMP)
 		|| $(BIN)/pip install --quiet --no-deps encodec==0.1.1 einops==0.8.2
 	mkdir -p $(BENCH_OUT)
 	for name in $(BENCHES); do $(BIN)/python benchmarks/$$name.py --json $(BENCH_OUT)/$$name.json || exit 1; done
+
+# Where CUDA is present: soundstream-paper with bf16 + TF32 (steps/s, audio s/s, peak memory) and the trainer under
+# torchrun with NCCL on the visible GPUs; elsewhere one line and exit 0.
+gpu-check: $(STAMP)
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/python benchmarks/gpu_check.py --json $(BENCH_OUT)/gpu_check.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard benchmarks)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 import tempfile
@@ -37,20 +36,11 @@ from codecstudy.bench.harness import (
     machine_info,
     matmul_gflops,
     retain_freed_memory,
+    speechy_batch,
     time_call,
 )
 from codecstudy.codec.registry import preset_config
 from codecstudy.train.trainer import Trainer
-
-
-def speechy_batch(batch: int, samples: int, sample_rate: int, seed: int = 0) -> torch.Tensor:
-    """Harmonic tones with a syllable-rate envelope and a little noise: no silence, speech-like spectrum."""
-    gen = torch.Generator().manual_seed(seed)
-    t = torch.arange(samples) / sample_rate
-    f0 = 100 + 150 * torch.rand(batch, 1, 1, generator=gen)
-    wave = sum(torch.sin(2 * math.pi * k * f0 * t) / k for k in range(1, 8))
-    envelope = 0.5 + 0.5 * torch.sin(2 * math.pi * 4.0 * t + 6.28 * torch.rand(batch, 1, 1, generator=gen))
-    return (0.1 * wave * envelope + 0.005 * torch.randn(batch, 1, samples, generator=gen)).float()
 
 
 def step_flops(trainer: Trainer, wave: torch.Tensor, index: int) -> tuple[int, int]:

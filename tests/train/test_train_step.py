@@ -83,3 +83,35 @@ def test_loader_workers_give_the_same_batches(tmp_path):
     alone = list(crop_loader(dataset, 3, 7, workers=0))
     with_workers = list(crop_loader(dataset, 3, 7, workers=2))
     assert len(alone) == 4 and all(torch.equal(a, b) for a, b in zip(alone, with_workers))
+
+
+def test_reference_spectra_without_autograd_learn_the_same_weights(tmp_path, monkeypatch):
+    """The mel and STFT losses transform the target under no_grad (half their backward cost); a few GAN steps
+    with that path and with the former batched path (fake and real in one autograd graph) end with identical
+    weights."""
+    from codecstudy.codec import losses
+
+    batched = losses._fake_and_real
+
+    def always_batched(transform, fake, real):
+        return batched(transform, fake, real.detach().requires_grad_(True))
+
+    def weights(folder, patch: bool):
+        if patch:
+            monkeypatch.setattr(losses, "_fake_and_real", always_batched)
+        trainer = _trainer(folder, "train.discriminator_start=2", "loss.weights.stft=1.0")
+        trainer.build()
+        torch.manual_seed(5)
+        waves = [_wave() for _ in range(4)]
+        for index, wave in enumerate(waves):
+            trainer.train_step(wave, index)
+        monkeypatch.setattr(losses, "_fake_and_real", batched)
+        return {**trainer.model.state_dict(), **{f"d.{k}": v for k, v in trainer.disc.state_dict().items()}}
+
+    new, old = weights(tmp_path / "new", False), weights(tmp_path / "old", True)
+    assert new.keys() == old.keys()
+    for key in new:
+        torch.testing.assert_close(new[key], old[key], rtol=0, atol=0, msg=key)
+    fresh = _trainer(tmp_path / "init")
+    fresh.build()
+    assert any(not torch.equal(new[k], v) for k, v in fresh.model.state_dict().items())  # the steps learned

@@ -29,7 +29,7 @@ Definitions, and where the references differ:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import torch
@@ -234,6 +234,21 @@ def _same_shape(fake: Tensor, real: Tensor) -> None:
         )
 
 
+def _fake_and_real(transform: Callable[[Tensor], Tensor], fake: Tensor, real: Tensor) -> tuple[Tensor, Tensor]:
+    """``transform`` of the estimate (with autograd) and of the reference.
+
+    A reference that needs no gradient (the training target) is transformed under ``no_grad``: batching it with
+    the estimate would make the backward pass run every spectral operation on the reference half as well, which
+    was about half of the mel loss's cost in a training step (docs/benchmarks.md, training step profile). The
+    values are the same either way, as the FFTs work row by row.
+    """
+    if real.requires_grad:
+        return transform(torch.cat((fake, real), dim=0)).chunk(2, dim=0)
+    with torch.no_grad():
+        target = transform(real)
+    return transform(fake), target
+
+
 def waveform_l1(fake: Tensor, real: Tensor) -> Tensor:
     """Mean absolute sample difference (ESPnet ``lambda_reconstruct``, EnCodec's time-domain ``l_t``)."""
     _same_shape(fake, real)
@@ -282,9 +297,8 @@ class MultiScaleMelLoss(nn.Module):
         _same_shape(fake, real)
         cfg = self.config
         loss = fake.new_zeros(())
-        both = torch.cat((fake, real), dim=0)  # one STFT call per scale for fake and real together
         for n_fft, hop, win, mels, alpha in self.scales:
-            mel_fake, mel_real = self._mel(both, n_fft, hop, win, mels).chunk(2, dim=0)
+            mel_fake, mel_real = _fake_and_real(lambda x: self._mel(x, n_fft, hop, win, mels), fake, real)
             if cfg.log_l1_weight or cfg.log_l2_weight:
                 log_fake = safe_log(mel_fake, cfg.clamp_eps, cfg.log_base)
                 log_real = safe_log(mel_real, cfg.clamp_eps, cfg.log_base)
@@ -310,9 +324,8 @@ class MultiResolutionSTFTLoss(nn.Module):
         cfg = self.config
         sc = fake.new_zeros(())
         mag = fake.new_zeros(())
-        both = torch.cat((fake, real), dim=0)
         for n_fft, hop, win in zip(cfg.fft_sizes, cfg.hop_sizes, cfg.win_lengths):
-            x, y = stft_magnitude(both, n_fft, hop, win, power=1.0, eps=cfg.eps).chunk(2, dim=0)
+            x, y = _fake_and_real(lambda w: stft_magnitude(w, n_fft, hop, win, power=1.0, eps=cfg.eps), fake, real)
             sc = sc + torch.linalg.vector_norm(y - x) / torch.linalg.vector_norm(y).clamp_min(cfg.eps)
             mag = mag + F.l1_loss(torch.log(x), torch.log(y))
         n = len(cfg.fft_sizes)

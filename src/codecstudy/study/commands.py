@@ -50,6 +50,11 @@ def add_commands(commands: argparse._SubParsersAction, add_parser: AddParser) ->
     run.add_argument("--dry-run", action="store_true", help="validate every path and config, print the plan, run "
                      "nothing")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--parallel", type=_parallel, metavar="N|auto",
+                     help="training and scoring items run at once as separate processes (default: the study's "
+                     "`parallel` key; 1 = one at a time, auto = one per core)")
+    run.add_argument("--no-parallel", dest="parallel", action="store_const", const=1,
+                     help="one item at a time (the same as --parallel 1)")
     run.set_defaults(handler=_run)
     status = add_parser(actions, "status", "print what is complete, partial or missing", "")
     _common(status)
@@ -59,12 +64,20 @@ def add_commands(commands: argparse._SubParsersAction, add_parser: AddParser) ->
     report.set_defaults(handler=_report)
 
 
+def _parallel(text: str) -> int | str:
+    if text == "auto":
+        return text
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected a number of processes >= 1 or auto, got {text!r}")
+
+
 def _spec_and_runner(args: argparse.Namespace, progress: bool = True):  # type: ignore[no-untyped-def]
     from codecstudy.study.runner import StudyRunner
     from codecstudy.study.spec import load_study
 
     spec = load_study(args.study, [*args.overrides, *(["tts.enabled=true"] if args.tts else [])])
-    return spec, StudyRunner(spec, args.out, progress=progress)
+    return spec, StudyRunner(spec, args.out, progress=progress, parallel=getattr(args, "parallel", None))
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -194,8 +195,14 @@ def build_conditions_stage(spec: StudySpec, layout: RunLayout) -> str:
     return f"{len(conditions)} conditions, {len(eval_sets)} eval sets, {leaks} leakage warnings"
 
 
-def train_stage(run: CodecRun, spec: StudySpec, layout: RunLayout, progress: bool) -> str:
+def train_stage(run: CodecRun, spec: StudySpec, layout: RunLayout, progress: bool, threads: int | None = None) -> str:
+    """Train (or resume) one codec; ``threads`` as :func:`eval_settings` (a codec's ``train.threads`` wins)."""
     from codecstudy.train.trainer import resolve_codec_config, train
+
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
 
     config = resolve_codec_config(run.source, list(run.overrides))
     valid_path = layout.valid_manifest(run.condition)
@@ -212,7 +219,8 @@ def train_stage(run: CodecRun, spec: StudySpec, layout: RunLayout, progress: boo
 
 
 def evaluate_stage(
-    codec: str, eval_set: str, spec: StudySpec, layout: RunLayout, progress: bool, force: bool = False
+    codec: str, eval_set: str, spec: StudySpec, layout: RunLayout, progress: bool, force: bool = False,
+    threads: int | None = None,
 ) -> str:
     from codecstudy.evaluate.scorer import evaluate_codec
 
@@ -221,7 +229,7 @@ def evaluate_stage(
         layout.eval_manifest(eval_set),
         layout.eval_dir(codec, eval_set),
         list(spec.evaluate.n_q),
-        eval_settings(spec),
+        eval_settings(spec, threads),
         set_name=eval_set,
         name=codec,
         progress=progress,
@@ -298,26 +306,40 @@ class StudyRunner:
     """Runs one study into one run folder; every stage goes through :meth:`_stage` (state check, record, log)."""
 
     def __init__(self, spec: StudySpec, out: Path | None = None, *, progress: bool = True,
-                 echo: Echo = print) -> None:
+                 echo: Echo = print, parallel: int | str | None = None) -> None:
         self.spec = spec
         self.layout = RunLayout(Path(out) if out else default_run_dir(spec))
         self.progress = progress
         self.echo = echo
         self.records: list[StageRecord] = []
+        self.parallel = spec.parallel if parallel is None else parallel  # CLI --parallel beats the study file
 
     def _stage(self, current: S.StageState, work: Callable[[], str]) -> StageRecord:
+        if not self._begin(current):
+            return self.records[-1]
+        began = time.perf_counter()
+        detail = work()
+        return self._finish(current, detail, time.perf_counter() - began)
+
+    def _begin(self, current: S.StageState) -> bool:
+        """Announce a stage item; a complete one is recorded as skipped and False returned."""
         label = f"{current.stage}" + (f" {current.item}" if current.item else "")
         if current.status == S.COMPLETE:
-            record = StageRecord(current.stage, current.item, "skipped", 0.0, current.detail)
             self.echo(f"[skip]   {label}: complete" + (f" ({current.detail})" if current.detail else ""))
-        else:
-            verb = "resumed" if current.status == S.PARTIAL else "ran"
-            self.echo(f"[{'resume' if verb == 'resumed' else 'run'}]    {label}"
-                      + (f" ({current.detail})" if current.detail else ""))
-            began = time.perf_counter()
-            detail = work()
-            record = StageRecord(current.stage, current.item, verb, round(time.perf_counter() - began, 2), detail)
-            self.echo(f"         {label}: {detail} ({record.seconds:.1f} s)")
+            self._record(StageRecord(current.stage, current.item, "skipped", 0.0, current.detail))
+            return False
+        verb = "resume" if current.status == S.PARTIAL else "run"
+        self.echo(f"[{verb}]    {label}" + (f" ({current.detail})" if current.detail else ""))
+        return True
+
+    def _finish(self, current: S.StageState, detail: str, seconds: float) -> StageRecord:
+        label = f"{current.stage}" + (f" {current.item}" if current.item else "")
+        verb = "resumed" if current.status == S.PARTIAL else "ran"
+        record = StageRecord(current.stage, current.item, verb, round(seconds, 2), detail)
+        self.echo(f"         {label}: {detail} ({record.seconds:.1f} s)")
+        return self._record(record)
+
+    def _record(self, record: StageRecord) -> StageRecord:
         self.records.append(record)
         with JsonlAppender(self.layout.stages_log) as log:
             log.write({**asdict(record), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "pid": os.getpid()})
@@ -343,24 +365,7 @@ class StudyRunner:
             self._stage(S.corpus_state(spec, layout), self._build_corpus)
             self._stage(S.conditions_state(spec, layout), lambda: build_conditions_stage(spec, layout))
         runs = spec.codec_runs(only)
-        for run in runs:
-            if run.pretrained:
-                from codecstudy.study.checkpoints import import_checkpoint
-
-                self._stage(S.checkpoint_state(run, layout), lambda run=run: import_checkpoint(run, layout))
-                continue
-            steps = S.target_steps(run)
-            self._stage(S.train_state(run, layout, steps), lambda run=run: train_stage(run, spec, layout,
-                                                                                       self.progress))
-        identities = {run.name: S.codec_identity(layout.codec_file(run.name)) for run in runs}
-        alignment = eval_settings(spec).alignment()
-        for eval_set in spec.eval_set_names:
-            ids = S.eval_clip_ids(layout, eval_set)
-            for run in runs:
-                current = S.eval_state(run.name, eval_set, layout, list(spec.evaluate.n_q), ids, identities[run.name],
-                                       alignment)
-                self._stage(current, lambda run=run, eval_set=eval_set, stale=current.stale: evaluate_stage(
-                    run.name, eval_set, spec, layout, self.progress, force=stale))
+        self._train_and_evaluate(runs)
         if not only:
             self._evaluate_baselines()
         if spec.tts.enabled:
@@ -395,6 +400,39 @@ class StudyRunner:
                 current = baseline_state(baseline, eval_set, layout, ids, alignment)
                 self._stage(current, lambda b=baseline, e=eval_set, stale=current.stale: evaluate_baseline(
                     b, e, spec, layout, self.progress, force=stale))
+    def _train_and_evaluate(self, runs: list[CodecRun]) -> None:
+        """Every codec's training, then its evaluations, concurrently where ``parallel`` and the cores allow
+        (:mod:`codecstudy.study.parallel`); in study order, one at a time, otherwise."""
+        from codecstudy.study.parallel import Scheduler, plan
+        from codecstudy.study.schedule import count_items, study_items
+
+        chosen = plan(self.parallel, count_items(self.spec, runs))
+        # several processes' progress bars would garble one terminal: workers run without theirs
+        items = study_items(self.spec, self.layout, runs, self.progress and not chosen.parallel)
+        if chosen.note:
+            self.echo(chosen.note)
+        elif chosen.parallel:
+            self.echo(f"parallel: {chosen.processes} processes x {chosen.threads} thread(s) for training and "
+                      "evaluation (study key `parallel`, or --parallel 1 to run one item at a time)")
+        from codecstudy.study.eta import StudyProgress, WorkEstimate, announcement, calibrate
+
+        pending = [i for i in items if i.stage == "train" and i.state and i.state().status != S.COMPLETE]
+        estimate = WorkEstimate(items, calibrate(pending, chosen), self.spec, self.layout)
+        if pending:
+            self.echo(announcement(estimate, chosen))
+        with StudyProgress(estimate, self.progress) as progress:
+
+            def begin(item: Any, state: S.StageState) -> bool:
+                if self._begin(state):
+                    return True
+                progress.item_finished(item)
+                return False
+
+            def finish(item: Any, state: S.StageState, detail: str, seconds: float) -> None:
+                self._finish(state, detail, seconds)
+                progress.item_finished(item)
+
+            Scheduler(chosen, self.layout.root).run(items, begin=begin, finish=finish)
 
     def _build_corpus(self) -> str:
         from codecstudy.corpus.builder import build_corpus

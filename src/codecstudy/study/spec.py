@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -191,6 +191,9 @@ class _StudySections(_Strict):
         description="condition -> codec source (espnet:PATH, a codecstudy checkpoint): that condition's codec is "
         "taken as it is instead of trained (e.g. the paper's released codecs, configs/studies/paper-released.yaml)",
     )
+    parallel: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        1, description="study items (a codec's training, a codec x set's scoring) run at once as separate "
+        "processes: 1 = one at a time, auto = one per core (codecstudy.study.parallel)")
 
     @field_validator("architectures")
     @classmethod
@@ -246,6 +249,7 @@ class StudySpec(BaseModel):
     baselines: BaselinesSection = Field(default_factory=BaselinesSection)
     listen: ListenSection = Field(default_factory=ListenSection)
     checkpoints: dict[str, str] = Field(default_factory=dict)
+    parallel: int | Literal["auto"] = 1
     path: Path | None = None
 
     @property
@@ -311,6 +315,7 @@ class StudySpec(BaseModel):
             "baselines": self.baselines.model_dump(mode="json"),
             "listen": self.listen.model_dump(mode="json"),
             "checkpoints": dict(self.checkpoints),
+            "parallel": self.parallel,
         }
 
 
@@ -378,6 +383,7 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> StudySpe
         baselines=sections.baselines,
         listen=sections.listen,
         checkpoints=dict(sections.checkpoints),
+        parallel=sections.parallel,
         path=Path(path),
     )
 

@@ -224,21 +224,26 @@ def report_state(layout: RunLayout) -> StageState:
     return StageState("report", "", COMPLETE, str(report))
 
 
-def eval_settings(spec: StudySpec) -> Any:
-    """The scorer's settings for a study's evaluations (also what their ``meta.json`` must match to be current)."""
+def eval_settings(spec: StudySpec, threads: int | None = None) -> Any:
+    """The scorer's settings for a study's evaluations (also what their ``meta.json`` must match to be current).
+
+    ``threads``: the cores the study runner gave this evaluation (it runs beside others), used as scoring processes
+    of one torch thread each instead of one process per core."""
     import os
 
     from codecstudy.evaluate.scorer import EvalSettings, default_ref_cache
 
     ev = spec.evaluate
+    workers = ev.workers or os.cpu_count() or 1
     return EvalSettings(
         metrics=list(ev.metrics),
         mode=ev.mode,
         overrides={k: dict(v) for k, v in ev.metric_settings.items()},
         delay_compensation=ev.delay_compensation,
         validity={k: dict(v) for k, v in ev.validity.items()},
-        workers=ev.workers or os.cpu_count() or 1,
+        workers=workers if threads is None else max(1, min(workers, threads)),
         ref_cache=default_ref_cache(False, None),
+        threads=None if threads is None else 1,
     )
 
 

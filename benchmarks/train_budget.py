@@ -1,0 +1,137 @@
+"""Held-out quality after a fixed training budget: which codec config learns most in the demo's minutes?
+
+    .venv/bin/python benchmarks/train_budget.py --corpus runs/demo/corpus --budget 600 \
+        --try base= --try wide=seanet.channels=12 --try lr2=train.generator.lr=2e-3 [--cpu-budget] [--json out.json]
+
+Each ``--try NAME=KEY=VALUE[,KEY=VALUE...]`` (or ``NAME=`` for the preset as is) trains ``--preset`` (default
+``soundstream-tiny``) on the corpus's English condition (``conditions/english.jsonl``) until the budget is spent,
+then scores the codec on the held-out English clips (``eval_sets/en.jsonl``) at ``--n-q`` codebooks: STOI, wide-band
+PESQ, mel distance and SI-SNR (the validation code of ``benchmarks/train_tiny_quality.py``, which this succeeds:
+that script trains a fixed number of steps, this one a fixed time).
+
+The budget counts the training loop only (steps and the data they read), not the one-off decoding of the audio
+cache nor the scoring. ``--budget`` is wall-clock seconds, what the demo's user waits; on a shared machine
+``--cpu-budget`` counts this process's CPU seconds instead, which other load disturbs much less (give the
+thread count with ``--threads``: with 2 threads a wall second can be 2 CPU seconds). Validation during training is
+off, so the budget is spent on steps; the schedule's step count is raised so that the budget, not ``train.steps``,
+ends the run (the learning-rate decay is per step, as in the preset). Results: one row per config with steps
+done, seconds, and the four metrics; the load average before and after each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from codecstudy.codec.registry import load_codec
+from codecstudy.train.trainer import Trainer, resolve_codec_config
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_tiny_quality import score  # noqa: E402
+
+
+class BudgetTrainer(Trainer):
+    """A trainer whose batches stop when the budget is spent; the run then ends as at ``train.steps``."""
+
+    def __init__(self, *args: Any, budget: float, cpu: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.budget = budget
+        self.clock = time.process_time if cpu else time.perf_counter
+        self.spent = 0.0
+        self.steps_done = 0
+
+    def _batches(self, start: int) -> Iterator[Tensor]:
+        began = self.clock()
+        for batch in super()._batches(start):
+            self.spent = self.clock() - began
+            if self.spent >= self.budget:
+                return
+            self.steps_done += 1
+            yield batch
+
+
+def parse_try(text: str) -> tuple[str, list[str]]:
+    name, sep, rest = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"--try expects NAME=KEY=VALUE[,KEY=VALUE...] or NAME=, got {text!r}")
+    return name, [item for item in rest.split(",") if item]
+
+
+def run_config(name: str, overrides: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    base = [*overrides, "train.steps=1000000", "train.valid_interval=1000000", "train.checkpoint_interval=1000000",
+            "train.log_interval=50"]
+    if args.threads:
+        base.append(f"train.threads={args.threads}")
+    config = resolve_codec_config(args.preset, base)
+    out = args.out / name
+    load_before = os.getloadavg()[0]
+    trainer = BudgetTrainer(config, args.corpus / "conditions" / "english.jsonl", out, cache_dir=args.cache_dir,
+                            show_progress=False, budget=args.budget, cpu=args.cpu_budget)
+    began_wall, began_cpu = time.perf_counter(), time.process_time()
+    result = trainer.run()
+    wall, cpu = time.perf_counter() - began_wall, time.process_time() - began_cpu
+    load_after = os.getloadavg()[0]
+    metrics = score(load_codec(result.codec_path), args.corpus / "eval_sets" / "en.jsonl", args.cache_dir, args.n_q)
+    tc = config.train_config()
+    return {
+        "name": name,
+        "overrides": overrides,
+        "budget": {"seconds": args.budget, "kind": "cpu" if args.cpu_budget else "wall"},
+        "steps": result.step,
+        "batch": tc.batch_size,
+        "segment_seconds": tc.segment_seconds,
+        "audio_hours_seen": round(result.step * tc.batch_size * tc.segment_seconds / 3600, 3),
+        "run_seconds_wall": round(wall, 1),
+        "run_seconds_cpu": round(cpu, 1),
+        "loadavg_before_after": [load_before, load_after],
+        "n_q": args.n_q,
+        "test": metrics,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=Path("runs/demo/corpus"))
+    parser.add_argument("--out", type=Path, default=Path("runs/train-budget"))
+    parser.add_argument("--cache-dir", type=Path, default=None, help="decoded-audio cache (default: OUT/cache)")
+    parser.add_argument("--preset", default="soundstream-tiny")
+    parser.add_argument("--budget", type=float, default=600.0, help="seconds of training per config")
+    parser.add_argument("--cpu-budget", action="store_true", help="count CPU seconds of this process, not wall")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (train.threads)")
+    parser.add_argument("--n-q", type=int, default=8)
+    parser.add_argument("--try", dest="tries", type=parse_try, action="append", default=[],
+                        metavar="NAME=KEY=VALUE,...")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    args.cache_dir = args.cache_dir or args.out / "cache"
+    tries = args.tries or [("preset", [])]
+    torch.manual_seed(0)
+    rows = [run_config(name, overrides, args) for name, overrides in tries]
+    report = {"preset": args.preset, "corpus": str(args.corpus), "rows": rows}
+    text = json.dumps(report, indent=2)
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
+    print(text)
+    print("| config | overrides | steps | wall s | CPU s | load | STOI | PESQ | mel distance | SI-SNR dB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        t = r["test"]
+        print(f"| {r['name']} | {' '.join(r['overrides']) or '-'} | {r['steps']} | {r['run_seconds_wall']} | "
+              f"{r['run_seconds_cpu']} | {r['loadavg_before_after'][0]:.1f}-{r['loadavg_before_after'][1]:.1f} | "
+              f"{t.get('stoi', float('nan')):.3f} | {t.get('pesq', float('nan')):.2f} | "
+              f"{t.get('mel_distance', float('nan')):.3f} | {t.get('si_snr', float('nan')):.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

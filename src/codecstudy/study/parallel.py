@@ -1,0 +1,219 @@
+"""What runs beside what: the study's independent items (training of each codec, scoring of each codec x set) as
+separate processes, with the machine's cores split between them.
+
+Why processes and not threads: the tiny codecs are too narrow for a second torch thread to pay (a training step
+gains little from it), while two processes with one thread each do twice the work; the same holds for the
+scorer's per-clip DSP metrics. Concurrency belongs to the study runner (docs/design.md), so every item is told how
+many threads it may use: ``cores // processes``, fixed for the whole run so that a rerun computes the same
+floating-point sums (a codec's weights depend on its thread count, never on what ran beside it).
+
+Items have dependencies (a codec's evaluations wait for its training); whichever is ready runs next, in the
+study's order. Each item runs under a lock file of its own (``<run>/.locks/<stage>-<item>.lock``): after a kill,
+a new run waits for a process of the old one that may still be finishing an item, then finds the item complete
+or resumes it from its own checkpoint or result lines; nothing is done twice. Workers die with the runner
+(``PR_SET_PDEATHSIG``) where Linux allows it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import multiprocessing
+import os
+import re
+import signal
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+AUTO = "auto"
+
+
+def available_cores() -> int:
+    """Cores this process may run on (the affinity mask, which containers and ``taskset`` narrow)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many items run at once and the torch threads each gets; ``note`` says why it differs from the ask."""
+
+    processes: int
+    threads: int
+    note: str | None = None
+
+    @property
+    def parallel(self) -> bool:
+        return self.processes > 1
+
+
+def plan(requested: int | str, items: int, cores: int | None = None) -> Plan:
+    """Processes for ``items`` independent items on ``cores`` cores.
+
+    ``auto``: one per core, at most one per item. A number above the cores is cut to the cores, and one core runs
+    everything in turn; both say so in ``note`` (one line), since the study asked for something else.
+    """
+    cores = cores or available_cores()
+    if requested == AUTO:
+        processes = max(1, min(cores, items))
+        note = "1 core: the study's items run one at a time" if cores == 1 and items > 1 else None
+        return Plan(processes, max(1, cores // processes), note)
+    wanted = int(requested)
+    if wanted <= 1:
+        return Plan(1, cores)
+    if cores == 1:
+        return Plan(1, 1, f"parallel: {wanted} asked, but this machine has 1 core: the items run one at a time")
+    processes = min(wanted, cores)
+    note = None
+    if wanted > cores:
+        note = f"parallel: {wanted} asked, but this machine has {cores} cores: running {processes} at a time"
+    processes = max(1, min(processes, items))
+    return Plan(processes, max(1, cores // processes), note)
+
+
+@dataclass
+class Item:
+    """One unit of work: ``stage`` and ``item`` name it (as in ``stages.jsonl``), ``after`` lists the keys it
+    waits for, ``work(threads)`` does it and returns the detail line (``threads`` is None when nothing runs beside
+    it: the process keeps its own settings); it must be picklable (a ``partial`` of a module-level function) to run
+    in a worker process."""
+
+    stage: str
+    item: str
+    work: Callable[[int | None], str]
+    after: tuple[str, ...] = ()
+    # decides, when the item is due, whether it is complete, partial or missing (a StageState)
+    state: Callable[[], Any] | None = None
+    estimate: float = 0.0  # expected seconds (the study's remaining-time estimate)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.stage} {self.item}".strip()
+
+
+def lock_path(root: Path, item: Item) -> Path:
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{item.stage}-{item.item}")
+    return root / ".locks" / f"{name}.lock"
+
+
+@contextlib.contextmanager
+def item_lock(path: Path) -> Iterator[None]:
+    """Exclusive lock on one item (released when the process ends, however it ends)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the runner dies (a SIGKILLed runner leaves no orphan training)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _init_worker(threads: int) -> None:
+    _die_with_parent()
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_item(work: Callable[[int | None], str], lock: Path, threads: int) -> tuple[str, float]:
+    """In a worker: the item's work under its lock; returns (detail, seconds)."""
+    began = time.perf_counter()
+    with item_lock(lock):
+        detail = work(threads)
+    return detail, time.perf_counter() - began
+
+
+class Scheduler:
+    """Runs items in study order as their dependencies finish, ``plan.processes`` at a time.
+
+    ``begin(item, state)`` is called in this process when an item is due and returns False when it is complete
+    (nothing to run); ``finish(item, state, detail, seconds)`` when it is done. With one process everything runs
+    here, in order, exactly as a sequential runner would.
+    """
+
+    def __init__(self, plan: Plan, lock_root: Path) -> None:
+        self.plan = plan
+        self.lock_root = lock_root
+
+    def run(
+        self,
+        items: list[Item],
+        begin: Callable[[Item, Any], bool],
+        finish: Callable[[Item, Any, str, float], None],
+    ) -> None:
+        if not self.plan.parallel:
+            for item in items:
+                state = item.state() if item.state else None
+                if begin(item, state):
+                    with item_lock(lock_path(self.lock_root, item)):
+                        began = time.perf_counter()
+                        detail = item.work(None)
+                    finish(item, state, detail, time.perf_counter() - began)
+            return
+        self._run_pool(items, begin, finish)
+
+    def _run_pool(
+        self,
+        items: list[Item],
+        begin: Callable[[Item, Any], bool],
+        finish: Callable[[Item, Any, str, float], None],
+    ) -> None:
+        done: set[str] = set()
+        waiting = list(items)
+        running: dict[Future[tuple[str, float]], tuple[Item, Any]] = {}
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(self.plan.processes, mp_context=context, initializer=_init_worker,
+                                 initargs=(self.plan.threads,)) as pool:
+            while waiting or running:
+                for item in [i for i in waiting if all(a in done for a in i.after)]:
+                    if len(running) >= self.plan.processes:
+                        break
+                    waiting.remove(item)
+                    state = item.state() if item.state else None
+                    if not begin(item, state):
+                        done.add(item.key)
+                        continue
+                    future = pool.submit(run_item, item.work, lock_path(self.lock_root, item), self.plan.threads)
+                    running[future] = (item, state)
+                if not running:
+                    if waiting and not any(all(a in done for a in i.after) for i in waiting):
+                        raise RuntimeError(f"items wait for what never runs: {[i.key for i in waiting]}")
+                    continue
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    item, state = running.pop(future)
+                    detail, seconds = future.result()  # an item's error stops the run, as sequentially
+                    finish(item, state, detail, seconds)
+                    done.add(item.key)
+
+
+def threaded(fn: Callable[..., str], *args: Any, **kwargs: Any) -> Callable[[int | None], str]:
+    """``fn(*args, threads=n, **kwargs)`` as an item's picklable ``work``."""
+    return partial(_call_with_threads, fn, args, kwargs)
+
+
+def _call_with_threads(
+    fn: Callable[..., str], args: tuple[Any, ...], kwargs: dict[str, Any], threads: int | None
+) -> str:
+    return fn(*args, threads=threads, **kwargs)

@@ -1,0 +1,61 @@
+"""The study's remaining-time estimate: calibrated step time x steps left, laid out on the runner's processes."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from codecstudy.study.eta import Calibration, WorkEstimate, announcement, time_training_steps
+from codecstudy.study.layout import RunLayout
+from codecstudy.study.parallel import Item, Plan
+from codecstudy.study.spec import CodecRun
+
+
+def _noop(threads: int | None) -> str:
+    return ""
+
+
+def _items(codecs: list[str], sets: list[str], steps: int) -> list[Item]:
+    items = [Item("train", c, partial(_noop), extra={"run": CodecRun(c, c, "soundstream", None, "tiny", ()),
+                                                      "steps": steps}) for c in codecs]
+    items += [Item("evaluate", f"{c}/{s}", partial(_noop), after=(f"train {c}",), extra={"codec": c, "set": s})
+              for s in sets for c in codecs]
+    return items
+
+
+def _spec(clips: int) -> SimpleNamespace:
+    return SimpleNamespace(evaluate=SimpleNamespace(n_q=[1, 8]),
+                           conditions=SimpleNamespace(eval_sets=[SimpleNamespace(name="en", max_clips=clips)]))
+
+
+def test_remaining_time_follows_logged_steps_and_the_process_layout(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    items = _items(["a", "b", "c"], ["en"], steps=100)
+    estimate = WorkEstimate(items, Calibration({"tiny": 1.0}, threads=1), _spec(clips=10), layout)
+    per_eval = estimate.per_unit["evaluate a/en"] * 20  # 10 clips x 2 n_q
+    assert estimate.total() == pytest.approx(300 + 3 * per_eval)
+    # three 100 s codecs on two processes: a and b together, then c; c's scoring comes last
+    assert estimate.wall_clock(2) == pytest.approx(200 + per_eval)
+    assert estimate.wall_clock(1) == pytest.approx(300 + 3 * per_eval)
+    folder = layout.codec_dir("a")
+    folder.mkdir(parents=True)
+    lines = [{"kind": "start", "step": 0}, {"kind": "train", "step": 40, "train/x": 1.0}]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    assert estimate.remaining(items[0]) == pytest.approx(60.0)
+    assert estimate.done() == pytest.approx(40.0)
+    text = announcement(estimate, Plan(2, 1))
+    assert text.startswith("expected remaining time: about ") and "tiny 1.00 s/step" in text
+
+
+def test_calibration_times_real_training_steps() -> None:
+    from helpers.trainsetup import TINY
+
+    from codecstudy.train.trainer import resolve_codec_config
+
+    config = resolve_codec_config("soundstream-tiny", [*TINY, "train.steps=10"])
+    seconds = time_training_steps(config, steps=2, threads=1)
+    assert 0.0 < seconds < 10.0
