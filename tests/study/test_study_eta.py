@@ -59,3 +59,13 @@ def test_calibration_times_real_training_steps() -> None:
     config = resolve_codec_config("soundstream-tiny", [*TINY, "train.steps=10"])
     seconds = time_training_steps(config, steps=2, threads=1)
     assert 0.0 < seconds < 10.0
+
+
+def test_an_imported_checkpoint_costs_a_second_and_needs_no_calibration(tmp_path: Path) -> None:
+    """A study with given codecs (``checkpoints:``) has import items instead of training ones."""
+    items = [Item("import", "x", partial(_noop))]
+    items += [Item("evaluate", "x/en", partial(_noop), after=("import x",), extra={"codec": "x", "set": "en"})]
+    estimate = WorkEstimate(items, Calibration({}, threads=1), _spec(clips=10), RunLayout(tmp_path))
+    per_eval = estimate.per_unit["evaluate x/en"] * 20
+    assert estimate.total() == pytest.approx(1.0 + per_eval)
+    assert estimate.remaining(items[0]) == pytest.approx(1.0)

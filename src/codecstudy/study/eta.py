@@ -150,6 +150,8 @@ class WorkEstimate:
                 run = item.extra["run"]
                 per_step = calibration.seconds_per_step.get(_config_key(run), 0.0)
                 self.per_unit[item.key], self.units[item.key] = per_step, int(item.extra["steps"])
+            elif item.stage != "evaluate":  # e.g. importing a given checkpoint: a file copy, about a second
+                self.per_unit[item.key], self.units[item.key] = 1.0, 1
             else:
                 clips = self._clip_count(item.extra["set"])
                 # an item scores with one process per thread it was given
@@ -169,6 +171,8 @@ class WorkEstimate:
             return self.units[item.key]
         if item.stage == "train":
             return min(self.units[item.key], _done_steps(self.layout.codec_dir(item.item)))
+        if item.stage != "evaluate":
+            return 0
         codec, eval_set = item.extra["codec"], item.extra["set"]
         return min(self.units[item.key], _scored(self.layout.eval_dir(codec, eval_set), self.n_qs))
 
