@@ -14,11 +14,12 @@ The calibration (:func:`calibrate_delay`), for codecs whose delay is not known:
    normalised curves are summed over the clips and the peak of the sum, refined to a fraction of a frame, is the
    coarse delay. It is accepted when at least half of the clips (and ``min_clips``) have their own envelope peak
    within ``envelope_tolerance_s`` of it; otherwise the delay is 0 ("no consensus") because nothing can be shown.
-   A coarse delay within one frame of 0 counts as 0: below the envelope's resolution nothing was measured.
-2. Waveform refinement. Within ±1.5 ms of the coarse delay (less than one pitch period of any voice, so it cannot
-   jump to the next period), the summed waveform cross-correlation is searched, and its peak replaces the coarse
-   delay when at least half of the clips (and ``min_clips``) peak within ``waveform_tolerance`` samples of it. A
-   waveform codec gets its delay to the sample; a codec without phase keeps the envelope's estimate.
+   A coarse delay within ``envelope_tolerance_s`` of 0 counts as 0: below what the envelopes agree on, nothing was
+   measured.
+2. Waveform refinement. Within ±``envelope_tolerance_s`` of the coarse delay, the summed waveform cross-correlation
+   is searched, and its peak replaces the coarse delay when at least half of the clips (and ``min_clips``) peak
+   within ``waveform_tolerance`` samples of it. A codec without phase peaks at scattered pitch periods there and
+   fails that agreement, so it keeps the envelope's estimate; a waveform codec gets its delay to the sample.
 
 Per-clip lags (:func:`clip_lag`) are still computed for every scored clip and recorded as a diagnostic, never
 applied; :func:`lag_agreement` summarises how many clips with a clear waveform match disagree with the codec's
@@ -166,7 +167,10 @@ def calibrate_delay(
         env_peaks.append(float(np.argmax(curve) - max_frames))
         pairs_kept.append((np.asarray(ref, dtype=np.float64), np.asarray(est, dtype=np.float64)))
     n = len(env_curves)
-    need = lambda agree: agree >= s.min_clips and 2 * agree >= n  # noqa: E731
+
+    def need(agree: int) -> bool:  # a consensus: at least half of the clips, and at least min_clips
+        return agree >= s.min_clips and 2 * agree >= n
+
     if n == 0:
         return CodecDelay(0, CALIBRATION, "no usable clips: not shifted", None, 0, sample_rate)
     coarse = _peak(np.sum(env_curves, axis=0)) - max_frames

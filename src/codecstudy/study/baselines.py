@@ -57,9 +57,8 @@ def baseline_state(
         return S.StageState("evaluate", item, S.MISSING, "baseline")
     if meta.get("codec_source") != baseline.codec:
         return S.StageState("evaluate", item, S.PARTIAL, f"scored as {meta.get('codec_source')}", stale=True)
-    if alignment is not None and meta.get("alignment") != alignment:
-        return S.StageState("evaluate", item, S.PARTIAL, "scored under another delay rule or alignment setting",
-                            stale=True)
+    if S.alignment_stale(meta, alignment):
+        return S.StageState("evaluate", item, S.PARTIAL, S.ALIGNMENT_STALE, stale=True)
     expected = set(clip_ids)
     settings = meta.get("settings") or []
     done = sum(len(done_clips(folder / s) & expected) for s in settings)

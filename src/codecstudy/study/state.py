@@ -129,6 +129,15 @@ def codec_identity(path: Path) -> str | None:
     return payload.get("identity") if isinstance(payload, dict) else None
 
 
+ALIGNMENT_STALE = "scored under another delay rule or alignment setting"
+
+
+def alignment_stale(meta: Any, alignment: dict[str, Any] | None) -> bool:
+    """An evaluation's ``meta.json`` was written under other alignment settings (they carry the delay rule's
+    version), so its numbers are not comparable with a new run's and must be redone, not resumed."""
+    return alignment is not None and isinstance(meta, dict) and meta.get("alignment") != alignment
+
+
 def eval_state(
     codec: str,
     eval_set: str,
@@ -147,9 +156,8 @@ def eval_state(
     meta = _read_json(folder / "meta.json")
     if identity is not None and isinstance(meta, dict) and meta.get("codec_identity") not in (None, identity):
         return StageState("evaluate", item, PARTIAL, "scored with an earlier version of the codec", stale=True)
-    if alignment is not None and isinstance(meta, dict) and meta.get("alignment") != alignment:
-        return StageState("evaluate", item, PARTIAL, "scored under another delay rule or alignment setting",
-                          stale=True)
+    if alignment_stale(meta, alignment):
+        return StageState("evaluate", item, PARTIAL, ALIGNMENT_STALE, stale=True)
     expected = set(clip_ids)
     done = 0
     complete = bool(expected)
