@@ -85,6 +85,9 @@ ESPNET_PKGS := espnet==202511 typeguard==4.6.1 humanfriendly==10.0 torch_complex
 test-extra: $(STAMP) $(CODECS) codec-libs
 	$(BIN)/python -c "import importlib.metadata as m; assert m.version('espnet') == '202511'" 2>/dev/null \
 		|| $(BIN)/pip install --quiet --no-deps $(ESPNET_PKGS)
+	# S3PRL's own wav2vec 2.0 code checks the SHEET-SSQA loader (only its model file is imported: no deps needed).
+	$(BIN)/python -c "import importlib.metadata as m; assert m.version('s3prl') == '0.4.18'" 2>/dev/null \
+		|| $(BIN)/pip install --quiet --no-deps s3prl==0.4.18
 	$(BIN)/python -m pytest -q -m "slow or network"
 
 # Benchmarks are not tests: minutes of timing, printed as tables (copy them into docs/benchmarks.md).

@@ -32,7 +32,7 @@ warnings.filterwarnings("ignore")
 SR = 16000
 TEXT = "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background. It is easy to tell."
 DEFAULT = ("mcd,mcd_dtw,f0_corr,mel_distance,mrstft_distance,pesq,stoi,estoi,ci_sdr,si_snr,visqol_audio,"
-           "visqol_speech,dnsmos,spk_sim,wer,speech_bert,utmos,emb_dist")
+           "visqol_speech,dnsmos,spk_sim,wer,speech_bert,utmos,sheet_ssqa,emb_dist")
 
 
 def pair(seconds: float) -> tuple[np.ndarray, np.ndarray]:
@@ -59,15 +59,28 @@ def wavlm_large(folder: Path) -> Path:
     return folder
 
 
-def utmos_full(path: Path) -> Path:
-    """A random UTMOS22 strong checkpoint at the published sizes (wav2vec2 base, 128-d embeddings, BLSTM 512)."""
+# fairseq wav2vec 2.0 base, inside both UTMOS22 strong and SHEET's SSL-MOS
+W2V_BASE = {"hidden": 768, "layers": 12, "conv": 512, "ffn": 3072, "pos_kernel": 128, "pos_groups": 16}
+
+
+def _helpers() -> object:
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from helpers.randommodels import save_random_utmos22
+    from helpers import randommodels
 
-    return save_random_utmos22(path, hidden=768, layers=12, conv=512, ffn=3072, pos_kernel=128, pos_groups=16,
-                               emb=128, rnn=512, proj=2048)
+    return randommodels
+
+
+def utmos_full(path: Path) -> Path:
+    """A random UTMOS22 strong checkpoint at the published sizes (wav2vec2 base, 128-d embeddings, BLSTM 512)."""
+    return _helpers().save_random_utmos22(path, **W2V_BASE, emb=128, rnn=512, proj=2048)
+
+
+def sheet_full(folder: Path) -> Path:
+    """A random SHEET v0.1.0 SSL-MOS at the published sizes (wav2vec2 base, 64-unit head), release layout."""
+    sizes = {k: v for k, v in W2V_BASE.items() if k != "hidden"}
+    return _helpers().save_random_sheet(folder, hidden=768, head=64, **sizes)
 
 
 def main() -> None:
@@ -98,6 +111,8 @@ def main() -> None:
             overrides = {"speech_bert": {"model": str(wavlm_large(tmp / "wavlm-large"))}}
         if metric == "utmos":
             overrides = {"utmos": {"checkpoint": str(utmos_full(tmp / "utmos22_strong.pt"))}}
+        if metric == "sheet_ssqa":
+            overrides = {"sheet_ssqa": {"model": str(sheet_full(tmp / "sheet"))}}
         scorer = PairScorer(EvalSettings(metrics=[metric], mode=mode, overrides=overrides, threads=1))
         scorer.score("warm", ref, est, SR, fields)
         times = []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def save_random_wavlm(folder: Path, layers: int = 3, seed: int = 0) -> Path:
@@ -29,22 +31,15 @@ def save_random_wavlm(folder: Path, layers: int = 3, seed: int = 0) -> Path:
     return folder
 
 
-def save_random_utmos22(
-    path: Path, hidden: int = 24, layers: int = 2, conv: int = 16, ffn: int = 32, pos_kernel: int = 8,
-    pos_groups: int = 4, emb: int = 8, rnn: int = 12, proj: int = 16, seed: int = 0, new_weight_norm: bool = False,
-) -> Path:
-    """A random state dict in the published UTMOS22 strong layout (SpeechMOS ``utmos22_strong_step7459_v1.pt``:
-    fairseq wav2vec2 keys under ``wav2vec2.``, then ``domain_emb``, ``judge_emb``, ``blstm``, ``projection``),
-    written from the layout itself, not from codecstudy's model, so that the loader's renaming is tested."""
-    import torch
-
-    g = torch.Generator().manual_seed(seed)
-
-    def r(*shape: int) -> torch.Tensor:
-        return 0.1 * torch.randn(*shape, generator=g)
-
-    state: dict[str, torch.Tensor] = {}
-    w = "wav2vec2."
+def random_fairseq_wav2vec2(
+    r: Callable[..., Any], prefix: str, hidden: int = 24, layers: int = 2, conv: int = 16, ffn: int = 32,
+    pos_kernel: int = 8, pos_groups: int = 4, new_weight_norm: bool = False,
+) -> dict[str, Any]:
+    """Random tensors (from ``r(*shape)``) under fairseq wav2vec 2.0 base names, each key prefixed with ``prefix``:
+    the layout UTMOS22 strong and SHEET's S3PRL upstream store, written from the layout itself, not from
+    codecstudy's model, so that the loaders' renaming is what the tests check."""
+    state: dict[str, Any] = {}
+    w = prefix
     for i, k in enumerate((10, 3, 3, 3, 3, 2, 2)):
         state[f"{w}feature_extractor.conv_layers.{i}.0.weight"] = r(conv, 1 if i == 0 else conv, k)
     state[f"{w}feature_extractor.conv_layers.0.2.weight"] = 1 + r(conv)
@@ -68,6 +63,27 @@ def save_random_utmos22(
             state[f"{p}{norm}.weight"], state[f"{p}{norm}.bias"] = 1 + r(hidden), r(hidden)
         state[f"{p}fc1.weight"], state[f"{p}fc1.bias"] = r(ffn, hidden), r(ffn)
         state[f"{p}fc2.weight"], state[f"{p}fc2.bias"] = r(hidden, ffn), r(hidden)
+    return state
+
+
+def _normal(seed: int) -> Callable[..., Any]:
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    return lambda *shape: 0.1 * torch.randn(*shape, generator=g)
+
+
+def save_random_utmos22(
+    path: Path, hidden: int = 24, layers: int = 2, conv: int = 16, ffn: int = 32, pos_kernel: int = 8,
+    pos_groups: int = 4, emb: int = 8, rnn: int = 12, proj: int = 16, seed: int = 0, new_weight_norm: bool = False,
+) -> Path:
+    """A random state dict in the published UTMOS22 strong layout (SpeechMOS ``utmos22_strong_step7459_v1.pt``:
+    fairseq wav2vec2 keys under ``wav2vec2.``, then ``domain_emb``, ``judge_emb``, ``blstm``, ``projection``)."""
+    import torch
+
+    r = _normal(seed)
+    state = random_fairseq_wav2vec2(r, "wav2vec2.", hidden, layers, conv, ffn, pos_kernel, pos_groups,
+                                    new_weight_norm)
     state["domain_emb"], state["judge_emb"] = r(1, emb), r(1, emb)
     for suffix in ("", "_reverse"):
         state[f"blstm.weight_ih_l0{suffix}"] = r(4 * rnn, hidden + 2 * emb)
@@ -77,6 +93,53 @@ def save_random_utmos22(
     state["projection.2.weight"], state["projection.2.bias"] = r(1, proj), r(1)
     torch.save(state, str(path))
     return path
+
+
+# SHEET v0.1.0's all7-sslmos-mdf config, reduced to what inference reads (egs/*/conf/ssl-mos-wav2vec2.yaml).
+SHEET_CONFIG = """\
+sampling_rate: 16000
+model_input: waveform
+model_type: "SSLMOS"
+model_params:
+    ssl_module: "s3prl"
+    s3prl_name: "wav2vec2"
+    ssl_model_output_dim: {hidden}
+    ssl_model_layer_idx: {layer}
+    mean_net_dnn_dim: {head}
+    mean_net_output_type: "{output}"
+    mean_net_output_dim: {outputs}
+    mean_net_output_step: 0.25
+    mean_net_range_clipping: True
+    use_listener_modeling: False
+    use_mean_listener: False
+inference_mode: mean_net
+"""
+
+
+def save_random_sheet(
+    folder: Path, hidden: int = 24, head: int = 16, layer: int = -1, output: str = "scalar", seed: int = 0,
+    ssl_state: dict[str, Any] | None = None, **ssl_sizes: int,
+) -> Path:
+    """A folder in SHEET v0.1.0's release layout: ``*-config.yml`` and ``*-checkpoint-*.pkl``, a state dict with
+    the S3PRL upstream under ``ssl_model.upstream.model.`` and the head ``mean_net_dnn.net.{0,3}``. ``ssl_state``
+    (fairseq names, no prefix) replaces the random wav2vec 2.0, e.g. with S3PRL's own model's weights."""
+    import torch
+
+    r = _normal(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = "ssl_model.upstream.model."
+    if ssl_state is None:
+        state = random_fairseq_wav2vec2(r, prefix, hidden, **ssl_sizes)
+    else:
+        state = {prefix + k: v for k, v in ssl_state.items()}
+    outputs = 1 if output == "scalar" else 17
+    state["mean_net_dnn.net.0.weight"], state["mean_net_dnn.net.0.bias"] = r(head, hidden), r(head)
+    state["mean_net_dnn.net.3.weight"], state["mean_net_dnn.net.3.bias"] = r(outputs, head), r(outputs)
+    (folder / "all7-sslmos-mdf-2337-config.yml").write_text(
+        SHEET_CONFIG.format(hidden=hidden, layer=layer, head=head, output=output, outputs=outputs)
+    )
+    torch.save(state, str(folder / "all7-sslmos-mdf-2337-checkpoint-86000steps.pkl"))
+    return folder
 
 
 def save_random_clap(folder: Path, seed: int = 0) -> Path:

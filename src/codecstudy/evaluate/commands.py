@@ -38,7 +38,8 @@ Metrics (--metrics, comma separated; groups: default, versa, paper, nonspeech, a
 
 Modes: parity (default) reproduces VERSA's computations (harvest F0, fastdtw); fast uses dio+stonemask and an
 exact DTW (about 10x faster, F0-based values differ slightly). Per-metric settings: --metric-set mcd.alpha=auto,
---metric-set wer.model=base, --metric-set utmos.checkpoint=utmos.pt. See docs/metrics.md.
+--metric-set wer.model=base, --metric-set utmos.checkpoint=utmos.pt, --metric-set sheet_ssqa.model=DIR (the
+SHEET v0.1.0 release's config + checkpoint). See docs/metrics.md.
 
 Tables: `codecstudy aggregate eval/ --out tables/` (means with bootstrap CIs, best/worst counts, paired tests).
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from codecstudy.errors import CodecStudyError
 from codecstudy.evaluate.applicability import ALL_DOMAINS, ENGLISH, SPEECH
-from codecstudy.evaluate.metrics import embedding, intrusive, models, pitch, spectral, ssl
+from codecstudy.evaluate.metrics import embedding, intrusive, models, pitch, sheet, spectral, ssl
 from codecstudy.evaluate.metrics.base import MetricError, MissingDependency, package_version
 
 HIGHER, LOWER = "higher", "lower"
@@ -242,7 +242,7 @@ METRICS: dict[str, MetricSpec] = {
             "utmos",
             models.utmos,
             {"utmos": HIGHER},
-            "UTMOS from a TorchScript export",
+            "UTMOS22 strong from its published state dict (or a TorchScript export)",
             ("torch",),
             aligned=False,
             intrusive=False,
@@ -250,6 +250,18 @@ METRICS: dict[str, MetricSpec] = {
             info=models.utmos_info,
             domains=SPEECH,
             languages=ENGLISH,
+        ),
+        MetricSpec(
+            "sheet_ssqa",
+            sheet.sheet_ssqa,
+            {"sheet_ssqa": HIGHER},
+            "SHEET-SSQA MOS (SHEET v0.1.0 default: SSL-MOS, wav2vec 2.0 base) from its config + checkpoint",
+            ("transformers", "torch"),
+            aligned=False,
+            intrusive=False,
+            defaults={"model": sheet.DEFAULT_MODEL},
+            info=sheet.sheet_info,
+            domains=SPEECH,
         ),
         MetricSpec(
             "speech_bert",
