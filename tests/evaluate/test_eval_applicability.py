@@ -60,3 +60,18 @@ def test_scorer_skips_speech_metrics_on_music_with_a_note() -> None:
     short = scorer.score("short", x[:800], y[:800], RATE, {"domain": "speech"})
     assert "pesq" in short["errors"] and short["metrics"].get("pesq") is None  # too short: failed with a reason
     assert np.isfinite(short["metrics"]["si_snr"])
+
+
+def test_study_keeps_a_metric_to_some_numbers_of_codebooks() -> None:
+    overrides = ap.parse_overrides({"visqol_audio": {"domains": ["music", "environment"], "n_q": [8]}})
+    v = ap.validity_of(METRICS["visqol_audio"], overrides)
+    assert v.n_q == (8,) and v.to_json()["n_q"] == [8]
+    assert ap.skip_reason(v, "music", 4) == "not computed at 4 codebooks (the study asks for 8 only)"
+    assert ap.skip_reason(v, "music", 8) is None
+    assert ap.skip_reason(v, "music", None) is None  # a classic codec's bitrate: no codebooks, always computed
+    assert ap.skip_reason(v, "speech", 8) == "not applicable to speech (music/environment only)"
+    assert "n_q" not in ap.validity_of(METRICS["mcd"]).to_json()  # unchanged fingerprints where not asked
+    assert ap.validity_of(METRICS["mcd"], ap.parse_overrides({"mcd": {"n_q": 2}})).n_q == (2,)
+    for bad in ([], [0], "8", [2.5]):
+        with pytest.raises(CodecStudyError, match=r"evaluate\.validity\.mcd\.n_q: expected numbers of codebooks"):
+            ap.parse_overrides({"mcd": {"n_q": bad}})

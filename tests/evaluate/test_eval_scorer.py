@@ -418,3 +418,19 @@ def test_a_clip_scores_the_same_alone_and_inside_its_set(eval_set: Path, tmp_pat
     (only,) = read_results(tmp_path / "alone" / "2")
     assert only["metrics"] == in_set["metrics"] and only["alignment"] == in_set["alignment"]
     assert json.loads((tmp_path / "set" / "delay.json").read_text())["settings"]["2"]["delay"]["source"] == "structure"
+
+
+def test_metric_kept_to_some_numbers_of_codebooks(eval_set: Path, tmp_path: Path) -> None:
+    """A study's ``validity: {metric: {n_q: [...]}}``: computed at those settings only, a skip note elsewhere."""
+    out = tmp_path / "eval"
+    kept = settings(tmp_path, metrics=["si_snr", "mel_distance"], validity={"mel_distance": {"n_q": [4]}})
+    evaluate_codec("soundstream-tiny", eval_set, out, [1, 4], kept)
+    records = {**comparable(out / "1"), **comparable(out / "4")}
+    assert len(records) == 2 * len(TEXTS)
+    for (clip, n_q), record in records.items():
+        assert "si_snr" in record["metrics"], clip
+        if n_q == 4:
+            assert np.isfinite(record["metrics"]["mel_distance"]) and "skipped" not in record
+        else:
+            assert "mel_distance" not in record["metrics"]
+            assert record["skipped"] == {"mel_distance": "not computed at 1 codebooks (the study asks for 4 only)"}

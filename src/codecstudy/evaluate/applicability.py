@@ -29,34 +29,50 @@ MARK = "†"
 
 @dataclass(frozen=True)
 class Validity:
-    """Where a metric applies: its domains, and the languages its model was trained on (None: any)."""
+    """Where a metric applies: its domains, the languages its model was trained on (None: any), and the numbers
+    of codebooks at which a study computes it (None: every setting). ``n_q`` is never declared by a metric, only
+    asked for by a study, to keep a dear metric (ViSQOL) to the bitrate its tables report; settings without
+    codebooks (classic codecs' bitrates) always get it."""
 
     domains: tuple[str, ...] = ALL_DOMAINS
     languages: tuple[str, ...] | None = None
+    n_q: tuple[int, ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"domains": list(self.domains), "languages": list(self.languages) if self.languages else None}
+        out: dict[str, Any] = {"domains": list(self.domains),
+                               "languages": list(self.languages) if self.languages else None}
+        if self.n_q is not None:  # only when asked, so that earlier results keep their fingerprint
+            out["n_q"] = list(self.n_q)
+        return out
 
     def describe(self) -> str:
         where = "all domains" if set(self.domains) == set(DOMAINS) else "/".join(self.domains) + " only"
-        return where + (f"; trained on {'/'.join(self.languages)}" if self.languages else "")
+        at = f"; at {'/'.join(map(str, self.n_q))} codebooks only" if self.n_q is not None else ""
+        return where + (f"; trained on {'/'.join(self.languages)}" if self.languages else "") + at
 
 
 def parse_overrides(raw: dict[str, Any] | None, known: set[str] | None = None) -> dict[str, Validity]:
-    """``{metric: {domains: [...], languages: [...]}}`` -> Validity per metric; bad keys raise a one-line error."""
+    """``{metric: {domains: [...], languages: [...], n_q: [...]}}`` -> Validity per metric; bad keys raise a
+    one-line error."""
     out: dict[str, Validity] = {}
     for metric, entry in (raw or {}).items():
         where = f"evaluate.validity.{metric}"
         if known is not None and metric not in known:
             raise CodecStudyError(f"{where}: unknown metric (known: {', '.join(sorted(known))})")
-        if not isinstance(entry, dict) or set(entry) - {"domains", "languages"}:
-            raise CodecStudyError(f"{where}: expected a mapping with 'domains' and/or 'languages'")
+        if not isinstance(entry, dict) or set(entry) - {"domains", "languages", "n_q"}:
+            raise CodecStudyError(f"{where}: expected a mapping with 'domains', 'languages' and/or 'n_q'")
         domains = tuple(entry.get("domains") or DOMAINS)
         bad = [d for d in domains if d not in DOMAINS]
         if bad:
             raise CodecStudyError(f"{where}.domains: {bad} not in {list(DOMAINS)}")
         languages = entry.get("languages")
-        out[metric] = Validity(domains, tuple(languages) if languages else None)
+        n_q = entry.get("n_q")
+        if n_q is not None:
+            n_q = [n_q] if isinstance(n_q, int) else n_q
+            if not isinstance(n_q, list) or not n_q or not all(isinstance(n, int) and n >= 1 for n in n_q):
+                raise CodecStudyError(f"{where}.n_q: expected numbers of codebooks (integers >= 1), got {n_q!r}")
+        out[metric] = Validity(domains, tuple(languages) if languages else None,
+                               tuple(sorted(n_q)) if n_q is not None else None)
     return out
 
 
@@ -67,10 +83,13 @@ def validity_of(spec: Any, overrides: dict[str, Validity] | None = None) -> Vali
     return Validity(tuple(spec.domains), tuple(spec.languages) if spec.languages else None)
 
 
-def skip_reason(validity: Validity, domain: str | None) -> str | None:
-    """Why a metric is not computed on a clip of ``domain`` (None: it is computed; unknown domain: computed)."""
+def skip_reason(validity: Validity, domain: str | None, n_q: int | None = None) -> str | None:
+    """Why a metric is not computed on a clip of ``domain`` at ``n_q`` codebooks (None: it is computed; unknown
+    domain, or a setting without codebooks: computed)."""
     if domain and domain not in validity.domains:
         return f"not applicable to {domain} ({'/'.join(validity.domains)} only)"
+    if validity.n_q is not None and n_q is not None and n_q not in validity.n_q:
+        return f"not computed at {n_q} codebooks (the study asks for {'/'.join(map(str, validity.n_q))} only)"
     return None
 
 

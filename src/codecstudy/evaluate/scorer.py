@@ -208,10 +208,12 @@ class PairScorer:
         sr: int,
         clip_fields: dict[str, Any] | None = None,
         delay: int = 0,
+        n_q: int | None = None,
     ) -> dict[str, Any]:
         """Metric values, per-metric errors and the alignment for one pair (both at ``sr``, mono float).
 
-        ``delay`` is the codec's delay (samples at ``sr``), the same for every clip of the codec setting."""
+        ``delay`` is the codec's delay (samples at ``sr``), the same for every clip of the codec setting; ``n_q``
+        the setting's number of codebooks (None: no codebooks), for metrics a study keeps to some of them."""
         from codecstudy.evaluate.metrics.spectral import world_settings
         from codecstudy.evaluate.world import world_features
 
@@ -240,7 +242,7 @@ class PairScorer:
         skipped: dict[str, str] = {}
         for spec in self.specs:
             settings = self.metric_settings[spec.name]
-            reason = skip_reason(self.validity[spec.name], fields.get("domain"))
+            reason = skip_reason(self.validity[spec.name], fields.get("domain"), n_q)
             if reason is not None:  # not applicable (e.g. PESQ on music): a note, neither a value nor an error
                 skipped[spec.name] = reason
                 continue
@@ -575,7 +577,7 @@ def _score_clip(job: ClipJob) -> list[dict[str, Any]]:
             "codec_sample_rate": codec_sr,
             "sample_rate": sr,
             "duration_s": round(ref.size / sr, 4),
-            **scorer.score(clip["id"], ref, est, sr, fields, delay=delays.get(name, 0)),
+            **scorer.score(clip["id"], ref, est, sr, fields, delay=delays.get(name, 0), n_q=described[name].n_q),
         }
         if _WORKER["settings"].save_audio:
             record["_audio"] = est

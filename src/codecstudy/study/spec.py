@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from codecstudy.config import apply_overrides, load_yaml, validate
 from codecstudy.corpus.builder import CorpusConfig
 from codecstudy.corpus.conditions import ConditionsConfig
-from codecstudy.errors import ConfigError
+from codecstudy.errors import CodecStudyError, ConfigError
 
 #: The paper's three coverage conditions. Without ``languages`` a condition takes every language the corpus has.
 PAPER_CONDITIONS: list[dict[str, Any]] = [
@@ -91,8 +91,9 @@ class EvaluateSection(_Strict):
     delay_compensation: bool = True
     validity: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description="{metric: {domains: [...], languages: [...]}}: override where a metric applies "
-        "(default: speech-only metrics are skipped on music/environment; see docs/metrics.md)",
+        description="{metric: {domains: [...], languages: [...], n_q: [...]}}: override where a metric applies "
+        "(default: speech-only metrics are skipped on music/environment; n_q keeps a dear metric to some numbers "
+        "of codebooks; see docs/metrics.md)",
     )
 
     @field_validator("n_q")
@@ -101,6 +102,22 @@ class EvaluateSection(_Strict):
         if any(v < 1 for v in values):
             raise ValueError(f"numbers of codebooks must be >= 1, got {values}")
         return sorted(set(values))
+
+    @model_validator(mode="after")
+    def _validity_fits(self) -> EvaluateSection:
+        """Bad ``validity`` entries fail when the study is read, not after its codecs are trained; an ``n_q`` the
+        study never evaluates would silently drop the metric."""
+        from codecstudy.evaluate.applicability import parse_overrides
+
+        try:
+            parsed = parse_overrides(self.validity)
+        except CodecStudyError as exc:
+            raise ValueError(str(exc).removeprefix("evaluate.")) from None
+        for metric, v in parsed.items():
+            missing = sorted(set(v.n_q or ()) - set(self.n_q))
+            if missing:
+                raise ValueError(f"validity.{metric}.n_q: {missing} not among evaluate.n_q {self.n_q}")
+        return self
 
 
 class ReportSection(_Strict):
