@@ -69,3 +69,31 @@ def test_an_imported_checkpoint_costs_a_second_and_needs_no_calibration(tmp_path
     per_eval = estimate.per_unit["evaluate x/en"] * 20
     assert estimate.total() == pytest.approx(1.0 + per_eval)
     assert estimate.remaining(items[0]) == pytest.approx(1.0)
+
+
+def test_study_bar_remaining_time_is_the_runs_average_rate_not_the_last_burst() -> None:
+    """Progress arrives in bursts from parallel processes; the remaining time must come from all work done in this
+    run over its elapsed time, so one quick burst does not swing it."""
+    from codecstudy.study.eta import StudyProgress
+
+    class Fixed:
+        total_work, done_work = 1000.0, 0.0
+
+        def total(self) -> float:
+            return self.total_work
+
+        def done(self) -> float:
+            return self.done_work
+
+    estimate = Fixed()
+    with StudyProgress(estimate, enabled=True, interval=3600) as progress:  # type: ignore[arg-type]
+        bar = progress.bar
+        now = [bar.start_t]
+        bar._time = lambda: now[0]
+        for seconds, work in ((90.0, 100.0), (5.0, 100.0)):  # a slow stretch, then a quick burst
+            now[0] += seconds
+            estimate.done_work += work
+            progress.refresh()
+        meter = bar.format_meter(**bar.format_dict)
+        # 200 s of work in 95 s: 800 s of work left takes 380 s (a burst-weighted rate would say far less)
+        assert "<06:20 for the whole study" in meter, meter

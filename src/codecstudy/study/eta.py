@@ -235,7 +235,10 @@ class StudyProgress:
         from tqdm import tqdm
 
         total = max(1.0, self.estimate.total())
-        self.bar = tqdm(total=round(total), desc="study", unit="s of work", position=0, leave=True,
+        # smoothing=0: the rate is the work done in this run over its elapsed time. Progress arrives in steps (each
+        # process's log lines, every 50 training steps), and with parallel items tqdm's default moving average
+        # jumped between the processes' intervals (the remaining time swung by a quarter from one refresh to the next).
+        self.bar = tqdm(total=round(total), desc="study", unit="s of work", position=0, leave=True, smoothing=0,
                         bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining} for the whole study]",
                         initial=round(self.estimate.done()))
         self._thread = threading.Thread(target=self._loop, daemon=True)
