@@ -124,3 +124,28 @@ def test_pairs_run_writes_embeddings_and_fad_json(tmp_path: Path) -> None:
     fad = json.loads((out / "fad.json").read_text())
     assert fad["clips"] == 3 and fad["frames_ref"] == 3 and fad["fad"] > 0
     assert "warning" in fad and "BirdNET" in fad["model"]["model"]
+
+
+@needs_birdnet
+def test_codec_without_codebooks_keeps_embeddings_and_fad_in_its_setting_folder(tmp_path: Path) -> None:
+    """A classic codec's settings have no n_q: its embeddings and FAD belong in OUT/<setting>/, as its results do
+    (they once went to OUT/None/, and the baselines' FAD was missing from the tables)."""
+    from codecstudy import audio
+    from codecstudy.corpus.manifest import save_manifest
+    from codecstudy.corpus.records import Clip
+    from codecstudy.evaluate.scorer import EvalSettings, evaluate_codec
+
+    pytest.importorskip("G722", reason="G722 is in the classic extra")
+    clips = []
+    for i in range(3):
+        path = audio.write(tmp_path / "ref" / f"m{i}.wav", chord(seconds=3.0, seed=i).astype(np.float32), RATE)
+        clips.append(Clip(id=f"m{i}", path=str(path), start=0.0, duration=3.0, sample_rate=RATE, language=None,
+                          domain="music", speaker=None, text=None, source="test", license="test"))
+    manifest = save_manifest(tmp_path / "music.jsonl", clips)
+    out = tmp_path / "out"
+    settings = EvalSettings(metrics=["emb_dist"], mode="fast", ref_cache=tmp_path / "cache", threads=1)
+    evaluate_codec("g722", manifest, out, None, settings)
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["64kbps"]
+    assert len(list((out / "64kbps" / "embeddings").glob("*.npz"))) == 3
+    fad = json.loads((out / "64kbps" / "fad.json").read_text())
+    assert fad["clips"] == 3 and fad["fad"] >= 0

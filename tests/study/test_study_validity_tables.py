@@ -75,3 +75,31 @@ def test_skips_marks_and_nonspeech_table(tmp_path: Path) -> None:
     md = nonspeech_markdown(table, 8)
     assert "| condition | music: mcd | music: emb_dist | music: fad |" in md
     assert "**12.000**" in md and "<u>30.000</u>" in md and "only 4 embedding frames" in md
+
+    # A baseline's FAD (no n_q: its own bitrate) joins the table at 8 codebooks, shown but not ranked unless counted.
+    opus = {**fads[0], "condition": "opus", "fad": 5.0, "n_q": None, "baseline": True}
+    table = nonspeech_rows(cells, info, [*fads, opus], 8, outside=frozenset({"opus"}))
+    keyed = {(r["metric"], r["condition"]): r for r in table}
+    assert keyed[("fad", "opus")]["mean"] == 5.0 and not keyed[("fad", "opus")]["best"]
+    assert keyed[("fad", "a")]["best"] and keyed[("fad", "b")]["worst"]
+    counted = {(r["metric"], r["condition"]): r for r in nonspeech_rows(cells, info, [*fads, opus], 8)}
+    assert counted[("fad", "opus")]["best"] and not counted[("fad", "a")]["best"]
+
+
+def test_baseline_fad_rows_read_the_setting_folders(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from codecstudy.study.baselines import baseline_fad_rows
+    from codecstudy.study.layout import RunLayout
+
+    layout = RunLayout(tmp_path)
+    for setting in ("6kbps", "12kbps"):
+        folder = layout.eval_dir("opus", "music") / setting
+        folder.mkdir(parents=True)
+        (folder / "results.jsonl").write_text("{}\n")
+        (folder / "fad.json").write_text(json.dumps({"fad": float(len(setting)), "clips": 3, "model": {}}))
+    spec = SimpleNamespace(baseline_runs=lambda: [SimpleNamespace(name="opus")], eval_set_names=["music", "en"])
+    rows = baseline_fad_rows(spec, layout)
+    assert [(r["condition"], r["set"], r["n_q"], r["fad"]) for r in rows] == [
+        ("opus@12kbps", "music", None, 6.0), ("opus@6kbps", "music", None, 5.0)]
+    assert all(r["baseline"] for r in rows)

@@ -755,7 +755,7 @@ def evaluate_codec(
             if codes is not None:
                 _save_codes(out, records[0]["clip"], codes)
             for record in records:
-                save_embeddings(out / str(record["n_q"]), record["clip"], record.pop("_embeddings", None))
+                save_embeddings(out / record["setting"], record["clip"], record.pop("_embeddings", None))
                 est = record.pop("_audio", None)
                 if est is not None:
                     audio.write(

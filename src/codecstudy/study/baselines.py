@@ -108,6 +108,25 @@ def baseline_records(spec: StudySpec, layout: RunLayout) -> list[dict[str, Any]]
     return out
 
 
+def baseline_fad_rows(spec: StudySpec, layout: RunLayout) -> list[dict[str, Any]]:
+    """The baselines' ``fad.json`` rows (``eval_dir(baseline, set) / setting / fad.json``), labelled as in
+    :func:`baseline_records`, ``n_q`` None (their own bitrate)."""
+    from codecstudy.study.validity_tables import fad_row
+
+    rows = []
+    for baseline in spec.baseline_runs():
+        settings = sorted({p.name for e in spec.eval_set_names for p in layout.eval_dir(baseline.name, e).glob("*")
+                           if p.is_dir() and (p / "results.jsonl").is_file()})
+        for setting in settings:
+            label = baseline.name if len(settings) == 1 else f"{baseline.name}@{setting}"
+            for eval_set in spec.eval_set_names:
+                row = fad_row(layout.eval_dir(baseline.name, eval_set) / setting / "fad.json", label, eval_set, None,
+                              setting=setting, baseline=True)
+                if row is not None:
+                    rows.append(row)
+    return rows
+
+
 def baseline_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``tables/baselines.csv``: per baseline row, its codec, nominal and measured kbps, delay, clips scored."""
     rows: dict[str, dict[str, Any]] = {}

@@ -295,7 +295,7 @@ def tts_rows(layout: RunLayout, codecs: list[str]) -> list[dict[str, Any]]:
 
 def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     """``tables/``: aggregate's summary/counts/pairwise per set, then groups, paper, usage, hours, seeds."""
-    from codecstudy.study.baselines import baseline_records, baseline_rows
+    from codecstudy.study.baselines import baseline_fad_rows, baseline_records, baseline_rows
 
     runs = spec.codec_runs()
     codecs = [r.name for r in runs]
@@ -322,8 +322,8 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     cells = paper_cells(paper_rows, pairs, n_q, outside)
     info, skips = group_info(grouped), skip_rows(grouped)
     marks = language_marks(cells, info, parse_validity(spec.evaluate.validity))
-    fads = fad_rows(layout.eval_dir, codecs, spec.eval_set_names, spec.evaluate.n_q)
-    nonspeech = nonspeech_rows(cells, info, fads, n_q)
+    fads = fad_rows(layout.eval_dir, codecs, spec.eval_set_names, spec.evaluate.n_q) + baseline_fad_rows(spec, layout)
+    nonspeech = nonspeech_rows(cells, info, fads, n_q, outside)
     files = {
         "groups.csv": [asdict(r) for r in group_rows],
         "groups_pairwise.csv": [asdict(p) for p in pairs],

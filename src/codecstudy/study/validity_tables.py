@@ -97,39 +97,47 @@ def paper_notes(
 
 
 # --------------------------------------------------------------------------------------------------------- FAD
+def fad_row(path: Path, condition: str, eval_set: str, n_q: int | None, **extra: Any) -> dict[str, Any] | None:
+    """One ``fad.json`` as a table row (None when the file is missing)."""
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    model = data.get("model") or {}
+    return {
+        "condition": condition,
+        "set": eval_set,
+        "n_q": n_q,
+        "fad": data.get("fad"),
+        "clips": data.get("clips"),
+        "frames_ref": data.get("frames_ref"),
+        "frames_est": data.get("frames_est"),
+        "model": model.get("model"),
+        "sha256": (model.get("sha256") or "")[:16],
+        "warning": data.get("warning") or data.get("error") or "",
+        **extra,
+    }
+
+
 def fad_rows(eval_dir: Any, codecs: list[str], sets: list[str], n_qs: list[int]) -> list[dict[str, Any]]:
-    """Every ``fad.json`` (``eval_dir(codec, set) / n_q / fad.json``) as a row."""
+    """Every trained codec's ``fad.json`` (``eval_dir(codec, set) / n_q / fad.json``) as a row."""
     rows = []
     for codec in codecs:
         for eval_set in sets:
             for n_q in n_qs:
-                path = Path(eval_dir(codec, eval_set)) / str(n_q) / "fad.json"
-                if not path.is_file():
-                    continue
-                data = json.loads(path.read_text(encoding="utf-8"))
-                model = data.get("model") or {}
-                rows.append(
-                    {
-                        "condition": codec,
-                        "set": eval_set,
-                        "n_q": n_q,
-                        "fad": data.get("fad"),
-                        "clips": data.get("clips"),
-                        "frames_ref": data.get("frames_ref"),
-                        "frames_est": data.get("frames_est"),
-                        "model": model.get("model"),
-                        "sha256": (model.get("sha256") or "")[:16],
-                        "warning": data.get("warning") or data.get("error") or "",
-                    }
-                )
+                row = fad_row(Path(eval_dir(codec, eval_set)) / str(n_q) / "fad.json", codec, eval_set, n_q)
+                if row is not None:
+                    rows.append(row)
     return rows
 
 
 # ------------------------------------------------------------------------------------------ non-speech table
 def nonspeech_rows(
-    cells: list[Any], info: dict[str, dict[str, set[str]]], fads: list[dict[str, Any]], n_q: int
+    cells: list[Any], info: dict[str, dict[str, set[str]]], fads: list[dict[str, Any]], n_q: int,
+    outside: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
-    """Long-form rows of the non-speech table: group, condition, metric, value, CI, best, worst."""
+    """Long-form rows of the non-speech table: group, condition, metric, value, CI, best, worst. FADs without an
+    ``n_q`` (baselines, at their own bitrate) join the table at ``n_q``; conditions in ``outside`` (baselines not
+    counted) are shown but never best or worst, as in the other cells."""
     groups = [g for g, i in info.items() if i["domains"] and i["domains"] <= set(NONSPEECH_DOMAINS)]
     rows = []
     for cell in cells:
@@ -139,17 +147,18 @@ def nonspeech_rows(
                  "ci_low": cell.ci_low, "ci_high": cell.ci_high, "n": cell.n, "best": cell.best,
                  "worst": cell.worst, "significant": cell.significant, "warning": ""}
             )
-    fad_here = [f for f in fads if f["set"] in groups and f["n_q"] == n_q and f.get("fad") is not None]
+    fad_here = [f for f in fads if f["set"] in groups and f["n_q"] in (n_q, None) and f.get("fad") is not None]
     for group in groups:
         mine = [f for f in fad_here if f["set"] == group]
-        values = [float(f["fad"]) for f in mine]
+        values = [float(f["fad"]) for f in mine if f["condition"] not in outside]
         compared = len(values) > 1 and not math.isclose(min(values), max(values), rel_tol=1e-12, abs_tol=1e-12)
         for f in mine:
+            ranked = compared and f["condition"] not in outside
             rows.append(
                 {"group": group, "condition": f["condition"], "metric": "fad", "mean": float(f["fad"]),
                  "ci_low": math.nan, "ci_high": math.nan, "n": f["clips"],
-                 "best": compared and math.isclose(float(f["fad"]), min(values)),
-                 "worst": compared and math.isclose(float(f["fad"]), max(values)), "significant": False,
+                 "best": ranked and math.isclose(float(f["fad"]), min(values)),
+                 "worst": ranked and math.isclose(float(f["fad"]), max(values)), "significant": False,
                  "warning": f["warning"]}
             )
     return rows
