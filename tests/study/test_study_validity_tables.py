@@ -103,3 +103,9 @@ def test_baseline_fad_rows_read_the_setting_folders(tmp_path: Path) -> None:
     assert [(r["condition"], r["set"], r["n_q"], r["fad"]) for r in rows] == [
         ("opus@12kbps", "music", None, 6.0), ("opus@6kbps", "music", None, 5.0)]
     assert all(r["baseline"] for r in rows)
+    trained = fad_rows(lambda c, s: layout.eval_dir("opus", s), ["x"], ["music"], [8])
+    assert trained == []  # no 8/ folder
+    (layout.eval_dir("opus", "music") / "8").mkdir()
+    (layout.eval_dir("opus", "music") / "8" / "fad.json").write_text(json.dumps({"fad": 1.0, "model": {}}))
+    trained = fad_rows(lambda c, s: layout.eval_dir("opus", s), ["x"], ["music"], [8])
+    assert set(trained[0]) == set(rows[0]) and trained[0]["setting"] == "8" and not trained[0]["baseline"]

@@ -97,8 +97,9 @@ def paper_notes(
 
 
 # --------------------------------------------------------------------------------------------------------- FAD
-def fad_row(path: Path, condition: str, eval_set: str, n_q: int | None, **extra: Any) -> dict[str, Any] | None:
-    """One ``fad.json`` as a table row (None when the file is missing)."""
+def fad_row(path: Path, condition: str, eval_set: str, n_q: int | None, setting: str | None = None,
+            baseline: bool = False) -> dict[str, Any] | None:
+    """One ``fad.json`` as a table row (None when the file is missing); every row has the same keys (one CSV)."""
     if not path.is_file():
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -114,7 +115,8 @@ def fad_row(path: Path, condition: str, eval_set: str, n_q: int | None, **extra:
         "model": model.get("model"),
         "sha256": (model.get("sha256") or "")[:16],
         "warning": data.get("warning") or data.get("error") or "",
-        **extra,
+        "setting": setting if setting is not None else (str(n_q) if n_q is not None else None),
+        "baseline": baseline,
     }
 
 
