@@ -64,9 +64,9 @@ def test_codec_yaml_path_is_relative_to_the_study(tmp_path: Path) -> None:
         ({"architectures": ["wavenet"]}, "architectures[0]: must be one of"),
         ({"report": {"alpha": 2}}, "report.alpha: Input should be less than 1"),
         ({"evaluate": {"validity": {"visqol_audio": {"n_q": [16]}}}},
-         "evaluate: validity.visqol_audio.n_q: [16] not among evaluate.n_q"),
+         "evaluate.validity: visqol_audio.n_q: [16] not among evaluate.n_q"),
         ({"evaluate": {"validity": {"pesq": {"domains": ["noise"]}}}},
-         "evaluate: validity.pesq.domains: ['noise'] not in"),
+         "evaluate.validity: pesq.domains: ['noise'] not in"),
     ],
 )
 def test_errors_are_one_line_naming_the_key(tmp_path: Path, changes: dict, expected: str) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 STUDY_FILE = "study.yaml"
 STAGES_LOG = "stages.jsonl"
 CONDITIONS_DONE = "conditions.done.json"
+TABLES_DONE = "tables.done.json"  # written after every table file: a crashed aggregation leaves none
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,10 @@ class RunLayout:
     @property
     def tables(self) -> Path:
         return self.root / "tables"
+
+    @property
+    def tables_done(self) -> Path:
+        return self.tables / TABLES_DONE
 
     @property
     def report_dir(self) -> Path:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from codecstudy.config import apply_overrides, load_yaml, validate
 from codecstudy.corpus.builder import CorpusConfig
@@ -103,21 +103,23 @@ class EvaluateSection(_Strict):
             raise ValueError(f"numbers of codebooks must be >= 1, got {values}")
         return sorted(set(values))
 
-    @model_validator(mode="after")
-    def _validity_fits(self) -> EvaluateSection:
+    @field_validator("validity")
+    @classmethod
+    def _validity_fits(cls, raw: dict[str, dict[str, Any]], info: ValidationInfo) -> dict[str, dict[str, Any]]:
         """Bad ``validity`` entries fail when the study is read, not after its codecs are trained; an ``n_q`` the
         study never evaluates would silently drop the metric."""
         from codecstudy.evaluate.applicability import parse_overrides
 
         try:
-            parsed = parse_overrides(self.validity)
+            parsed = parse_overrides(raw)
         except CodecStudyError as exc:
-            raise ValueError(str(exc).removeprefix("evaluate.")) from None
+            raise ValueError(str(exc).removeprefix("evaluate.validity.")) from None
+        evaluated = info.data.get("n_q") or []
         for metric, v in parsed.items():
-            missing = sorted(set(v.n_q or ()) - set(self.n_q))
+            missing = sorted(set(v.n_q or ()) - set(evaluated))
             if missing:
-                raise ValueError(f"validity.{metric}.n_q: {missing} not among evaluate.n_q {self.n_q}")
-        return self
+                raise ValueError(f"{metric}.n_q: {missing} not among evaluate.n_q {evaluated}")
+        return raw
 
 
 class ReportSection(_Strict):

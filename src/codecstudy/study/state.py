@@ -214,17 +214,20 @@ def newest_result_mtime(layout: RunLayout, codecs: list[str]) -> float | None:
 
 
 def aggregate_state(layout: RunLayout, codecs: list[str]) -> StageState:
-    summary = layout.tables / "summary.csv"
+    """Complete when the tables' completion marker (written after every table file) is newer than every result:
+    ``summary.csv`` alone is written first, so an aggregation that failed half-way is redone, not kept."""
+    done = layout.tables_done
     newest = newest_result_mtime(layout, codecs)
-    if not summary.is_file():
-        return StageState("aggregate", "", MISSING)
-    if newest is not None and summary.stat().st_mtime < newest:
+    if not done.is_file():
+        detail = "unfinished" if (layout.tables / "summary.csv").is_file() else ""
+        return StageState("aggregate", "", PARTIAL if detail else MISSING, detail)
+    if newest is not None and done.stat().st_mtime < newest:
         return StageState("aggregate", "", PARTIAL, "older than the results")
     return StageState("aggregate", "", COMPLETE)
 
 
 def report_state(layout: RunLayout) -> StageState:
-    report, tables = layout.report_file, layout.tables / "summary.csv"
+    report, tables = layout.report_file, layout.tables_done
     if not report.is_file():
         return StageState("report", "", MISSING)
     if tables.is_file() and report.stat().st_mtime < tables.stat().st_mtime:

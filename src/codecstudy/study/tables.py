@@ -27,7 +27,7 @@ from codecstudy.evaluate.aggregate import (
 )
 from codecstudy.evaluate.applicability import MARK
 from codecstudy.evaluate.applicability import parse_overrides as parse_validity
-from codecstudy.jsonl import read_jsonl
+from codecstudy.jsonl import read_jsonl, write_json_atomic
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.spec import StudySpec
 from codecstudy.study.validity_tables import (
@@ -356,6 +356,8 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     from codecstudy.study.listening import write_listening_tables  # MUSHRA tables follow the metrics they correlate
 
     written.update(write_listening_tables(spec, layout))
+    # last: the marker that the tables are whole (study.state.aggregate_state); a failure above leaves none
+    write_json_atomic(layout.tables_done, {"files": sorted(written)})
     return written
 
 
