@@ -24,6 +24,15 @@ def test_bootstrap_ci_contains_mean_and_is_reproducible() -> None:
     assert all(math.isnan(v) for v in aggregate.bootstrap_ci(np.array([])))
 
 
+def test_summary_does_not_depend_on_the_order_of_result_lines() -> None:
+    """Parallel scoring workers append lines in any order; the seeded CIs must not follow it."""
+    values = np.random.default_rng(3).normal(2.0, 1.0, 40)
+    records = [record("a", f"c{i:02d}", pesq=float(v)) for i, v in enumerate(values)]
+    shuffled = [records[i] for i in np.random.default_rng(4).permutation(len(records))]
+    (ordered,), (mixed,) = (aggregate.summarize(r, {"pesq": "higher"}) for r in (records, shuffled))
+    assert (mixed.mean, mixed.ci_low, mixed.ci_high) == (ordered.mean, ordered.ci_low, ordered.ci_high)
+
+
 def test_summary_counts_failures_and_never_averages_them() -> None:
     records = [record("a", f"c{i}", pesq=2.0 + i) for i in range(3)]
     failed = record("a", "c3")

@@ -131,6 +131,9 @@ def summarize(
 ) -> list[SummaryRow]:
     rows = []
     for (set_name, n_q, condition), all_clips in sorted(_groups(records).items(), key=lambda kv: _sort_key(kv[0])):
+        # in clip order, not file order: parallel workers append lines in any order, and the seeded bootstrap
+        # (like the float sums) must see the same sequence every time
+        all_clips = sorted(all_clips, key=lambda r: str(r.get("clip")))
         for key, direction in directions.items():
             group = [r for r in all_clips if not _skipped(r, key)]
             if not group:
