@@ -1,7 +1,7 @@
 """Every codec codecstudy can score, on one 10 s speech clip: measured bitrate, delay, encode + decode speed.
 
     .venv/bin/python benchmarks/codecs.py [--json runs/bench/codecs.json] [--seconds 10] [--repeats 3]
-        [--only opus,codec2] [--markdown]
+        [--only opus,codec2]
 
 The clip is eSpeak NG speech (the sentences below, repeated to the length asked for) at 16 kHz, resampled to
 each codec's rate. Per codec and setting:
