@@ -47,8 +47,7 @@ class DAC(NeuralCodec):
         return int(self.model.codebook_size)
 
     def settings(self) -> list[Setting]:
-        bps = 10 * self.frame_rate  # log2(1024) bits per codebook and frame
-        return [Setting(str(n), n * bps, n) for n in range(1, int(self.model.n_codebooks) + 1)]
+        return self.codebook_settings(int(self.model.n_codebooks))
 
     def build(self) -> Any:
         stub_torchaudio()

@@ -40,8 +40,7 @@ class Mimi(NeuralCodec):
         return int(self.model.cardinality)
 
     def settings(self) -> list[Setting]:
-        bits = self.frame_rate * 11  # log2(2048)
-        return [Setting(str(n), n * bits, n) for n in range(1, MAX_CODEBOOKS + 1)]
+        return self.codebook_settings(MAX_CODEBOOKS)
 
     def build(self) -> Any:
         loaders = require("moshi.models.loaders", INSTALL, self.source)

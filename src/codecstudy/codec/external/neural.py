@@ -7,6 +7,7 @@ model class, so the codes are the package's codes.
 
 from __future__ import annotations
 
+import math
 import sys
 import types
 from collections.abc import Sequence
@@ -67,6 +68,12 @@ class NeuralCodec(ExternalCodec):
             f"codec {self.source}: unexpected {part!r} (model variants: {', '.join(self.variants)}; weights: a path, a "
             f"hub name or {RANDOM!r}{settings})"
         )
+
+    def codebook_settings(self, n_codebooks: int) -> list[Setting]:
+        """One setting per number of residual codebooks (``"1"`` .. ``"N"``), each codebook costing
+        ceil(log2(codebook size)) bits per frame, as :attr:`bitrate_counts` says the codes are packed."""
+        bits = math.ceil(math.log2(self.codebook_size)) * self.frame_rate
+        return [Setting(str(n), n * bits, n) for n in range(1, n_codebooks + 1)]
 
     def torch(self) -> Any:
         return require("torch", "torch", self.source)
