@@ -88,6 +88,11 @@ def evaluate_baseline(baseline: Baseline, eval_set: str, spec: StudySpec, layout
 
 
 # ----------------------------------------------------------------------------------------------------- tables
+def baseline_label(name: str, setting: str, n_settings: int) -> str:
+    """A baseline's row label: its name, or ``name@setting`` when it was scored at several settings."""
+    return name if n_settings == 1 else f"{name}@{setting}"
+
+
 def baseline_records(spec: StudySpec, layout: RunLayout) -> list[dict[str, Any]]:
     """The baselines' result lines for the tables: ``condition`` is the row label (``name``, or ``name@setting``
     when a baseline has several settings), ``n_q`` None so that tables show the setting, ``baseline`` True."""
@@ -103,7 +108,7 @@ def baseline_records(spec: StudySpec, layout: RunLayout) -> list[dict[str, Any]]
                 if records:
                     per_setting.setdefault(sub.name, []).extend(records)
         for setting, records in per_setting.items():
-            label = baseline.name if len(per_setting) == 1 else f"{baseline.name}@{setting}"
+            label = baseline_label(baseline.name, setting, len(per_setting))
             out += [{**r, "condition": label, "n_q": None, "setting": setting, "baseline": True} for r in records]
     return out
 
@@ -118,7 +123,7 @@ def baseline_fad_rows(spec: StudySpec, layout: RunLayout) -> list[dict[str, Any]
         settings = sorted({p.name for e in spec.eval_set_names for p in layout.eval_dir(baseline.name, e).glob("*")
                            if p.is_dir() and (p / "results.jsonl").is_file()})
         for setting in settings:
-            label = baseline.name if len(settings) == 1 else f"{baseline.name}@{setting}"
+            label = baseline_label(baseline.name, setting, len(settings))
             for eval_set in spec.eval_set_names:
                 row = fad_row(layout.eval_dir(baseline.name, eval_set) / setting / "fad.json", label, eval_set, None,
                               setting=setting, baseline=True)
