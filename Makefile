@@ -17,7 +17,7 @@ help:
 	@echo "make test      run the test suite (fast tests; 'make test-all' adds slow and network tests); installs chromium"
 	@echo "make install   create $(VENV) and install codecstudy with its dev extra"
 	@echo "make codecs    also install the pretrained neural codec packages (EnCodec, DAC, SNAC, Mimi)"
-	@echo "make gpu-check where CUDA is present: paper-preset training speed (bf16, TF32) and a torchrun/NCCL run"
+	@echo "make gpu-check where CUDA is present: paper-preset training speed (bf16, TF32), a torchrun/NCCL run and the model-based metrics on the GPU"
 	@echo "make bench     run the benchmarks in BENCHES ($(BENCHES)); JSON results in $(BENCH_OUT), tables on stdout"
 
 $(BIN)/python:

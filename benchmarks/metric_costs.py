@@ -5,7 +5,7 @@ paid every time), once to warm up (imports, model loading, numba JIT), then ``--
 divided by the clip's length. SpeechBERTScore runs a WavLM-large *architecture* with random weights (the real
 weights are on a model hub): the cost depends on the architecture, not on the weights. UTMOS likewise runs a
 random state dict of the published UTMOS22 strong layout at full size (written by ``tests/helpers/randommodels``).
-SHEET-SSQA is not implemented.
+SHEET-SSQA likewise, at the published SSL-MOS sizes.
 
 Run: ``python benchmarks/metric_costs.py [--seconds 10] [--repeats 3] [--metrics mcd,pesq,...]``; prints a
 Markdown table (metric, seconds per pair, seconds per second of audio).
@@ -47,22 +47,6 @@ def pair(seconds: float) -> tuple[np.ndarray, np.ndarray]:
     return x, x + noise * np.sqrt(np.mean(x**2) / np.mean(noise**2)) * 0.1  # 20 dB SNR
 
 
-def wavlm_large(folder: Path) -> Path:
-    """WavLM-large's configuration (24 layers, 1024 wide) with random weights, saved like the real model."""
-    import torch
-    from transformers import WavLMConfig, WavLMModel
-
-    torch.manual_seed(0)
-    WavLMModel(WavLMConfig(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
-                           do_stable_layer_norm=True, feat_extract_norm="layer", conv_bias=False)).save_pretrained(
-        str(folder))
-    return folder
-
-
-# fairseq wav2vec 2.0 base, inside both UTMOS22 strong and SHEET's SSL-MOS
-W2V_BASE = {"hidden": 768, "layers": 12, "conv": 512, "ffn": 3072, "pos_kernel": 128, "pos_groups": 16}
-
-
 def _helpers() -> object:
     import sys
 
@@ -70,17 +54,6 @@ def _helpers() -> object:
     from helpers import randommodels
 
     return randommodels
-
-
-def utmos_full(path: Path) -> Path:
-    """A random UTMOS22 strong checkpoint at the published sizes (wav2vec2 base, 128-d embeddings, BLSTM 512)."""
-    return _helpers().save_random_utmos22(path, **W2V_BASE, emb=128, rnn=512, proj=2048)
-
-
-def sheet_full(folder: Path) -> Path:
-    """A random SHEET v0.1.0 SSL-MOS at the published sizes (wav2vec2 base, 64-unit head), release layout."""
-    sizes = {k: v for k, v in W2V_BASE.items() if k != "hidden"}
-    return _helpers().save_random_sheet(folder, hidden=768, head=64, **sizes)
 
 
 def main() -> None:
@@ -106,13 +79,7 @@ def main() -> None:
     for name in args.metrics.split(","):
         mode = "fast" if name.endswith("@fast") else "parity"
         metric = name.removesuffix("@fast")
-        overrides = {}
-        if metric == "speech_bert":
-            overrides = {"speech_bert": {"model": str(wavlm_large(tmp / "wavlm-large"))}}
-        if metric == "utmos":
-            overrides = {"utmos": {"checkpoint": str(utmos_full(tmp / "utmos22_strong.pt"))}}
-        if metric == "sheet_ssqa":
-            overrides = {"sheet_ssqa": {"model": str(sheet_full(tmp / "sheet"))}}
+        overrides = _helpers().full_size_settings(metric, tmp)
         scorer = PairScorer(EvalSettings(metrics=[metric], mode=mode, overrides=overrides, threads=1))
         scorer.score("warm", ref, est, SR, fields)
         times = []

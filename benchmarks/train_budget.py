@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -63,11 +64,14 @@ def parse_try(text: str) -> tuple[str, list[str]]:
     name, sep, rest = text.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"--try expects NAME=KEY=VALUE[,KEY=VALUE...] or NAME=, got {text!r}")
-    return name, [item for item in rest.split(",") if item]
+    # Commas inside brackets belong to a list value (train.generator.betas=[0.9,0.99]).
+    return name, [item for item in re.split(r",(?![^\[]*\])", rest) if item]
 
 
 def run_config(name: str, overrides: list[str], args: argparse.Namespace) -> dict[str, Any]:
-    base = [*overrides, "train.steps=1000000", "train.valid_interval=1000000", "train.checkpoint_interval=1000000",
+    # --steps: a fixed schedule (e.g. the preset's own, as the reference the budgeted configs are held against)
+    steps = args.steps or 1000000
+    base = [*overrides, f"train.steps={steps}", "train.valid_interval=1000000", "train.checkpoint_interval=1000000",
             "train.log_interval=50"]
     if args.threads:
         base.append(f"train.threads={args.threads}")
@@ -75,7 +79,8 @@ def run_config(name: str, overrides: list[str], args: argparse.Namespace) -> dic
     out = args.out / name
     load_before = os.getloadavg()[0]
     trainer = BudgetTrainer(config, args.corpus / "conditions" / "english.jsonl", out, cache_dir=args.cache_dir,
-                            show_progress=False, budget=args.budget, cpu=args.cpu_budget)
+                            show_progress=False, budget=float("inf") if args.steps else args.budget,
+                            cpu=args.cpu_budget)
     began_wall, began_cpu = time.perf_counter(), time.process_time()
     result = trainer.run()
     wall, cpu = time.perf_counter() - began_wall, time.process_time() - began_cpu
@@ -106,6 +111,8 @@ def main() -> int:
     parser.add_argument("--preset", default="soundstream-tiny")
     parser.add_argument("--budget", type=float, default=600.0, help="seconds of training per config")
     parser.add_argument("--cpu-budget", action="store_true", help="count CPU seconds of this process, not wall")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="train exactly this many steps instead of a budget (a reference schedule)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (train.threads)")
     parser.add_argument("--n-q", type=int, default=8)
     parser.add_argument("--try", dest="tries", type=parse_try, action="append", default=[],
@@ -116,7 +123,10 @@ def main() -> int:
     args.cache_dir = args.cache_dir or args.out / "cache"
     tries = args.tries or [("preset", [])]
     torch.manual_seed(0)
-    rows = [run_config(name, overrides, args) for name, overrides in tries]
+    rows = []
+    for name, overrides in tries:
+        rows.append(run_config(name, overrides, args))
+        print(json.dumps(rows[-1]), flush=True)  # each config's result as soon as it is known
     report = {"preset": args.preset, "corpus": str(args.corpus), "rows": rows}
     text = json.dumps(report, indent=2)
     if args.json:

@@ -33,3 +33,22 @@ def test_generated_corpus_is_a_trainer_manifest(tmp_path: Path) -> None:
 
     clips = load_manifest(write_corpus(tmp_path, clips=3, seconds=0.5))
     assert [c.id for c in clips] == ["gpu/0", "gpu/1", "gpu/2"] and all(Path(c.path).is_file() for c in clips)
+
+
+def test_generated_pairs_match_by_name_and_sit_at_20_db_snr(tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from gpu_check import write_pairs
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    ref_dir, dec_dir = write_pairs(tmp_path, clips=3, seconds=0.5)
+    names = sorted(p.name for p in ref_dir.glob("*.wav"))
+    assert names == sorted(p.name for p in dec_dir.glob("*.wav")) == ["000.wav", "001.wav", "002.wav"]
+    for name in names:
+        ref, _ = sf.read(str(ref_dir / name))
+        dec, _ = sf.read(str(dec_dir / name))
+        snr = 10 * np.log10(np.sum(ref**2) / np.sum((dec - ref) ** 2))
+        assert abs(snr - 20.0) < 0.5

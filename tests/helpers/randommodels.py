@@ -157,3 +157,44 @@ def save_random_clap(folder: Path, seed: int = 0) -> Path:
         .save_pretrained(str(folder))
     ClapFeatureExtractor(feature_size=64, sampling_rate=48000, max_length_s=10).save_pretrained(str(folder))
     return folder
+
+
+# ------------------------------------------------------------------ the published evaluator models' sizes
+# Random weights at full size cost what the real models cost (benchmarks/metric_costs.py, benchmarks/gpu_check.py):
+# the real weights are on model hubs, unreachable here.
+W2V_BASE = {"hidden": 768, "layers": 12, "conv": 512, "ffn": 3072, "pos_kernel": 128, "pos_groups": 16}
+
+
+def save_wavlm_large(folder: Path) -> Path:
+    """WavLM-large's configuration (24 layers, 1024 wide) with random weights, saved like the real model."""
+    import torch
+    from transformers import WavLMConfig, WavLMModel
+
+    torch.manual_seed(0)
+    WavLMModel(WavLMConfig(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
+                           do_stable_layer_norm=True, feat_extract_norm="layer", conv_bias=False)).save_pretrained(
+        str(folder))
+    return folder
+
+
+def save_full_utmos22(path: Path) -> Path:
+    """A random UTMOS22 strong checkpoint at the published sizes (wav2vec2 base, 128-d embeddings, BLSTM 512)."""
+    return save_random_utmos22(path, **W2V_BASE, emb=128, rnn=512, proj=2048)
+
+
+def save_full_sheet(folder: Path) -> Path:
+    """A random SHEET v0.1.0 SSL-MOS at the published sizes (wav2vec2 base, 64-unit head), release layout."""
+    sizes = {k: v for k, v in W2V_BASE.items() if k != "hidden"}
+    return save_random_sheet(folder, hidden=768, head=64, **sizes)
+
+
+def full_size_settings(metric: str, folder: Path) -> dict[str, dict[str, Any]]:
+    """Metric settings that point ``speech_bert``, ``utmos`` or ``sheet_ssqa`` at full-size random models written
+    under ``folder``; {} for other metrics."""
+    if metric == "speech_bert":
+        return {"speech_bert": {"model": str(save_wavlm_large(folder / "wavlm-large"))}}
+    if metric == "utmos":
+        return {"utmos": {"checkpoint": str(save_full_utmos22(folder / "utmos22_strong.pt"))}}
+    if metric == "sheet_ssqa":
+        return {"sheet_ssqa": {"model": str(save_full_sheet(folder / "sheet"))}}
+    return {}

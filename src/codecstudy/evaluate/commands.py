@@ -85,6 +85,11 @@ def add_commands(commands: argparse._SubParsersAction, add_parser: AddParser) ->
     evaluate.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="processes (default: %(default)s, the cores)"
     )
+    evaluate.add_argument(
+        "--device", default="cpu",
+        help="where the model-based metrics (spk_sim, utmos, sheet_ssqa, speech_bert) run: cpu, cuda, cuda:N or auto "
+        "(a GPU when one is visible; under torchrun the rank's own); default: %(default)s",
+    )
     evaluate.add_argument("--shard", help="score only shard i of n (i/n); default: RANK/WORLD_SIZE when set")
     evaluate.add_argument("--ref-cache", type=Path, help="reference feature cache (default: ~/.cache/codecstudy)")
     evaluate.add_argument("--no-ref-cache", action="store_true", help="do not cache reference features on disk")
@@ -161,6 +166,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         max_delay_s=args.max_delay,
         calibration_clips=args.calibration_clips,
         workers=args.workers,
+        device=args.device,
         shard=parse_shard(args.shard),
         ref_cache=default_ref_cache(args.no_ref_cache, args.ref_cache),
         save_audio=args.save_audio,

@@ -50,6 +50,8 @@ class MetricSpec:
     # its model was trained on (None: any; other languages are marked in the tables, not dropped).
     domains: tuple[str, ...] = ALL_DOMAINS
     languages: tuple[str, ...] | None = None
+    # The metric runs a torch model that the evaluation's ``device`` (cpu, cuda, auto) places: it gets ``device=``.
+    uses_device: bool = False
 
     @property
     def family(self) -> str:
@@ -222,6 +224,7 @@ METRICS: dict[str, MetricSpec] = {
             feature="speaker",
             defaults={"weights": None},
             info=models.speaker_info,
+            uses_device=True,
             domains=SPEECH,
             languages=ENGLISH,
         ),
@@ -248,6 +251,7 @@ METRICS: dict[str, MetricSpec] = {
             intrusive=False,
             defaults={"checkpoint": None},
             info=models.utmos_info,
+            uses_device=True,
             domains=SPEECH,
             languages=ENGLISH,
         ),
@@ -261,6 +265,7 @@ METRICS: dict[str, MetricSpec] = {
             intrusive=False,
             defaults={"model": sheet.DEFAULT_MODEL},
             info=sheet.sheet_info,
+            uses_device=True,
             domains=SPEECH,
         ),
         MetricSpec(
@@ -272,6 +277,7 @@ METRICS: dict[str, MetricSpec] = {
             aligned=False,
             defaults={"model": ssl.DEFAULT_MODEL, "layer": ssl.DEFAULT_LAYER},
             info=ssl.speech_bert_info,
+            uses_device=True,
             domains=SPEECH,
             languages=ENGLISH,
         ),

@@ -59,6 +59,7 @@ from codecstudy.evaluate.delay import (
 )
 from codecstudy.evaluate.embeddings import save_embeddings, write_fad
 from codecstudy.evaluate.metrics.base import MetricError, package_version
+from codecstudy.evaluate.metrics.models import full_float32, torch_device
 from codecstudy.evaluate.metrics.usage import code_counts, usage_summary
 from codecstudy.evaluate.registry import METRICS, MetricSpec, check_available, resolve_metrics, run_metric
 from codecstudy.jsonl import JsonlAppender, read_jsonl, write_json_atomic
@@ -72,8 +73,9 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif")
 # ---------------------------------------------------------------------------------------------- configuration
 @dataclass
 class EvalSettings:
-    """What a run computes; everything but ``workers``, ``shard``, ``ref_cache`` and ``save_audio`` is part of the
-    fingerprint that a resumed run must match."""
+    """What a run computes; everything but ``workers``, ``shard``, ``ref_cache``, ``save_audio``, ``threads`` and
+    ``device`` is part of the fingerprint that a resumed run must match (a GPU changes a model metric's value only
+    by float rounding, so a run may resume on another device; meta.json records the one used)."""
 
     metrics: list[str] = field(default_factory=lambda: ["default"])
     mode: str = "parity"
@@ -88,6 +90,7 @@ class EvalSettings:
     ref_cache: Path | None = None
     save_audio: bool = False
     threads: int | None = None  # torch threads per worker; default: cores / workers
+    device: str = "cpu"  # where the model-based metrics run (cpu, cuda, cuda:N, auto); recorded, not fingerprinted
     validity: dict[str, dict[str, Any]] = field(default_factory=dict)  # {metric: {domains, languages}} overrides
 
     def torch_threads(self) -> int:
@@ -95,6 +98,16 @@ class EvalSettings:
 
     def specs(self) -> list[MetricSpec]:
         return resolve_metrics(self.metrics)
+
+    def model_device(self) -> str:
+        """The device the model-based metrics run on (``cpu`` when none is requested); a GPU that is not there is a
+        one-line error naming the setting."""
+        if not any(s.uses_device for s in self.specs()):
+            return "cpu"
+        try:
+            return torch_device(self.device)
+        except MetricError as exc:
+            raise CodecStudyError(f"evaluate device: {exc}") from None
 
     def metric_settings(self) -> dict[str, dict[str, Any]]:
         specs = self.specs()
@@ -167,6 +180,8 @@ class PairScorer:
         self.validity = settings.validities()
         self.cache = cache or FeatureCache(None)
         self._pair_refs: dict[str, Any] = {}
+        self.device = settings.model_device()
+        full_float32(self.device)
 
     def _ref_feature(self, spec: MetricSpec, clip_id: str, ref: np.ndarray, sr: int, digest: str) -> dict[str, Any]:
         from codecstudy.evaluate.metrics import models
@@ -186,7 +201,8 @@ class PairScorer:
             data = self.cache.get(
                 "speaker",
                 key,
-                lambda: {"embedding": models.speaker_embedding(ref, sr, weights=settings.get("weights"))},
+                lambda: {"embedding": models.speaker_embedding(ref, sr, weights=settings.get("weights"),
+                                                               device=self.device)},
             )
             return {"ref_embedding": data["embedding"]}
         if spec.feature == "embedding":
@@ -251,6 +267,8 @@ class PairScorer:
                 continue
             target = aligned if spec.aligned else est
             extra: dict[str, Any] = {f: fields.get(f) for f in spec.clip_fields}
+            if spec.uses_device:
+                extra["device"] = self.device
             try:
                 extra.update(self._ref_feature(spec, clip_id, ref, sr, digest))
                 if spec.feature == "world":
@@ -363,6 +381,20 @@ def metrics_meta(settings: EvalSettings) -> dict[str, Any]:
     return out
 
 
+def _device_info(settings: EvalSettings) -> dict[str, Any]:
+    """Where the model-based metrics ran: the setting, the device it resolved to and, on a GPU, its name."""
+    device = settings.model_device()
+    info: dict[str, Any] = {"setting": settings.device, "device": device}
+    if not any(s.uses_device for s in settings.specs()):
+        info["note"] = "no model-based metric in this run"
+    if device.startswith("cuda"):
+        import torch
+
+        info["name"] = torch.cuda.get_device_name(torch.device(device))
+        info["cuda"] = torch.version.cuda
+    return info
+
+
 def _base_meta(kind: str, settings: EvalSettings) -> dict[str, Any]:
     from codecstudy.provenance import environment_info
 
@@ -375,6 +407,7 @@ def _base_meta(kind: str, settings: EvalSettings) -> dict[str, Any]:
         "metrics": metrics_meta(settings),
         "alignment": settings.alignment(),
         "validity_overrides": settings.validity,
+        "device": _device_info(settings),
         "environment": env,
         "command": sys.argv,
     }

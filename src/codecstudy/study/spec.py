@@ -88,6 +88,11 @@ class EvaluateSection(_Strict):
         None, gt=0, description="default max_clips of every eval set (a seeded sample): keeps a demo fast"
     )
     workers: int | None = Field(None, ge=1, description="scoring processes; None: one per core")
+    device: str = Field(
+        "cpu", pattern=r"^(cpu|auto|cuda(:\d+)?)$",
+        description="where the model-based metrics (spk_sim, utmos, sheet_ssqa, speech_bert) run: cpu, cuda, cuda:N, "
+        "or auto (a GPU when one is visible)",
+    )
     delay_compensation: bool = True
     validity: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

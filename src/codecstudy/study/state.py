@@ -255,6 +255,7 @@ def eval_settings(spec: StudySpec, threads: int | None = None) -> Any:
         workers=workers if threads is None else max(1, min(workers, threads)),
         ref_cache=default_ref_cache(False, None),
         threads=None if threads is None else 1,
+        device=ev.device,
     )
 
 

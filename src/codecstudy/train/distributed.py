@@ -51,11 +51,16 @@ def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def local_context() -> DistContext:
+    """One process on this machine's first GPU, or on the CPU where none is visible."""
+    return DistContext(device=torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu"))
+
+
 def init_distributed(timeout_minutes: float = 30.0) -> DistContext:
     """Join the process group described by torchrun's environment variables, or return a single-process context."""
     cuda = torch.cuda.is_available()
     if not launched_by_torchrun():
-        return DistContext(device=torch.device("cuda", 0) if cuda else torch.device("cpu"))
+        return local_context()
     rank = int(os.environ["RANK"])
     world = int(os.environ["WORLD_SIZE"])
     local = int(os.environ.get("LOCAL_RANK", "0"))

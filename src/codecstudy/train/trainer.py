@@ -181,7 +181,9 @@ class Trainer:
     ) -> None:
         self.config = config
         self.tc: TrainConfig = config.train_config()
-        self.ctx = ctx or D.DistContext()
+        # Without a context (benchmarks, the study's time calibration): one process on the GPU where there is one,
+        # as `codecstudy train` runs, so that a calibration or a benchmark never times the CPU on a GPU machine.
+        self.ctx = ctx or D.local_context()
         self.data_path = Path(data)
         self.valid_path = Path(valid) if valid is not None else None
         self.out_dir = Path(out_dir)

@@ -49,6 +49,42 @@ _LOCK = threading.Lock()
 _MODELS: dict[tuple[str, ...], Any] = {}
 
 
+def torch_device(device: str | None = "cpu") -> str:
+    """The torch device an evaluator model runs on: ``cpu``, ``cuda``/``cuda:N``, or ``auto`` (a GPU when one is
+    visible, else the CPU; under torchrun the rank's own GPU, ``cuda:LOCAL_RANK``). A GPU asked for where none is
+    visible is a one-line error rather than a quiet CPU run, so that a cluster job or a timing never measures
+    another device than the one it names."""
+    import torch
+
+    name = (device or "cpu").strip().lower()
+    if name == "auto":
+        if not torch.cuda.is_available():
+            return "cpu"
+        local = int(os.environ.get("LOCAL_RANK", "0") or 0)
+        return f"cuda:{local}" if 0 < local < torch.cuda.device_count() else "cuda"
+    if name == "cpu":
+        return "cpu"
+    if name == "cuda" or re.fullmatch(r"cuda:\d+", name):
+        if not torch.cuda.is_available():
+            raise MetricError(f"device {name!r}: no CUDA GPU visible to torch {torch.__version__}; use cpu or auto")
+        index = int(name.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise MetricError(f"device {name!r}: only {torch.cuda.device_count()} CUDA GPU(s) visible")
+        return name
+    raise MetricError(f"device {device!r}: expected cpu, cuda, cuda:N or auto")
+
+
+def full_float32(device: str) -> None:
+    """On a GPU, evaluator models run in full float32: TF32 matrix products and cuDNN convolutions/RNNs (torch's
+    default for cuDNN) round inputs to 10 mantissa bits, enough to move a model's score by more than the CPU/GPU
+    comparison of benchmarks/gpu_check.py tolerates. Process-wide, so it is called by the scoring process only."""
+    if device.startswith("cuda"):
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+
 def _cached(key: tuple[str, ...], build: Any) -> Any:
     """One instance per process and key: evaluator models are loaded once, not per clip."""
     with _LOCK:
@@ -131,23 +167,25 @@ def _speaker_weights(weights: str | None) -> Path:
     return Path(resemblyzer.__file__).parent / "pretrained.pt"
 
 
-def _speaker_encoder(weights: str | None) -> Any:
+def _speaker_encoder(weights: str | None, device: str = "cpu") -> Any:
     def build() -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             require("webrtcvad", "webrtcvad")
             resemblyzer = require("resemblyzer", "resemblyzer")
-        return resemblyzer.VoiceEncoder(device="cpu", verbose=False, weights_fpath=_speaker_weights(weights))
+        return resemblyzer.VoiceEncoder(device=device, verbose=False, weights_fpath=_speaker_weights(weights))
 
-    return _cached(("resemblyzer", str(weights)), build)
+    return _cached(("resemblyzer", str(weights), device), build)
 
 
-def speaker_embedding(x: np.ndarray, sr: int, *, weights: str | None = None, **_: Any) -> np.ndarray:
+def speaker_embedding(
+    x: np.ndarray, sr: int, *, weights: str | None = None, device: str = "cpu", **_: Any
+) -> np.ndarray:
     """L2-normalised GE2E d-vector of one signal (resemblyzer's preprocessing: 16 kHz, -30 dBFS, VAD trim)."""
     x = as_signal(x, "audio", min_samples=int(0.1 * sr))
     require_sound(x, "audio", "speaker embedding")
     resemblyzer = require("resemblyzer", "resemblyzer")
-    encoder = _speaker_encoder(weights)
+    encoder = _speaker_encoder(weights, torch_device(device))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         wav = resemblyzer.preprocess_wav(_at_16k(x, sr), source_sr=MODEL_RATE)
@@ -167,11 +205,12 @@ def speaker_similarity(
     *,
     ref_embedding: np.ndarray | None = None,
     weights: str | None = None,
+    device: str = "cpu",
     **_: Any,
 ) -> dict[str, float]:
     """Cosine similarity (-1..1, higher is better) of the reference's and the estimate's d-vectors."""
-    r = ref_embedding if ref_embedding is not None else speaker_embedding(ref, sr, weights=weights)
-    e = speaker_embedding(est, sr, weights=weights)
+    r = ref_embedding if ref_embedding is not None else speaker_embedding(ref, sr, weights=weights, device=device)
+    e = speaker_embedding(est, sr, weights=weights, device=device)
     denom = float(np.linalg.norm(r) * np.linalg.norm(e))
     if denom == 0.0:
         raise MetricError("zero speaker embedding")
@@ -409,7 +448,9 @@ def load_utmos(checkpoint: str | Path) -> Any:
     return model.eval()
 
 
-def utmos(ref: np.ndarray, est: np.ndarray, sr: int, *, checkpoint: str | None = None, **_: Any) -> dict[str, float]:
+def utmos(
+    ref: np.ndarray, est: np.ndarray, sr: int, *, checkpoint: str | None = None, device: str = "cpu", **_: Any
+) -> dict[str, float]:
     """Predicted MOS of the estimate (non-intrusive, higher is better) from a TorchScript UTMOS export."""
     import torch
 
@@ -418,9 +459,10 @@ def utmos(ref: np.ndarray, est: np.ndarray, sr: int, *, checkpoint: str | None =
     if not checkpoint:
         raise MetricError(f"utmos needs settings utmos.checkpoint=PATH ({PUBLISHED}, or a TorchScript export)")
     est = as_signal(est, "estimate", min_samples=int(0.1 * sr))
-    model = _cached(("utmos", str(checkpoint)), lambda: load_utmos22(checkpoint))
+    where = torch_device(device)
+    model = _cached(("utmos", str(checkpoint), where), lambda: load_utmos22(checkpoint).to(where))
     with torch.inference_mode():
-        score = model(torch.from_numpy(_at_16k(est, sr)).float()[None])
+        score = model(torch.from_numpy(_at_16k(est, sr)).float()[None].to(where))
     return {"utmos": finite(torch.as_tensor(score).float().mean().item(), "UTMOS")}
 
 

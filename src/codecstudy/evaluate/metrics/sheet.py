@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from codecstudy.evaluate.metrics.base import MetricError, as_signal, finite, require
-from codecstudy.evaluate.metrics.models import _at_16k, _cache_root, _cached, file_sha256
+from codecstudy.evaluate.metrics.models import _at_16k, _cache_root, _cached, file_sha256, torch_device
 from codecstudy.evaluate.metrics.wav2vec2 import fairseq_wav2vec2
 
 DEFAULT_MODEL = "default"
@@ -152,6 +152,12 @@ class SheetSSLMOS:
         except (KeyError, RuntimeError) as exc:
             raise MetricError(f"{source}: mean_net_dnn does not fit ({type(exc).__name__}); expected {EXPECTED}")
 
+    def to(self, device: Any) -> SheetSSLMOS:
+        """Moves the SSL model and the head to ``device``."""
+        self.ssl.to(device)
+        self.head.to(device)
+        return self
+
     def __call__(self, wave: np.ndarray) -> float:
         import torch
 
@@ -160,7 +166,8 @@ class SheetSSLMOS:
             pad = (MIN_SAMPLES - x.size) // 2
             x = np.pad(x, (pad, pad))
         with torch.inference_mode():
-            hidden = self.ssl(torch.from_numpy(np.ascontiguousarray(x))[None], output_hidden_states=True)
+            wave_in = torch.from_numpy(np.ascontiguousarray(x))[None].to(self.ssl.device)
+            hidden = self.ssl(wave_in, output_hidden_states=True)
             out = self.head(hidden.hidden_states[self.layer])  # [1, frames, outputs]
             if self.output_type == "categorical":
                 frames = out.argmax(dim=-1).float() * self.step + 1
@@ -193,10 +200,13 @@ def load_sheet(model: str | Path) -> SheetSSLMOS:
         raise MetricError(f"{checkpoint}: cannot build SSL-MOS ({type(exc).__name__}: {exc}); expected {EXPECTED}")
 
 
-def sheet_ssqa(ref: np.ndarray, est: np.ndarray, sr: int, *, model: str = DEFAULT_MODEL, **_: Any) -> dict[str, float]:
+def sheet_ssqa(
+    ref: np.ndarray, est: np.ndarray, sr: int, *, model: str = DEFAULT_MODEL, device: str = "cpu", **_: Any
+) -> dict[str, float]:
     """Predicted MOS of the estimate (non-intrusive, 1-5, higher is better)."""
     est = as_signal(est, "estimate", min_samples=int(0.02 * sr))
-    predictor = _cached(("sheet", str(model)), lambda: load_sheet(model))
+    where = torch_device(device)
+    predictor = _cached(("sheet", str(model), where), lambda: load_sheet(model).to(where))
     return {"sheet_ssqa": finite(predictor(_at_16k(est, sr)), "SHEET-SSQA")}
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from codecstudy.evaluate.metrics.base import MetricError, as_signal, finite, package_version, require, require_sound
-from codecstudy.evaluate.metrics.models import MODEL_RATE, _at_16k, _cached, file_sha256
+from codecstudy.evaluate.metrics.models import MODEL_RATE, _at_16k, _cached, file_sha256, torch_device
 
 DEFAULT_MODEL = "microsoft/wavlm-large"
 DEFAULT_LAYER = 14
@@ -96,8 +96,8 @@ def weights_sha256(source: str | Path) -> str | None:
     return digest.hexdigest()
 
 
-def _model(source: str) -> Any:
-    return _cached(("wavlm", str(source)), lambda: load_wavlm(source))
+def _model(source: str, device: str = "cpu") -> Any:
+    return _cached(("wavlm", str(source), device), lambda: load_wavlm(source).to(device))
 
 
 def layer_features(model: Any, x: np.ndarray, layer: int) -> Any:
@@ -109,7 +109,7 @@ def layer_features(model: Any, x: np.ndarray, layer: int) -> Any:
     if not 0 <= layer <= n_layers:
         raise MetricError(f"layer {layer} out of range: the model has hidden states 0..{n_layers}")
     with torch.inference_mode():
-        wave = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None]
+        wave = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None].to(model.device)
         out = model(wave, output_hidden_states=True)
     return out.hidden_states[layer][0].float()
 
@@ -134,13 +134,14 @@ def speech_bert_score(
     *,
     model: str = DEFAULT_MODEL,
     layer: int = DEFAULT_LAYER,
+    device: str = "cpu",
     **_: Any,
 ) -> dict[str, float]:
     """SpeechBERTScore of the estimate against the reference (0..1, higher is better)."""
     ref = as_signal(ref, "reference", min_samples=int(MIN_SECONDS * sr))
     est = as_signal(est, "estimate", min_samples=int(MIN_SECONDS * sr))
     require_sound(ref, "reference", "SpeechBERTScore")
-    wavlm = _model(model)
+    wavlm = _model(model, torch_device(device))
     r = layer_features(wavlm, _at_16k(ref, sr), layer)
     e = layer_features(wavlm, _at_16k(est, sr), layer)
     precision, recall, f1 = bert_score(e, r)

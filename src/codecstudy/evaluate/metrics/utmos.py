@@ -56,11 +56,20 @@ class UTMOS22Strong:
             {k[len("projection."):]: v for k, v in state.items() if k.startswith("projection.")}
         )
 
+    def to(self, device: Any) -> UTMOS22Strong:
+        """Moves every part (the SSL model, the fixed embeddings, the BLSTM and the head) to ``device``."""
+        self.ssl.to(device)
+        self.blstm.to(device)
+        self.projection.to(device)
+        self.domain = self.domain.to(device)
+        self.judge = self.judge.to(device)
+        return self
+
     def __call__(self, wave: Any) -> Any:
         import torch
 
         with torch.inference_mode():
-            frames = self.ssl(wave).last_hidden_state
+            frames = self.ssl(wave.to(self.domain.device)).last_hidden_state
             batch, n, _ = frames.shape
             cat = torch.cat([frames, self.domain.expand(batch, n, -1), self.judge.expand(batch, n, -1)], dim=2)
             scores = self.projection(self.blstm(cat)[0])
