@@ -110,3 +110,22 @@ def test_dry_run_lists_the_baseline_evaluations(tiny_run, capsys) -> None:
     out = capsys.readouterr().out
     assert "baseline opus-6kbps: opus:6kbps at 6 kbps, 16000 Hz" in out
     assert "run    evaluate codec2-3k2/music" in out
+
+
+def test_baselines_are_scheduled_items_that_wait_for_no_training(tiny_run) -> None:
+    """So that with two processes they are scored beside the last codec's training, not after it."""
+    from codecstudy.study.schedule import count_items, study_items
+
+    study, run, _ = tiny_run
+    spec = load_study(_with_baselines(study))
+    runs = spec.codec_runs()
+    items = study_items(spec, RunLayout(run), runs, progress=False, baselines=True)
+    baselines = [i for i in items if i.stage == "baseline"]
+    assert [i.item for i in baselines] == [f"{b}/{s}" for s in SETS for b in ("opus-6kbps", "codec2-3k2")]
+    assert all(i.after == () for i in baselines)
+    assert items[-len(baselines):] == baselines  # after the trained codecs' evaluations in the study order
+    assert count_items(spec, runs, baselines=True) == len(items) == len(runs) * (1 + len(SETS)) + 2 * len(SETS)
+    assert not [i for i in study_items(spec, RunLayout(run), runs, progress=False) if i.stage == "baseline"]
+    # the item's state is the baseline's evaluation state (missing here: the tiny run has no baselines yet)
+    state = baselines[0].state()
+    assert (state.stage, state.item, state.status) == ("evaluate", "opus-6kbps/en", "missing")

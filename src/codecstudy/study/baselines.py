@@ -68,7 +68,7 @@ def baseline_state(
 
 
 def evaluate_baseline(baseline: Baseline, eval_set: str, spec: StudySpec, layout: RunLayout, progress: bool,
-                      force: bool = False) -> str:
+                      force: bool = False, threads: int | None = None) -> str:
     from codecstudy.evaluate.scorer import evaluate_codec
 
     summary = evaluate_codec(
@@ -76,7 +76,7 @@ def evaluate_baseline(baseline: Baseline, eval_set: str, spec: StudySpec, layout
         layout.eval_manifest(eval_set),
         layout.eval_dir(baseline.name, eval_set),
         None,
-        S.eval_settings(spec),
+        S.eval_settings(spec, threads),
         set_name=eval_set,
         name=baseline.name,
         progress=progress,

@@ -150,13 +150,14 @@ class WorkEstimate:
                 run = item.extra["run"]
                 per_step = calibration.seconds_per_step.get(_config_key(run), 0.0)
                 self.per_unit[item.key], self.units[item.key] = per_step, int(item.extra["steps"])
-            elif item.stage != "evaluate":  # e.g. importing a given checkpoint: a file copy, about a second
+            elif item.stage not in ("evaluate", "baseline"):  # importing a given checkpoint: about a second
                 self.per_unit[item.key], self.units[item.key] = 1.0, 1
             else:
                 clips = self._clip_count(item.extra["set"])
-                # an item scores with one process per thread it was given
+                # an item scores with one process per thread it was given; a baseline at its one setting costs
+                # about what a trained codec costs at one n_q (the metrics dominate, not the classic codecs)
                 self.per_unit[item.key] = EVAL_SECONDS_PER_CLIP_NQ * calibration.speed_factor / calibration.threads
-                self.units[item.key] = clips * len(self.n_qs)
+                self.units[item.key] = clips * (len(self.n_qs) if item.stage == "evaluate" else 1)
             item.estimate = self.per_unit[item.key] * self.units[item.key]
 
     def _clip_count(self, eval_set: str) -> int:

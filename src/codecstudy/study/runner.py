@@ -365,9 +365,7 @@ class StudyRunner:
             self._stage(S.corpus_state(spec, layout), self._build_corpus)
             self._stage(S.conditions_state(spec, layout), lambda: build_conditions_stage(spec, layout))
         runs = spec.codec_runs(only)
-        self._train_and_evaluate(runs)
-        if not only:
-            self._evaluate_baselines()
+        self._train_and_evaluate(runs, baselines=not only)
         if spec.tts.enabled:
             steps = S.tts_steps(spec)
             states = [S.tts_state(run.name, layout, steps) for run in runs]
@@ -388,27 +386,16 @@ class StudyRunner:
             self._stage(S.report_state(layout), self._report)
         return self.records
 
-    def _evaluate_baselines(self) -> None:
-        """The ``baselines:`` codecs on every evaluation set (study/baselines.py)."""
-        from codecstudy.study.baselines import baseline_state, evaluate_baseline
-
-        spec, layout = self.spec, self.layout
-        alignment = eval_settings(spec).alignment()
-        for eval_set in spec.eval_set_names:
-            ids = S.eval_clip_ids(layout, eval_set)
-            for baseline in spec.baseline_runs():
-                current = baseline_state(baseline, eval_set, layout, ids, alignment)
-                self._stage(current, lambda b=baseline, e=eval_set, stale=current.stale: evaluate_baseline(
-                    b, e, spec, layout, self.progress, force=stale))
-    def _train_and_evaluate(self, runs: list[CodecRun]) -> None:
-        """Every codec's training, then its evaluations, concurrently where ``parallel`` and the cores allow
-        (:mod:`codecstudy.study.parallel`); in study order, one at a time, otherwise."""
+    def _train_and_evaluate(self, runs: list[CodecRun], baselines: bool) -> None:
+        """Every codec's training, then its evaluations (and, with ``baselines``, the baselines' evaluations),
+        concurrently where ``parallel`` and the cores allow (:mod:`codecstudy.study.parallel`); in study order, one
+        at a time, otherwise."""
         from codecstudy.study.parallel import Scheduler, plan
         from codecstudy.study.schedule import count_items, study_items
 
-        chosen = plan(self.parallel, count_items(self.spec, runs))
+        chosen = plan(self.parallel, count_items(self.spec, runs, baselines))
         # several processes' progress bars would garble one terminal: workers run without theirs
-        items = study_items(self.spec, self.layout, runs, self.progress and not chosen.parallel)
+        items = study_items(self.spec, self.layout, runs, self.progress and not chosen.parallel, baselines)
         if chosen.note:
             self.echo(chosen.note)
         elif chosen.parallel:
