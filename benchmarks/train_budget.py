@@ -43,12 +43,25 @@ from train_tiny_quality import score  # noqa: E402
 class BudgetTrainer(Trainer):
     """A trainer whose batches stop when the budget is spent; the run then ends as at ``train.steps``."""
 
-    def __init__(self, *args: Any, budget: float, cpu: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, budget: float, cpu: bool, ema: tuple[float, ...] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.budget = budget
         self.clock = time.process_time if cpu else time.perf_counter
         self.spent = 0.0
         self.steps_done = 0
+        self.ema_decays = ema
+        self.averages: dict[float, dict[str, Tensor]] = {}
+
+    def train_step(self, wave: Tensor, index: int) -> tuple[dict[str, float], bool]:
+        """The step, then each exponential moving average of the generator's weights (``--ema``)."""
+        out = super().train_step(wave, index)
+        with torch.no_grad():
+            params = dict(self.model.named_parameters())
+            for decay in self.ema_decays:
+                average = self.averages.setdefault(decay, {k: p.detach().clone() for k, p in params.items()})
+                for key, p in params.items():
+                    average[key].lerp_(p.detach(), 1.0 - decay)
+        return out
 
     def _batches(self, start: int) -> Iterator[Tensor]:
         began = self.clock()
@@ -80,12 +93,20 @@ def run_config(name: str, overrides: list[str], args: argparse.Namespace) -> dic
     load_before = os.getloadavg()[0]
     trainer = BudgetTrainer(config, args.corpus / "conditions" / "english.jsonl", out, cache_dir=args.cache_dir,
                             show_progress=False, budget=float("inf") if args.steps else args.budget,
-                            cpu=args.cpu_budget)
+                            cpu=args.cpu_budget, ema=tuple(args.ema))
     began_wall, began_cpu = time.perf_counter(), time.process_time()
     result = trainer.run()
     wall, cpu = time.perf_counter() - began_wall, time.process_time() - began_cpu
     load_after = os.getloadavg()[0]
-    metrics = score(load_codec(result.codec_path), args.corpus / "eval_sets" / "en.jsonl", args.cache_dir, args.n_q)
+    test_set = args.corpus / "eval_sets" / "en.jsonl"
+    metrics = score(load_codec(result.codec_path), test_set, args.cache_dir, args.n_q)
+    averaged = {}
+    for decay, average in trainer.averages.items():
+        model = load_codec(result.codec_path)
+        with torch.no_grad():
+            for key, p in model.named_parameters():
+                p.copy_(average[key])
+        averaged[str(decay)] = score(model, test_set, args.cache_dir, args.n_q)
     tc = config.train_config()
     return {
         "name": name,
@@ -100,6 +121,7 @@ def run_config(name: str, overrides: list[str], args: argparse.Namespace) -> dic
         "loadavg_before_after": [load_before, load_after],
         "n_q": args.n_q,
         "test": metrics,
+        "test_weight_ema": averaged,
     }
 
 
@@ -117,6 +139,8 @@ def main() -> int:
     parser.add_argument("--n-q", type=int, default=8)
     parser.add_argument("--try", dest="tries", type=parse_try, action="append", default=[],
                         metavar="NAME=KEY=VALUE,...")
+    parser.add_argument("--ema", type=lambda t: [float(v) for v in t.split(",") if v], default=[],
+                        help="also score exponential moving averages of the weights with these decays, e.g. 0.99,0.995")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
