@@ -93,23 +93,33 @@ def baseline_label(name: str, setting: str, n_settings: int) -> str:
     return name if n_settings == 1 else f"{name}@{setting}"
 
 
+def scored_settings(
+    baseline: Baseline, spec: StudySpec, layout: RunLayout
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """setting -> evaluation set -> result lines, for the settings (``eval_dir(baseline, set) / setting``) that have
+    any: the one place that decides which settings a baseline was scored at, for its rows and its FAD rows."""
+    from codecstudy.evaluate.scorer import read_results
+
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for eval_set in spec.eval_set_names:
+        folder = layout.eval_dir(baseline.name, eval_set)
+        for sub in sorted(p for p in folder.glob("*") if p.is_dir()):
+            records = read_results(sub)
+            if records:
+                found.setdefault(sub.name, {})[eval_set] = records
+    return found
+
+
 def baseline_records(spec: StudySpec, layout: RunLayout) -> list[dict[str, Any]]:
     """The baselines' result lines for the tables: ``condition`` is the row label (``name``, or ``name@setting``
     when a baseline has several settings), ``n_q`` None so that tables show the setting, ``baseline`` True."""
-    from codecstudy.evaluate.scorer import read_results
-
     out = []
     for baseline in spec.baseline_runs():
-        per_setting: dict[str, list[dict[str, Any]]] = {}
-        for eval_set in spec.eval_set_names:
-            folder = layout.eval_dir(baseline.name, eval_set)
-            for sub in sorted(p for p in folder.glob("*") if p.is_dir()):
-                records = read_results(sub)
-                if records:
-                    per_setting.setdefault(sub.name, []).extend(records)
-        for setting, records in per_setting.items():
+        per_setting = scored_settings(baseline, spec, layout)
+        for setting, per_set in per_setting.items():
             label = baseline_label(baseline.name, setting, len(per_setting))
-            out += [{**r, "condition": label, "n_q": None, "setting": setting, "baseline": True} for r in records]
+            out += [{**r, "condition": label, "n_q": None, "setting": setting, "baseline": True}
+                    for records in per_set.values() for r in records]
     return out
 
 
@@ -120,10 +130,9 @@ def baseline_fad_rows(spec: StudySpec, layout: RunLayout) -> list[dict[str, Any]
 
     rows = []
     for baseline in spec.baseline_runs():
-        settings = sorted({p.name for e in spec.eval_set_names for p in layout.eval_dir(baseline.name, e).glob("*")
-                           if p.is_dir() and (p / "results.jsonl").is_file()})
-        for setting in settings:
-            label = baseline_label(baseline.name, setting, len(settings))
+        per_setting = scored_settings(baseline, spec, layout)
+        for setting in sorted(per_setting):
+            label = baseline_label(baseline.name, setting, len(per_setting))
             for eval_set in spec.eval_set_names:
                 row = fad_row(layout.eval_dir(baseline.name, eval_set) / setting / "fad.json", label, eval_set, None,
                               setting=setting, baseline=True)
