@@ -7,36 +7,37 @@ line, ``codecstudy: error: ...``, with exit status 2 and no traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from codecstudy import __version__
+from codecstudy.codec import commands as codec_commands
+from codecstudy.commandline import HelpFormatter, add_parser
+from codecstudy.config import apply_overrides
+from codecstudy.corpus.builder import CorpusConfig, build_corpus
+from codecstudy.corpus.conditions import build_conditions
+from codecstudy.corpus.leakage import format_leakage, leakage_report
+from codecstudy.corpus.manifest import load_manifest, manifest_path
+from codecstudy.corpus.sources import SOURCE_CLASSES, source_class
+from codecstudy.corpus.sources.base import DatasetSource
+from codecstudy.corpus.stats import format_condition_minutes, format_minutes_table, minutes_table, plot_minutes
 from codecstudy.errors import CodecStudyError
-
-if TYPE_CHECKING:  # torch is imported only by the commands that need it
-    from codecstudy.codec.models.base import CodecModel
+from codecstudy.evaluate import commands as evaluate_commands
+from codecstudy.files import write_json_atomic, write_text_atomic
+from codecstudy.machine import available_cores
+from codecstudy.study import commands as study_commands
+from codecstudy.study import listen_commands
+from codecstudy.study.spec import load_corpus_config, load_study
+from codecstudy.train import commands as train_commands
+from codecstudy.tts import commands as tts_commands
 
 DEFAULT_CORPUS_DIR = Path("runs/corpus")
-
-
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keep the hand-written layout of descriptions (examples, lists)."""
-
-
-def _add_parser(
-    subparsers: argparse._SubParsersAction, name: str, summary: str, description: str
-) -> argparse.ArgumentParser:
-    return subparsers.add_parser(
-        name, help=summary, description=f"{summary}\n\n{description}".strip(), formatter_class=_HelpFormatter
-    )
+#: The packages' sub-commands, in the order of ``codecstudy --help``.
+PACKAGE_COMMANDS = (codec_commands, evaluate_commands, train_commands, tts_commands, study_commands, listen_commands)
 
 
 def _source_list() -> str:
-    from codecstudy.corpus.sources import SOURCE_CLASSES
-
     return ", ".join(sorted(SOURCE_CLASSES))
 
 
@@ -48,12 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
             "to unseen languages and to non-speech audio.\n\n"
             "Start with `codecstudy corpus build --source embedded` (real recordings from Debian packages)."
         ),
-        formatter_class=_HelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"codecstudy {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_corpus_commands(commands)
+    for package in PACKAGE_COMMANDS:
+        package.add_commands(commands)
+    return parser
 
-    corpus = _add_parser(
+
+def _add_corpus_commands(commands: argparse._SubParsersAction) -> None:
+    """``corpus build|stats|conditions`` (here, not in corpus/, because ``conditions`` reads a study file)."""
+    corpus = add_parser(
         commands,
         "corpus",
         "build and inspect audio corpora",
@@ -62,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     corpus_commands = corpus.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
 
-    build = _add_parser(
+    build = add_parser(
         corpus_commands,
         "build",
         "build a corpus from one or more sources (resumable)",
@@ -97,14 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--workers",
         type=int,
-        default=os.cpu_count() or 1,
+        default=available_cores(),
         help="decoding processes (default: %(default)s, the number of cores)",
     )
     build.add_argument("--force", action="store_true", help="discard an earlier build in --out and start over")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     build.set_defaults(handler=_corpus_build)
 
-    stats = _add_parser(
+    stats = add_parser(
         corpus_commands,
         "stats",
         "print minutes per language x domain x split and save a plot",
@@ -116,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--plot", type=Path, help="PNG to write (default: CORPUS/stats.png)")
     stats.set_defaults(handler=_corpus_stats)
 
-    conditions = _add_parser(
+    conditions = add_parser(
         corpus_commands,
         "conditions",
         "select each coverage condition's training clips and the evaluation sets",
@@ -137,116 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a study key, e.g. match_volume=false",
     )
     conditions.set_defaults(handler=_corpus_conditions)
-    _add_codec_commands(commands)
-    _add_evaluate_commands(commands)
-    _add_train_commands(commands)
-    _add_tts_commands(commands)
-    _add_study_commands(commands)
-    _add_listen_commands(commands)
-    return parser
-
-
-CODEC_HELP = (
-    "CODEC is a checkpoint file, a codec YAML or a preset name (see `codecstudy codec list`). A preset builds an\n"
-    "UNTRAINED model with fixed random weights (seed in the preset): useful to test the plumbing, not to listen to."
-)
-
-
-def _add_codec_commands(commands: argparse._SubParsersAction) -> None:
-    encode = _add_parser(
-        commands,
-        "encode",
-        "encode an audio file into a token file",
-        "The audio is mixed to mono and resampled to the codec's rate. The token file records the codec's\n"
-        "identity hash, so decoding with another codec is refused.\n\n"
-        "Example:\n  codecstudy encode speech.wav speech.tokens --codec runs/x/codecs/all-soundstream.pt --n-q 8\n\n"
-        + CODEC_HELP,
-    )
-    encode.add_argument("input", type=Path, help="audio file (any format codecstudy reads)")
-    encode.add_argument("output", type=Path, help="token file to write")
-    encode.add_argument("--codec", required=True, metavar="CODEC", help="checkpoint, codec YAML or preset name")
-    encode.add_argument("--n-q", type=int, default=None, help="codebooks to use (default: 8, or all if fewer)")
-    encode.set_defaults(handler=_encode)
-
-    decode = _add_parser(
-        commands,
-        "decode",
-        "decode a token file into a WAV file",
-        "--codec must be the codec that encoded the file (its identity hash is checked).\n\n" + CODEC_HELP,
-    )
-    decode.add_argument("input", type=Path, help="token file")
-    decode.add_argument("output", type=Path, help="audio file to write (WAV, FLAC, ...), at the codec's rate")
-    decode.add_argument("--codec", required=True, metavar="CODEC", help="checkpoint, codec YAML or preset name")
-    decode.set_defaults(handler=_decode)
-
-    codec = _add_parser(commands, "codec", "inspect, list and export codecs", CODEC_HELP)
-    codec_commands = codec.add_subparsers(dest="codec_command", metavar="ACTION", required=True)
-    info = _add_parser(
-        codec_commands, "info", "print parameters, hop, frame rate and bitrate per number of codebooks", CODEC_HELP
-    )
-    info.add_argument("codec", metavar="CODEC", help="checkpoint, codec YAML, preset or codec name (opus:6kbps)")
-    info.set_defaults(handler=_codec_info)
-    listing = _add_parser(codec_commands, "list", "list the codec presets and every other codec kind", "")
-    listing.set_defaults(handler=_codec_list)
-    export = _add_parser(
-        codec_commands,
-        "export",
-        "export the encoder and decoder to TorchScript or ONNX (weight norm folded) and check them",
-        "The exported encoder takes a wave whose length is a multiple of the hop length; the decoder takes\n"
-        "exactly --n-q codebooks. ONNX needs `pip install onnx onnxruntime`.\n\n" + CODEC_HELP,
-    )
-    export.add_argument("codec", metavar="CODEC", help="checkpoint, codec YAML or preset name")
-    export.add_argument("out", type=Path, help="folder to write")
-    export.add_argument("--format", choices=["torchscript", "onnx", "both"], default="torchscript")
-    export.add_argument("--n-q", type=int, default=None, help="codebooks (default: all)")
-    export.set_defaults(handler=_codec_export)
-
-
-# ------------------------------------------------------------------------------------------------- train
-def _add_train_commands(commands: argparse._SubParsersAction) -> None:
-    """`train`; its options and handler live in codecstudy.train.commands."""
-    from codecstudy.train.commands import add_commands
-
-    add_commands(commands, _add_parser)
-
-
-# --------------------------------------------------------------------------------------------------- tts
-def _add_tts_commands(commands: argparse._SubParsersAction) -> None:
-    """`tts train|synthesize|evaluate`; options and handlers live in codecstudy.tts.commands."""
-    from codecstudy.tts.commands import add_commands
-
-    add_commands(commands, _add_parser)
-
-
-# ---------------------------------------------------------------------------------------------- evaluate
-def _add_evaluate_commands(commands: argparse._SubParsersAction) -> None:
-    """`evaluate` and `aggregate`; their options and handlers live in codecstudy.evaluate.commands."""
-    from codecstudy.evaluate.commands import add_commands
-
-    add_commands(commands, _add_parser)
-
-
-# ------------------------------------------------------------------------------------------------- study
-def _add_study_commands(commands: argparse._SubParsersAction) -> None:
-    """`study run|status|report`; their options and handlers live in codecstudy.study.commands."""
-    from codecstudy.study.commands import add_commands
-
-    add_commands(commands, _add_parser)
-
-
-def _add_listen_commands(commands: argparse._SubParsersAction) -> None:
-    """`listen build|import`; their options and handlers live in codecstudy.listen.commands."""
-    from codecstudy.listen.commands import add_commands
-
-    add_commands(commands, _add_parser)
 
 
 def _corpus_build(args: argparse.Namespace) -> int:
-    from codecstudy.config import apply_overrides
-    from codecstudy.corpus.builder import CorpusConfig, build_corpus
-    from codecstudy.corpus.sources import source_class
-    from codecstudy.corpus.sources.base import DatasetSource
-    from codecstudy.study.spec import load_corpus_config
 
     if args.config and args.source:
         raise CodecStudyError("give either --config or --source, not both")
@@ -290,12 +191,6 @@ def _print_skips(by_reason: dict[str, int], out_dir: Path) -> None:
 
 
 def _print_stats(corpus: Path, plot: Path | None = None) -> None:
-    from codecstudy.corpus.manifest import load_manifest, manifest_path
-    from codecstudy.corpus.stats import (
-        format_minutes_table,
-        minutes_table,
-        plot_minutes,
-    )
 
     path = manifest_path(corpus)
     clips = load_manifest(path)
@@ -303,14 +198,12 @@ def _print_stats(corpus: Path, plot: Path | None = None) -> None:
     text = format_minutes_table(table)
     print(text)
     folder = path.parent
-    (folder / "stats.txt").write_text(text + "\n", encoding="utf-8")
+    write_text_atomic(folder / "stats.txt", text + "\n")
     image = plot_minutes(table, plot or folder / "stats.png", title=f"{folder.name}: minutes per split")
     print(f"plot: {image}")
 
 
 def _corpus_stats(args: argparse.Namespace) -> int:
-    from codecstudy.corpus.manifest import load_manifest, manifest_path
-    from codecstudy.corpus.stats import format_condition_minutes
 
     _print_stats(args.corpus, args.plot)
     folder = manifest_path(args.corpus).parent
@@ -326,12 +219,6 @@ def _corpus_stats(args: argparse.Namespace) -> int:
 
 
 def _corpus_conditions(args: argparse.Namespace) -> int:
-    from codecstudy.corpus.conditions import build_conditions
-    from codecstudy.corpus.leakage import format_leakage, leakage_report
-    from codecstudy.corpus.manifest import load_manifest, manifest_path
-    from codecstudy.corpus.stats import format_condition_minutes
-    from codecstudy.jsonl import write_json_atomic
-    from codecstudy.study.spec import load_study
 
     study = load_study(args.study, args.overrides)
     path = manifest_path(args.corpus)
@@ -344,128 +231,11 @@ def _corpus_conditions(args: argparse.Namespace) -> int:
         print(format_condition_minutes(eval_sets))
     rows = leakage_report(conditions, eval_sets)
     text = format_leakage(rows)
-    (path.parent / "leakage.txt").write_text(text + "\n", encoding="utf-8")
+    write_text_atomic(path.parent / "leakage.txt", text + "\n")
     write_json_atomic(path.parent / "leakage.json", [row.to_json() for row in rows])
     print("\nleakage (shared clips / speakers / source files between training and evaluation)")
     print(text)
     print(f"\nwritten: {path.parent / 'conditions'}, {path.parent / 'eval_sets'}, {path.parent / 'leakage.json'}")
-    return 0
-
-
-def _load_inference_codec(source: str) -> CodecModel:
-    from codecstudy.codec.registry import load_codec, preset_names
-
-    model = load_codec(source)
-    if not Path(source).exists() and source in preset_names():
-        print(
-            f"note: {source} is an untrained preset (random weights, seed {model.config.seed}); "
-            "pass a trained checkpoint for real audio",
-            file=sys.stderr,
-        )
-    return model.prepare_for_inference()
-
-
-def _encode(args: argparse.Namespace) -> int:
-    import torch
-
-    from codecstudy import audio
-    from codecstudy.codec.io import tokens_from_codes, write_tokens
-
-    model = _load_inference_codec(args.codec)
-    n_q = min(8, model.n_codebooks) if args.n_q is None else args.n_q
-    if not 1 <= n_q <= model.n_codebooks:
-        raise CodecStudyError(f"--n-q must be in 1..{model.n_codebooks} for codec {model.config.name}")
-    samples, rate = audio.read(args.input)
-    samples = audio.resample(samples, rate, model.sample_rate)
-    wave = torch.from_numpy(samples).view(1, 1, -1)
-    codes = model.encode(wave, n_q=n_q)
-    tokens = tokens_from_codes(model, codes, n_samples=samples.shape[-1])
-    write_tokens(args.output, tokens)
-    print(
-        f"{args.output}: {tokens.n_frames} frames x {n_q} codebooks of {model.codebook_size} "
-        f"({tokens.duration:.2f} s at {model.sample_rate} Hz, {tokens.bitrate / 1000:.2f} kbps, "
-        f"codec {model.config.name} {tokens.codec_hash[:12]})"
-    )
-    return 0
-
-
-def _decode(args: argparse.Namespace) -> int:
-    from codecstudy import audio
-    from codecstudy.codec.io import check_tokens_match, read_tokens
-
-    tokens = read_tokens(args.input)
-    model = _load_inference_codec(args.codec)
-    check_tokens_match(tokens, model, args.input)
-    wave = model.decode(tokens.codes[None], lengths=[tokens.n_samples])
-    audio.write(args.output, wave[0, 0].numpy(), model.sample_rate)
-    print(f"{args.output}: {tokens.duration:.2f} s at {model.sample_rate} Hz from {tokens.n_q} codebooks")
-    return 0
-
-
-def _codec_info(args: argparse.Namespace) -> int:
-    from codecstudy.codec.catalog import adapter_kind, info_lines
-    from codecstudy.codec.registry import load_codec
-
-    if adapter_kind(args.codec):
-        print("\n".join(info_lines(args.codec)))
-        return 0
-    model = load_codec(args.codec)
-    cfg = model.config
-    counts = model.parameter_counts()
-    print(f"codec:        {cfg.name} ({cfg.architecture}, {'causal' if model.causal else 'non-causal'})")
-    print(f"identity:     {model.identity_hash()[:32]}")
-    print(f"sample rate:  {model.sample_rate} Hz")
-    print(
-        f"hop:          {model.hop_length} samples (strides {'-'.join(map(str, cfg.seanet.ratios))}), "
-        f"{model.frame_rate:g} frames/s"
-    )
-    print(f"codebooks:    {model.n_codebooks} x {model.codebook_size} ({cfg.quantizer.kind})")
-    buffers = counts["codebook_buffers"]
-    print(
-        f"parameters:   {counts['total'] / 1e6:.2f} M (encoder {counts['encoder'] / 1e6:.2f} M, "
-        f"quantizer {counts['quantizer'] / 1e6:.2f} M, decoder {counts['decoder'] / 1e6:.2f} M)"
-        + (f" + {buffers / 1e6:.2f} M codebook buffer values" if buffers else "")
-    )
-    print(
-        "bitrate:      "
-        + ", ".join(f"{n_q}: {model.bitrate(n_q) / 1000:g} kbps" for n_q in range(1, model.n_codebooks + 1))
-    )
-    from codecstudy.codec.native import NativeCodec
-
-    print(f"weights:      {NativeCodec(args.codec, model).weights()}")
-    return 0
-
-
-def _codec_list(args: argparse.Namespace) -> int:
-    from codecstudy.codec.catalog import kind_lines
-    from codecstudy.codec.registry import preset_config, preset_names
-
-    print("codecstudy presets (untrained; train them or pass a checkpoint):")
-    for name in preset_names():
-        cfg = preset_config(name)
-        print(
-            f"{name:20s} {cfg.architecture:12s} {cfg.sample_rate} Hz, hop {cfg.hop_length}, "
-            f"{cfg.quantizer.n_codebooks} x {cfg.quantizer.codebook_size} codebooks"
-        )
-    print("\nother codecs, by name (KIND[:MODEL][:SETTING...], e.g. opus:6kbps; `codecstudy codec info NAME`):")
-    print("\n".join(kind_lines()))
-    print("checkpoints: a codecstudy .pt file or espnet:PATH (an ESPnet SoundStream exp folder)")
-    return 0
-
-
-def _codec_export(args: argparse.Namespace) -> int:
-    from codecstudy.codec.export import export_onnx, export_torchscript, verify_export
-    from codecstudy.codec.registry import load_codec
-
-    model = load_codec(args.codec)
-    formats = ["torchscript", "onnx"] if args.format == "both" else [args.format]
-    for fmt in formats:
-        result = (export_torchscript if fmt == "torchscript" else export_onnx)(model, args.out, n_q=args.n_q)
-        check = verify_export(model, result)
-        print(
-            f"{fmt}: {result.encoder}, {result.decoder} ({result.n_q} codebooks); matches the model: "
-            f"max audio error {check['max_abs_error']:.1e}, codes differing {check['code_mismatch']:.2%}"
-        )
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import socket
 import sys
@@ -48,7 +49,7 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{os.getpid()}.{threading.get_ident()}.tmp",
                                dir=path.parent)
     try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as handle:
+        with os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": ""} if mode == "w" else {})) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -112,28 +113,29 @@ def _describe_holder(lock: Path) -> str:
 
 
 @contextlib.contextmanager
-def file_lock(path: str | Path, *, timeout: float = LOCK_TIMEOUT, report_after: float = LOCK_REPORT_AFTER,
+def file_lock(path: str | Path, *, timeout: float | None = LOCK_TIMEOUT, report_after: float = LOCK_REPORT_AFTER,
               report: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold the exclusive lock ``path`` (a flock, released by the kernel however the holder ends).
 
     A wait longer than ``report_after`` is reported once through ``report`` (stderr by default), naming the lock
-    and its holder; a wait longer than ``timeout`` raises :class:`LockTimeout` with the same words.
+    and its holder; a wait longer than ``timeout`` (None: no limit, for locks held by long work such as a study
+    item) raises :class:`LockTimeout` with the same words.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(str(path))
+    limit = math.inf if timeout is None else timeout
     started = time.monotonic()
     reported = False
     while True:
         waited = time.monotonic() - started
-        step = min(max(report_after - waited, 0.05), max(timeout - waited, 0.0)) if not reported else \
-            max(timeout - waited, 0.0)
+        until = limit if reported else min(limit, report_after)
         try:
-            lock.acquire(timeout=step, poll_interval=0.02)
+            lock.acquire(timeout=max(until - waited, 0.0) if math.isfinite(until) else -1, poll_interval=0.02)
             break
         except filelock.Timeout:
             waited = time.monotonic() - started
-            if waited >= timeout:
+            if waited >= limit:
                 raise LockTimeout(f"{path}: waited {waited:.1f} s for this lock, {_describe_holder(path)}") from None
             if not reported and waited >= report_after:
                 (report or _to_stderr)(f"waiting for {path}: {_describe_holder(path)}")

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from codecstudy.study.eta import Calibration, WorkEstimate, announcement, time_training_steps
+from codecstudy.study.eta import Calibration, WorkEstimate, announcement
+from codecstudy.study.stages import time_training_steps
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.parallel import Item, Plan
 from codecstudy.study.spec import CodecRun
@@ -20,9 +21,9 @@ def _noop(threads: int | None) -> str:
 
 
 def _items(codecs: list[str], sets: list[str], steps: int) -> list[Item]:
-    items = [Item("train", c, partial(_noop), extra={"run": CodecRun(c, c, "soundstream", None, "tiny", ()),
-                                                      "steps": steps}) for c in codecs]
-    items += [Item("evaluate", f"{c}/{s}", partial(_noop), after=(f"train {c}",), extra={"codec": c, "set": s})
+    items = [Item("train", c, partial(_noop), run=CodecRun(c, c, "soundstream", None, "tiny", ()), steps=steps)
+             for c in codecs]
+    items += [Item("evaluate", f"{c}/{s}", partial(_noop), after=(f"train {c}",), codec=c, eval_set=s)
               for s in sets for c in codecs]
     return items
 
@@ -51,6 +52,21 @@ def test_remaining_time_follows_logged_steps_and_the_process_layout(tmp_path: Pa
     assert text.startswith("expected remaining time: about ") and "tiny 1.00 s/step" in text
 
 
+def test_scoring_progress_counts_sharded_result_files(tmp_path: Path) -> None:
+    """Results written by shards (``results-K-of-N.jsonl``) count as much as one ``results.jsonl``."""
+    layout = RunLayout(tmp_path)
+    items = _items(["a"], ["en"], steps=10)
+    estimate = WorkEstimate(items, Calibration({"tiny": 1.0}, threads=1), _spec(clips=10), layout)
+    evaluation = items[1]
+    for n_q, name, lines in ((1, "results.jsonl", 3), (8, "results-0-of-2.jsonl", 2), (8, "results-1-of-2.jsonl", 4)):
+        folder = layout.eval_setting_dir("a", "en", n_q)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("".join(json.dumps({"id": f"c{i}"}) + "\n" for i in range(lines)),
+                                   encoding="utf-8")
+    assert estimate.done_units(evaluation) == 3 + 2 + 4
+    assert estimate.remaining(evaluation) == pytest.approx((20 - 9) * estimate.per_unit[evaluation.key])
+
+
 def test_calibration_times_real_training_steps() -> None:
     from helpers.trainsetup import TINY
 
@@ -64,7 +80,7 @@ def test_calibration_times_real_training_steps() -> None:
 def test_an_imported_checkpoint_costs_a_second_and_needs_no_calibration(tmp_path: Path) -> None:
     """A study with given codecs (``checkpoints:``) has import items instead of training ones."""
     items = [Item("import", "x", partial(_noop))]
-    items += [Item("evaluate", "x/en", partial(_noop), after=("import x",), extra={"codec": "x", "set": "en"})]
+    items += [Item("evaluate", "x/en", partial(_noop), after=("import x",), codec="x", eval_set="en")]
     estimate = WorkEstimate(items, Calibration({}, threads=1), _spec(clips=10), RunLayout(tmp_path))
     per_eval = estimate.per_unit["evaluate x/en"] * 20
     assert estimate.total() == pytest.approx(1.0 + per_eval)

@@ -55,7 +55,7 @@ def test_sequential_scheduler_keeps_the_study_order_and_the_process_threads(tmp_
 
     log: list[str] = []
     items = [Item("train", "a", partial(_work, "a")), Item("evaluate", "a/x", partial(_work, "ax"), after=("train a",))]
-    Scheduler(Plan(1, 4), tmp_path).run(items, *_record(log))
+    Scheduler(Plan(1, 4), lambda item: RunLayout(tmp_path).item_lock(item.stage, item.item)).run(items, *_record(log))
     assert log == ["begin train a", "end train a a:None", "begin evaluate a/x", "end evaluate a/x ax:None"]
 
 
@@ -65,7 +65,8 @@ def test_parallel_scheduler_runs_items_after_what_they_wait_for(tmp_path: Path) 
     log: list[str] = []
     items = [Item("train", "a", partial(_work, "a")), Item("train", "b", partial(_work, "b")),
              Item("evaluate", "a/x", partial(_work, "ax"), after=("train a",))]
-    Scheduler(Plan(2, 1), tmp_path).run(items, *_record(log))
+    lock_of = lambda item: RunLayout(tmp_path).item_lock(item.stage, item.item)  # noqa: E731
+    Scheduler(Plan(2, 1), lock_of).run(items, *_record(log))
     assert sorted(log) == sorted(["begin train a", "begin train b", "end train a a:1", "end train b b:1",
                                   "begin evaluate a/x", "end evaluate a/x ax:1"])
     assert log.index("begin evaluate a/x") > log.index("end train a a:1")
@@ -197,9 +198,8 @@ def _overrides(study: Path) -> list[str]:
 
 
 def _last_step(folder: Path) -> int:
-    from codecstudy.study.state import last_checkpoint_step
 
-    return last_checkpoint_step(folder) or 0
+    return RunLayout(folder.parent.parent).last_checkpoint_step(folder.name) or 0
 
 
 def _env() -> dict[str, str]:

@@ -6,7 +6,8 @@ import math
 
 from codecstudy.evaluate.aggregate import PairRow, SummaryRow
 from codecstudy.study.samples import pick_evenly
-from codecstudy.study.tables import by_group, paper_cells, paper_counts, seed_rows, table_n_q
+from codecstudy.study.settings import table_n_q
+from codecstudy.study.tables import by_group, paper_cells, paper_counts, seed_rows
 
 
 def _row(condition: str, mean: float, metric: str = "pesq", group: str = "g", n_q: str = "8",

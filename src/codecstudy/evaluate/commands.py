@@ -9,12 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 
+from codecstudy.commandline import add_parser
 from codecstudy.errors import CodecStudyError
-
-AddParser = Callable[[argparse._SubParsersAction, str, str, str], argparse.ArgumentParser]
 
 EVALUATE_HELP = """\
 Two ways to name what is scored:
@@ -59,7 +57,7 @@ def _metric_lines() -> str:
     )
 
 
-def add_commands(commands: argparse._SubParsersAction, add_parser: AddParser) -> None:
+def add_commands(commands: argparse._SubParsersAction) -> None:
     evaluate = add_parser(
         commands,
         "evaluate",

@@ -1,12 +1,21 @@
-"""``codecstudy study run|status|report``: options and handlers (the main CLI only attaches them)."""
+"""``codecstudy study run|status|report``: options and handlers (the main CLI only attaches them).
+
+The study machinery imports torch; the handlers import it when a command runs, so that building the parser (every
+``--help``) does not.
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-AddParser = Callable[[argparse._SubParsersAction, str, str, str], argparse.ArgumentParser]
+from codecstudy.commandline import add_parser
+from codecstudy.study.spec import StudySpec, load_study
+
+if TYPE_CHECKING:
+    from codecstudy.study.runner import StudyRunner
+
 
 STUDY_HELP = """\
 A study YAML names the corpus, the coverage conditions, the evaluation sets, the codec preset, bitrates,
@@ -34,7 +43,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "codec on 2 CPU cores with the tiny TTS preset)")
 
 
-def add_commands(commands: argparse._SubParsersAction, add_parser: AddParser) -> None:
+def add_commands(commands: argparse._SubParsersAction) -> None:
     study = add_parser(commands, "study", "run a whole study: corpus, training, evaluation, tables, report",
                        STUDY_HELP)
     actions = study.add_subparsers(dest="study_command", metavar="ACTION", required=True)
@@ -72,16 +81,15 @@ def _parallel(text: str) -> int | str:
     raise argparse.ArgumentTypeError(f"expected a number of processes >= 1 or auto, got {text!r}")
 
 
-def _spec_and_runner(args: argparse.Namespace, progress: bool = True):  # type: ignore[no-untyped-def]
-    from codecstudy.study.runner import StudyRunner
-    from codecstudy.study.spec import load_study
+def _spec_and_runner(args: argparse.Namespace, progress: bool = True) -> tuple[StudySpec, StudyRunner]:
+    from codecstudy.study.runner import StudyRunner  # torch
 
     spec = load_study(args.study, [*args.overrides, *(["tts.enabled=true"] if args.tts else [])])
     return spec, StudyRunner(spec, args.out, progress=progress, parallel=getattr(args, "parallel", None))
 
 
 def _run(args: argparse.Namespace) -> int:
-    from codecstudy.study.runner import summary_text
+    from codecstudy.study.runner import summary_text  # torch
 
     _, runner = _spec_and_runner(args, progress=not args.quiet)
     only = list(args.only) or None
@@ -95,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from codecstudy.study.state import format_states, study_state
+    from codecstudy.study.state import format_states, study_state  # torch (the codecs' identities)
 
     spec, runner = _spec_and_runner(args)
     print(f"study {spec.name}: {runner.layout.root}")
@@ -104,14 +112,14 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from codecstudy.study.report import build_report
-    from codecstudy.study.runner import summary_text, write_study_file
-    from codecstudy.study.tables import write_study_tables
+    from codecstudy.study.report.build import build_report  # torch (the report's audio samples)
+    from codecstudy.study.runner import summary_text, write_tables_stage
+    from codecstudy.study.stages import write_study_file
 
     spec, runner = _spec_and_runner(args)
     if not runner.layout.study_file.is_file():
         write_study_file(spec, runner.layout)
-    write_study_tables(spec, runner.layout)
+    write_tables_stage(spec, runner.layout)
     build_report(spec, runner.layout)
     print(summary_text(runner.layout))
     return 0

@@ -16,15 +16,21 @@ with the processes running side by side included.
 
 from __future__ import annotations
 
+import json
 import statistics
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+from tqdm import tqdm
+
+from codecstudy.study.layout import RunLayout
 from codecstudy.study.parallel import Item, Plan
+from codecstudy.study.spec import CodecRun, StudySpec
+from codecstudy.study.stages import seconds_per_step
 
 #: soundstream-tiny's step (batch 16 x 1 s) with 1 and 2 threads, and the scoring cost per clip and n_q (demo
 #: metrics, fast mode, one process), on the idle 2-core machine of docs/benchmarks.md; rough, for scaling only.
@@ -46,67 +52,25 @@ class Calibration:
         return statistics.median(values) / reference if values else 1.0
 
 
-def _config_key(run: Any) -> str:
+def _config_key(run: CodecRun) -> str:
     return f"{run.source} {' '.join(run.overrides)}".strip()
-
-
-def time_training_steps(config: Any, steps: int = CALIBRATION_STEPS, threads: int | None = None) -> float:
-    """Median wall seconds of ``steps`` training steps (after one warm-up) of ``config`` on synthetic audio."""
-    import tempfile
-
-    import torch
-
-    from codecstudy.bench.harness import speechy_batch
-    from codecstudy.train.trainer import Trainer
-
-    tc = config.train_config()
-    samples = int(round(tc.segment_seconds * config.sample_rate))
-    before = torch.get_num_threads()
-    rng_state = torch.random.get_rng_state()
-    try:
-        if threads:
-            torch.set_num_threads(threads)
-        wave = speechy_batch(tc.batch_size, samples, config.sample_rate)
-        with tempfile.TemporaryDirectory() as tmp:
-            trainer = Trainer(config, data="-", out_dir=tmp, show_progress=False)
-            trainer.build()
-            torch.set_num_threads(threads or before)  # the trainer applies train.threads; calibrate as items run
-            index = tc.discriminator_start if tc.discriminator_start < tc.steps // 2 else 0
-            trainer.train_step(wave, index)
-            times = []
-            for _ in range(steps):
-                began = time.perf_counter()
-                trainer.train_step(wave, index)
-                times.append(time.perf_counter() - began)
-        return statistics.median(times)
-    finally:
-        torch.set_num_threads(before)
-        torch.random.set_rng_state(rng_state)
 
 
 def calibrate(items: Iterable[Item], plan: Plan) -> Calibration:
     """Seconds per step of every codec config that still has training to do."""
-    from codecstudy.train.trainer import resolve_codec_config
-
     seen: dict[str, float] = {}
     threads = plan.threads if plan.parallel else None
     for item in items:
-        run = item.extra.get("run")
+        run = item.run
         if item.stage != "train" or run is None or _config_key(run) in seen:
             continue
-        config = resolve_codec_config(run.source, list(run.overrides))
-        seen[_config_key(run)] = time_training_steps(config, threads=threads)
-    import torch
-
+        seen[_config_key(run)] = seconds_per_step(run, threads)
     return Calibration(seen, plan.threads if plan.parallel else torch.get_num_threads())
 
 
 # ------------------------------------------------------------------------------------------------- estimates
-def _done_steps(folder: Path) -> int:
+def done_steps(path: Path) -> int:
     """The last step a training run logged (``metrics.jsonl``'s last line with a step), 0 without one."""
-    import json
-
-    path = folder / "metrics.jsonl"
     if not path.is_file():
         return 0
     with path.open("rb") as handle:
@@ -122,12 +86,12 @@ def _done_steps(folder: Path) -> int:
     return 0
 
 
-def _scored(folder: Path, n_qs: list[int]) -> int:
-    """Result lines over every n_q of one evaluation (a clip scored at one n_q is one line)."""
+def scored_lines(layout: RunLayout, codec: str, eval_set: str, n_qs: list[int]) -> int:
+    """Result lines over every n_q of one evaluation (a clip scored at one n_q is one line), sharded result files
+    (``results-K-of-N.jsonl``) included."""
     total = 0
     for n_q in n_qs:
-        path = folder / str(n_q) / "results.jsonl"
-        if path.is_file():
+        for path in layout.eval_results(codec, eval_set, n_q):
             with path.open("rb") as handle:
                 total += sum(1 for _ in handle)
     return total
@@ -136,7 +100,7 @@ def _scored(folder: Path, n_qs: list[int]) -> int:
 class WorkEstimate:
     """Expected seconds of each item and how much of it is done, from the files of the run folder."""
 
-    def __init__(self, items: list[Item], calibration: Calibration, spec: Any, layout: Any) -> None:
+    def __init__(self, items: list[Item], calibration: Calibration, spec: StudySpec, layout: RunLayout) -> None:
         self.items = items
         self.calibration = calibration
         self.layout = layout
@@ -147,13 +111,13 @@ class WorkEstimate:
         self.units: dict[str, int] = {}
         for item in items:
             if item.stage == "train":
-                run = item.extra["run"]
-                per_step = calibration.seconds_per_step.get(_config_key(run), 0.0)
-                self.per_unit[item.key], self.units[item.key] = per_step, int(item.extra["steps"])
+                assert item.run is not None, "a training item carries its codec run"
+                per_step = calibration.seconds_per_step.get(_config_key(item.run), 0.0)
+                self.per_unit[item.key], self.units[item.key] = per_step, item.steps
             elif item.stage not in ("evaluate", "baseline"):  # importing a given checkpoint: about a second
                 self.per_unit[item.key], self.units[item.key] = 1.0, 1
             else:
-                clips = self._clip_count(item.extra["set"])
+                clips = self._clip_count(item.eval_set)
                 # an item scores with one process per thread it was given; a baseline at its one setting costs
                 # about what a trained codec costs at one n_q (the metrics dominate, not the classic codecs)
                 self.per_unit[item.key] = EVAL_SECONDS_PER_CLIP_NQ * calibration.speed_factor / calibration.threads
@@ -171,11 +135,10 @@ class WorkEstimate:
         if item.key in self.finished:
             return self.units[item.key]
         if item.stage == "train":
-            return min(self.units[item.key], _done_steps(self.layout.codec_dir(item.item)))
+            return min(self.units[item.key], done_steps(self.layout.train_metrics(item.item)))
         if item.stage != "evaluate":
             return 0
-        codec, eval_set = item.extra["codec"], item.extra["set"]
-        return min(self.units[item.key], _scored(self.layout.eval_dir(codec, eval_set), self.n_qs))
+        return min(self.units[item.key], scored_lines(self.layout, item.codec, item.eval_set, self.n_qs))
 
     def remaining(self, item: Item) -> float:
         return max(0.0, (self.units[item.key] - self.done_units(item)) * self.per_unit[item.key])
@@ -233,8 +196,6 @@ class StudyProgress:
     def __enter__(self) -> StudyProgress:
         if not self.enabled:
             return self
-        from tqdm import tqdm
-
         total = max(1.0, self.estimate.total())
         # smoothing=0: the rate is the work done in this run over its elapsed time. Progress arrives in steps (each
         # process's log lines, every 50 training steps), and with parallel items tqdm's default moving average

@@ -16,29 +16,25 @@ or resumes it from its own checkpoint or result lines; nothing is done twice. Wo
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
+import ctypes
 import multiprocessing
 import os
-import re
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from codecstudy.files import file_lock
+from codecstudy.machine import available_cores
+from codecstudy.study.spec import CodecRun
+
 AUTO = "auto"
-
-
-def available_cores() -> int:
-    """Cores this process may run on (the affinity mask, which containers and ``taskset`` narrow)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -92,35 +88,19 @@ class Item:
     # decides, when the item is due, whether it is complete, partial or missing (a StageState)
     state: Callable[[], Any] | None = None
     estimate: float = 0.0  # expected seconds (the study's remaining-time estimate)
-    extra: dict[str, Any] = field(default_factory=dict)
+    run: CodecRun | None = None  # a training item's codec run, and its target steps
+    steps: int = 0
+    codec: str = ""  # an evaluation's codec (or baseline) and set
+    eval_set: str = ""
 
     @property
     def key(self) -> str:
         return f"{self.stage} {self.item}".strip()
 
 
-def lock_path(root: Path, item: Item) -> Path:
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{item.stage}-{item.item}")
-    return root / ".locks" / f"{name}.lock"
-
-
-@contextlib.contextmanager
-def item_lock(path: Path) -> Iterator[None]:
-    """Exclusive lock on one item (released when the process ends, however it ends)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _die_with_parent() -> None:
     """Ask Linux to kill this worker when the runner dies (a SIGKILLed runner leaves no orphan training)."""
     try:
-        import ctypes
-
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
@@ -131,15 +111,13 @@ def _init_worker(threads: int) -> None:
     _die_with_parent()
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[name] = str(threads)
-    import torch
-
     torch.set_num_threads(threads)
 
 
 def run_item(work: Callable[[int | None], str], lock: Path, threads: int) -> tuple[str, float]:
     """In a worker: the item's work under its lock; returns (detail, seconds)."""
     began = time.perf_counter()
-    with item_lock(lock):
+    with file_lock(lock, timeout=None):
         detail = work(threads)
     return detail, time.perf_counter() - began
 
@@ -152,9 +130,9 @@ class Scheduler:
     here, in order, exactly as a sequential runner would.
     """
 
-    def __init__(self, plan: Plan, lock_root: Path) -> None:
+    def __init__(self, plan: Plan, lock_of: Callable[[Item], Path]) -> None:
         self.plan = plan
-        self.lock_root = lock_root
+        self.lock_of = lock_of  # the lock file of an item (released when its process ends, however it ends)
 
     def run(
         self,
@@ -166,7 +144,7 @@ class Scheduler:
             for item in items:
                 state = item.state() if item.state else None
                 if begin(item, state):
-                    with item_lock(lock_path(self.lock_root, item)):
+                    with file_lock(self.lock_of(item), timeout=None):
                         began = time.perf_counter()
                         detail = item.work(None)
                     finish(item, state, detail, time.perf_counter() - began)
@@ -194,7 +172,7 @@ class Scheduler:
                     if not begin(item, state):
                         done.add(item.key)
                         continue
-                    future = pool.submit(run_item, item.work, lock_path(self.lock_root, item), self.plan.threads)
+                    future = pool.submit(run_item, item.work, self.lock_of(item), self.plan.threads)
                     running[future] = (item, state)
                 if not running:
                     if waiting and not any(all(a in done for a in i.after) for i in waiting):

@@ -277,6 +277,11 @@ class StudySpec(BaseModel):
     path: Path | None = None
 
     @property
+    def where(self) -> str:
+        """The prefix of this study's error lines: its file."""
+        return f"{self.path}: " if self.path else ""
+
+    @property
     def condition_names(self) -> list[str]:
         return [c.name for c in self.conditions.conditions]
 

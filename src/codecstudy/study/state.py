@@ -4,24 +4,25 @@ A stage is *complete* when its final file exists and matches the study (``corpus
 training ``summary.json`` at the configured step, a result line for every clip and n_q, tables newer than every
 result, a report newer than the tables); *partial* when some of its outputs exist (a killed build, checkpoints,
 some result lines), which the stage's own resume mechanism continues; *missing* otherwise. Because the decision
-reads only files, several processes (``--only``) and a re-run after a kill see the same state.
+reads only files, several processes (``--only``) and a re-run after a kill see the same state. Every "is it
+done?" of a study lives here, the baselines' and the listening test's included.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codecstudy.evaluate.scorer import done_clips  # MERGE: evaluate.outputs
+from codecstudy.files import read_json_or_none, sha256_file
 from codecstudy.jsonl import read_jsonl
 from codecstudy.study.layout import RunLayout
-from codecstudy.study.spec import CodecRun, StudySpec
+from codecstudy.study.settings import eval_settings, listening_hash, training_key, training_targets, tts_steps
+from codecstudy.study.spec import Baseline, CodecRun, StudySpec
 
 COMPLETE, PARTIAL, MISSING = "complete", "partial", "missing"
-_STEP_FILE = re.compile(r"step-(\d+)\.pt$")
+ALIGNMENT_STALE = "scored under another delay rule or alignment setting"
 
 
 @dataclass(frozen=True)
@@ -35,101 +36,80 @@ class StageState:
     stale: bool = False  # outputs exist but were made from other inputs (a retrained codec): redo, don't resume
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
+# -------------------------------------------------------------------------------------------- corpus stages
 def corpus_state(spec: StudySpec, layout: RunLayout) -> StageState:
-    summary = _read_json(layout.corpus / "corpus.json")
+    summary = read_json_or_none(layout.corpus_summary)
     if isinstance(summary, dict) and summary.get("config") == spec.corpus.to_dict():
         return StageState("corpus", "", COMPLETE, f"{summary.get('clips')} clips, {summary.get('hours')} h")
-    if (layout.corpus / ".build").is_dir():
+    if layout.corpus_build_dir.is_dir():
         return StageState("corpus", "", PARTIAL, "build started" if summary is None else "config changed")
     return StageState("corpus", "", MISSING)
 
 
 def conditions_fingerprint(spec: StudySpec, layout: RunLayout) -> dict[str, Any]:
     """What decides the condition and eval-set files: their config and the manifest they were drawn from."""
-    manifest = layout.corpus / "manifest.jsonl"
+    manifest = layout.manifest
     given = {"given_codecs": sorted(spec.checkpoints)} if spec.checkpoints else {}  # these draw no clips
     return {
         "config": spec.conditions.model_dump(mode="json"),
-        "manifest_sha256": file_digest(manifest) if manifest.is_file() else None,
+        "manifest_sha256": sha256_file(manifest) if manifest.is_file() else None,
         **given,
     }
 
 
 def conditions_state(spec: StudySpec, layout: RunLayout) -> StageState:
-    done = _read_json(layout.conditions_done)
+    done = read_json_or_none(layout.conditions_done)
     if isinstance(done, dict) and done.get("fingerprint") == conditions_fingerprint(spec, layout):
         return StageState("conditions", "", COMPLETE, f"{len(spec.condition_names)} conditions")
-    if (layout.corpus / "conditions").is_dir():
+    if layout.conditions_dir.is_dir():
         return StageState("conditions", "", PARTIAL, "out of date" if done else "not finished")
     return StageState("conditions", "", MISSING)
 
 
-def target_steps(run: CodecRun) -> int:
-    """``train.steps`` of a codec run after its overrides."""
-    from codecstudy.train.trainer import resolve_codec_config
-
-    return int(resolve_codec_config(run.source, list(run.overrides)).train_config().steps)
-
-
-def last_checkpoint_step(codec_dir: Path) -> int | None:
-    steps = [int(m.group(1)) for p in (codec_dir / "checkpoints").glob("step-*.pt") if (m := _STEP_FILE.search(p.name))]
-    return max(steps) if steps else None
-
-
+# ------------------------------------------------------------------------------------------------- training
 def train_state(run: CodecRun, layout: RunLayout, steps: int) -> StageState:
-    folder = layout.codec_dir(run.name)
-    summary = _read_json(folder / "summary.json")
+    summary = read_json_or_none(layout.train_summary(run.name))
     if isinstance(summary, dict) and int(summary.get("step", -1)) >= steps and layout.codec_file(run.name).is_file():
         return StageState("train", run.name, COMPLETE, f"step {summary['step']}/{steps}")
-    last = last_checkpoint_step(folder)
+    last = layout.last_checkpoint_step(run.name)
     if last is not None:
         return StageState("train", run.name, PARTIAL, f"checkpoint at step {last}/{steps}")
-    if folder.is_dir():
+    if layout.codec_dir(run.name).is_dir():
         return StageState("train", run.name, PARTIAL, f"started, no checkpoint yet (0/{steps})")
     return StageState("train", run.name, MISSING, f"0/{steps}")
 
 
 def checkpoint_state(run: CodecRun, layout: RunLayout) -> StageState:
     """A given codec (study ``checkpoints:``): complete once imported from this very source."""
-    marker = _read_json(layout.codec_dir(run.name) / "imported.json")
+    marker = read_json_or_none(layout.imported_marker(run.name))
     if isinstance(marker, dict) and marker.get("source") == run.source and layout.codec_file(run.name).is_file():
         return StageState("import", run.name, COMPLETE, f"from {run.source}")
     return StageState("import", run.name, MISSING, f"from {run.source}")
 
 
-def eval_clip_ids(layout: RunLayout, eval_set: str) -> list[str]:
-    return [record["id"] for record in read_jsonl(layout.eval_manifest(eval_set))]
+def codec_state(run: CodecRun, layout: RunLayout, targets: dict[Any, int]) -> StageState:
+    """A codec's training or, for a given checkpoint, its import."""
+    if run.pretrained:
+        return checkpoint_state(run, layout)
+    return train_state(run, layout, targets[training_key(run)])
 
 
 def codec_identity(path: Path) -> str | None:
     """The identity hash stored in a codec checkpoint (what the scorer records as ``codec_identity``)."""
-    import torch
+    import torch  # torch only when a codec file is asked about (`study status` of a folder without codecs needs none)
 
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # missing or unreadable: the evaluation will say why
         return None
-    if isinstance(payload, dict) and isinstance(payload.get("codec"), dict):
+    if isinstance(payload, dict) and isinstance(payload.get("codec"), dict):  # MERGE: codec's unwrapping
         payload = payload["codec"]
     return payload.get("identity") if isinstance(payload, dict) else None
 
 
-ALIGNMENT_STALE = "scored under another delay rule or alignment setting"
+# ----------------------------------------------------------------------------------------------- evaluation
+def eval_clip_ids(layout: RunLayout, eval_set: str) -> list[str]:
+    return [record["id"] for record in read_jsonl(layout.eval_manifest(eval_set))]
 
 
 def alignment_stale(meta: Any, alignment: dict[str, Any] | None) -> bool:
@@ -149,11 +129,8 @@ def eval_state(
 ) -> StageState:
     """Complete when every clip has a line at every n_q (and usage.json) for *this* codec (``identity``) under
     *these* alignment settings (``alignment``, which carry the delay rule's version)."""
-    from codecstudy.evaluate.scorer import done_clips
-
-    folder = layout.eval_dir(codec, eval_set)
     item = f"{codec}/{eval_set}"
-    meta = _read_json(folder / "meta.json")
+    meta = read_json_or_none(layout.eval_meta(codec, eval_set))
     if identity is not None and isinstance(meta, dict) and meta.get("codec_identity") not in (None, identity):
         return StageState("evaluate", item, PARTIAL, "scored with an earlier version of the codec", stale=True)
     if alignment_stale(meta, alignment):
@@ -162,34 +139,59 @@ def eval_state(
     done = 0
     complete = bool(expected)
     for n_q in n_qs:
-        have = done_clips(folder / str(n_q)) & expected
+        have = done_clips(layout.eval_setting_dir(codec, eval_set, n_q)) & expected
         done += len(have)
-        if have != expected or not (folder / str(n_q) / "usage.json").is_file():
+        if have != expected or not layout.eval_usage(codec, eval_set, n_q).is_file():
             complete = False
-    total = len(expected) * len(n_qs)
-    detail = f"{done}/{total} clip x n_q"
+    detail = f"{done}/{len(expected) * len(n_qs)} clip x n_q"
     if complete:
         return StageState("evaluate", item, COMPLETE, detail)
-    if done or (folder / "meta.json").is_file():
+    if done or layout.eval_meta(codec, eval_set).is_file():
         return StageState("evaluate", item, PARTIAL, detail)
     return StageState("evaluate", item, MISSING, detail)
 
 
-def tts_steps(spec: StudySpec) -> int:
-    """``train.steps`` of the study's TTS config after its overrides."""
-    from codecstudy.tts.config import load_tts_config
+def codec_eval_state(codec: str, eval_set: str, spec: StudySpec, layout: RunLayout) -> StageState:
+    """A trained codec's evaluation on one set, read when it is due (the codec's identity exists only after its
+    training)."""
+    return eval_state(codec, eval_set, layout, list(spec.evaluate.n_q), eval_clip_ids(layout, eval_set),
+                      codec_identity(layout.codec_file(codec)), eval_settings(spec).alignment())
 
-    return int(load_tts_config(spec.tts.preset, list(spec.tts.overrides)).train.steps)
+
+def baseline_state(
+    baseline: Baseline, eval_set: str, layout: RunLayout, clip_ids: list[str], alignment: dict[str, Any] | None = None
+) -> StageState:
+    """Complete when every clip has a line at every setting the last run chose (from its meta.json)."""
+    item = f"{baseline.name}/{eval_set}"
+    meta = read_json_or_none(layout.eval_meta(baseline.name, eval_set))
+    if not isinstance(meta, dict):
+        return StageState("evaluate", item, MISSING, "baseline")
+    if meta.get("codec_source") != baseline.codec:
+        return StageState("evaluate", item, PARTIAL, f"scored as {meta.get('codec_source')}", stale=True)
+    if alignment_stale(meta, alignment):
+        return StageState("evaluate", item, PARTIAL, ALIGNMENT_STALE, stale=True)
+    expected = set(clip_ids)
+    settings = meta.get("settings") or []
+    done = sum(len(done_clips(layout.eval_setting_dir(baseline.name, eval_set, s)) & expected) for s in settings)
+    detail = f"baseline, {done}/{len(expected) * len(settings)} clip x setting"
+    complete = bool(expected) and bool(settings) and done == len(expected) * len(settings)
+    return StageState("evaluate", item, COMPLETE if complete else PARTIAL, detail)
 
 
+def study_baseline_state(baseline: Baseline, eval_set: str, spec: StudySpec, layout: RunLayout) -> StageState:
+    """A baseline's evaluation on one set, read when it is due."""
+    return baseline_state(baseline, eval_set, layout, eval_clip_ids(layout, eval_set),
+                          eval_settings(spec).alignment())
+
+
+# ---------------------------------------------------------------------------------------------------- TTS
 def tts_state(codec: str, layout: RunLayout, steps: int) -> StageState:
     """Complete when the TTS reached its steps and its evaluation tables were written after the model and the codec.
 
     A retrained codec (``codec.pt`` newer than the TTS model) makes the stage stale, like an evaluation.
     """
-    folder = layout.tts_dir(codec)
-    model, table = folder / "model" / "model.pt", folder / "eval" / "summary.json"
-    summary = _read_json(folder / "model" / "summary.json")
+    model, table = layout.tts_model(codec), layout.tts_eval_summary(codec)
+    summary = read_json_or_none(layout.tts_model_summary(codec))
     step = int(summary.get("steps", 0)) if isinstance(summary, dict) else 0
     codec_file = layout.codec_file(codec)
     fresh = model.is_file() and (not codec_file.is_file() or codec_file.stat().st_mtime <= model.stat().st_mtime)
@@ -197,19 +199,31 @@ def tts_state(codec: str, layout: RunLayout, steps: int) -> StageState:
         return StageState("tts", codec, COMPLETE, f"step {step}/{steps}, evaluated")
     if model.is_file() and not fresh:
         return StageState("tts", codec, PARTIAL, "the codec was retrained after this TTS", stale=True)
-    if folder.is_dir():
+    if layout.tts_dir(codec).is_dir():
         return StageState("tts", codec, PARTIAL, f"step {step}/{steps}" + (", not evaluated" if step >= steps else ""))
     return StageState("tts", codec, MISSING, f"0/{steps}")
 
 
+# ------------------------------------------------------------------------------ listening, tables and report
+def listening_test(layout: RunLayout) -> dict[str, Any] | None:
+    """The built listening test's ``trials.json``, None when there is none."""
+    test = read_json_or_none(layout.listen_trials)
+    return test if isinstance(test, dict) else None
+
+
+def listen_state(spec: StudySpec, layout: RunLayout) -> StageState:
+    """The listening test: complete when built for the study as it is now (its stimuli are rebuilt, not resumed)."""
+    test = listening_test(layout)
+    if test is None or not layout.listen_page.is_file():
+        return StageState("listen", "", MISSING, "not built")
+    if test.get("study", {}).get("hash") != listening_hash(spec):
+        return StageState("listen", "", MISSING, "built for another version of the study")
+    return StageState("listen", "", COMPLETE, f"{len(test.get('trials', []))} trials")
+
+
 def newest_result_mtime(layout: RunLayout, codecs: list[str]) -> float | None:
-    times = [
-        p.stat().st_mtime
-        for codec in codecs
-        for p in (layout.eval_root / codec).rglob("results*.jsonl")
-        if (layout.eval_root / codec).is_dir()
-    ]
-    times += [p.stat().st_mtime for codec in codecs if (p := layout.tts_dir(codec) / "eval" / "summary.json").is_file()]
+    times = [p.stat().st_mtime for codec in codecs for p in layout.all_eval_results(codec)]
+    times += [p.stat().st_mtime for codec in codecs if (p := layout.tts_eval_summary(codec)).is_file()]
     return max(times) if times else None
 
 
@@ -219,7 +233,7 @@ def aggregate_state(layout: RunLayout, codecs: list[str]) -> StageState:
     done = layout.tables_done
     newest = newest_result_mtime(layout, codecs)
     if not done.is_file():
-        detail = "unfinished" if (layout.tables / "summary.csv").is_file() else ""
+        detail = "unfinished" if layout.table("summary.csv").is_file() else ""
         return StageState("aggregate", "", PARTIAL if detail else MISSING, detail)
     if newest is not None and done.stat().st_mtime < newest:
         return StageState("aggregate", "", PARTIAL, "older than the results")
@@ -235,45 +249,11 @@ def report_state(layout: RunLayout) -> StageState:
     return StageState("report", "", COMPLETE, str(report))
 
 
-def eval_settings(spec: StudySpec, threads: int | None = None) -> Any:
-    """The scorer's settings for a study's evaluations (also what their ``meta.json`` must match to be current).
-
-    ``threads``: the cores the study runner gave this evaluation (it runs beside others), used as scoring processes
-    of one torch thread each instead of one process per core."""
-    import os
-
-    from codecstudy.evaluate.scorer import EvalSettings, default_ref_cache
-
-    ev = spec.evaluate
-    workers = ev.workers or os.cpu_count() or 1
-    return EvalSettings(
-        metrics=list(ev.metrics),
-        mode=ev.mode,
-        overrides={k: dict(v) for k, v in ev.metric_settings.items()},
-        delay_compensation=ev.delay_compensation,
-        validity={k: dict(v) for k, v in ev.validity.items()},
-        workers=workers if threads is None else max(1, min(workers, threads)),
-        ref_cache=default_ref_cache(False, None),
-        threads=None if threads is None else 1,
-        device=ev.device,
-    )
-
-
-def study_state(spec: StudySpec, layout: RunLayout, only: list[str] | None = None) -> list[StageState]:
-    """Every stage's state, in run order (evaluation rows only once the eval sets exist)."""
-    states = [corpus_state(spec, layout), conditions_state(spec, layout)]
-    runs = spec.codec_runs(only)
-    steps_cache: dict[tuple[str, tuple[str, ...]], int] = {}
-    for run in runs:
-        if run.pretrained:
-            states.append(checkpoint_state(run, layout))
-            continue
-        key = (run.source, run.overrides)
-        if key not in steps_cache:
-            steps_cache[key] = target_steps(run)
-        states.append(train_state(run, layout, steps_cache[key]))
+# --------------------------------------------------------------------------------------------- the study
+def _evaluation_states(spec: StudySpec, layout: RunLayout, runs: list[CodecRun], baselines: bool) -> list[StageState]:
     identities = {run.name: codec_identity(layout.codec_file(run.name)) for run in runs}
     alignment = eval_settings(spec).alignment()
+    states = []
     for eval_set in spec.eval_set_names:
         ids = eval_clip_ids(layout, eval_set) if layout.eval_manifest(eval_set).is_file() else []
         for run in runs:
@@ -282,12 +262,19 @@ def study_state(spec: StudySpec, layout: RunLayout, only: list[str] | None = Non
             else:
                 states.append(eval_state(run.name, eval_set, layout, spec.evaluate.n_q, ids, identities[run.name],
                                          alignment))
-    if spec.baseline_runs() and not only:
-        from codecstudy.study.baselines import baseline_state
+    for eval_set in spec.eval_set_names if baselines else ():
+        ids = eval_clip_ids(layout, eval_set) if layout.eval_manifest(eval_set).is_file() else []
+        states += [baseline_state(b, eval_set, layout, ids, alignment) for b in spec.baseline_runs()]
+    return states
 
-        for eval_set in spec.eval_set_names:
-            ids = eval_clip_ids(layout, eval_set) if layout.eval_manifest(eval_set).is_file() else []
-            states += [baseline_state(b, eval_set, layout, ids, alignment) for b in spec.baseline_runs()]
+
+def study_state(spec: StudySpec, layout: RunLayout, only: list[str] | None = None) -> list[StageState]:
+    """Every stage's state, in run order (evaluation rows only once the eval sets exist)."""
+    states = [corpus_state(spec, layout), conditions_state(spec, layout)]
+    runs = spec.codec_runs(only)
+    targets = training_targets(runs)
+    states += [codec_state(run, layout, targets) for run in runs]
+    states += _evaluation_states(spec, layout, runs, baselines=bool(spec.baseline_runs()) and not only)
     if spec.tts.enabled:
         steps = tts_steps(spec)
         states += [tts_state(run.name, layout, steps) for run in runs]
@@ -299,14 +286,6 @@ def study_state(spec: StudySpec, layout: RunLayout, only: list[str] | None = Non
     return states
 
 
-def listen_state(spec: StudySpec, layout: RunLayout) -> StageState:
-    """The listening test: complete when built for the study as it is now (its stimuli are rebuilt, not resumed)."""
-    from codecstudy.study.listening import listening_state
-
-    complete, detail = listening_state(spec, layout)
-    return StageState("listen", "", COMPLETE if complete else MISSING, detail)
-
-
 def format_states(states: list[StageState]) -> str:
     """The ``study status`` table."""
     width = max([len(s.item) for s in states] + [4])
@@ -315,4 +294,15 @@ def format_states(states: list[StageState]) -> str:
         lines.append(f"{s.stage:<11}{s.item or '-':<{width + 2}}{s.status:<10}{s.detail}")
     counts = {k: sum(1 for s in states if s.status == k) for k in (COMPLETE, PARTIAL, MISSING)}
     lines.append(f"\n{counts[COMPLETE]} complete, {counts[PARTIAL]} partial, {counts[MISSING]} missing")
+    return "\n".join(lines)
+
+
+def plan_text(states: list[StageState]) -> str:
+    """The dry-run plan: what each stage would do."""
+    action = {COMPLETE: "skip", PARTIAL: "resume", MISSING: "run"}
+    lines = []
+    for s in states:
+        item = f" {s.item}" if s.item else ""
+        lines.append(f"  {action[s.status]:<7}{s.stage}{item}" + (f"  ({s.status}; {s.detail})" if s.detail else
+                                                                    f"  ({s.status})"))
     return "\n".join(lines)

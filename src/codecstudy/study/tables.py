@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from codecstudy.csvtable import write_csv
 from codecstudy.evaluate.aggregate import (
     PairRow,
     SummaryRow,
-    _write_csv,
     load_results,
     metric_directions,
     paired_tests,
@@ -27,8 +27,10 @@ from codecstudy.evaluate.aggregate import (
 )
 from codecstudy.evaluate.applicability import MARK
 from codecstudy.evaluate.applicability import parse_overrides as parse_validity
-from codecstudy.jsonl import read_jsonl, write_json_atomic
+from codecstudy.files import read_json_or_none, write_json_atomic, write_text_atomic
+from codecstudy.study.baselines import baseline_fad_rows, baseline_records, baseline_rows
 from codecstudy.study.layout import RunLayout
+from codecstudy.study.settings import table_n_q
 from codecstudy.study.spec import StudySpec
 from codecstudy.study.validity_tables import (
     fad_rows,
@@ -63,12 +65,6 @@ def by_group(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Records with ``set`` replaced by their language/domain group (``seen_languages/es``, ``music``)."""
     split_sets = multi_language_sets(records)
     return [{**record, "set": group_label(record, split_sets)} for record in records]
-
-
-def table_n_q(available: list[int], target: int) -> int:
-    """The bitrate of the paper-style tables: the largest evaluated n_q not above ``target`` (else the smallest)."""
-    below = [n for n in available if n <= target]
-    return max(below) if below else min(available)
 
 
 @dataclass
@@ -188,16 +184,13 @@ def paper_markdown(cells: list[PaperCell], n_q: int, baselines: dict[str, str] |
 
 def usage_rows(layout: RunLayout, codecs: list[str], sets: list[str], n_qs: list[int]) -> list[dict[str, Any]]:
     """Per codec x set x n_q x codebook: entropy, perplexity and used fraction (from each ``usage.json``)."""
-    import json
-
     rows = []
     for codec in codecs:
         for eval_set in sets:
             for n_q in n_qs:
-                path = layout.eval_dir(codec, eval_set) / str(n_q) / "usage.json"
-                if not path.is_file():
+                usage = read_json_or_none(layout.eval_usage(codec, eval_set, n_q))
+                if not isinstance(usage, dict):
                     continue
-                usage = json.loads(path.read_text(encoding="utf-8"))
                 for index, book in enumerate(usage.get("per_codebook", [])):
                     rows.append(
                         {
@@ -218,15 +211,13 @@ def usage_rows(layout: RunLayout, codecs: list[str], sets: list[str], n_qs: list
 def delay_rows(layout: RunLayout, codecs: list[str], sets: list[str]) -> list[dict[str, Any]]:
     """Per codec x set x n_q: the delay applied to every clip, where it came from, and how the clips' own lags
     agree with it (from each ``delay.json``; :mod:`codecstudy.evaluate.delay`)."""
-    import json
-
     rows = []
     for codec in codecs:
         for eval_set in sets:
-            path = layout.eval_dir(codec, eval_set) / "delay.json"
-            if not path.is_file():
+            delays = read_json_or_none(layout.eval_delay(codec, eval_set))
+            if not isinstance(delays, dict):
                 continue
-            for setting, entry in json.loads(path.read_text(encoding="utf-8")).get("settings", {}).items():
+            for setting, entry in delays.get("settings", {}).items():
                 delay, agree = entry.get("delay", {}), entry.get("agreement", {})
                 rate = delay.get("sample_rate")
                 rows.append(
@@ -250,14 +241,11 @@ def delay_rows(layout: RunLayout, codecs: list[str], sets: list[str]) -> list[di
 
 def hours_rows(layout: RunLayout, conditions: list[str]) -> list[dict[str, Any]]:
     """Training hours per condition x language x domain (from ``conditions/<name>.stats.json``)."""
-    import json
-
     rows = []
     for condition in conditions:
-        path = layout.corpus / "conditions" / f"{condition}.stats.json"
-        if not path.is_file():
+        stats = read_json_or_none(layout.condition_stats(condition))
+        if not isinstance(stats, dict):
             continue
-        stats = json.loads(path.read_text(encoding="utf-8"))
         for language, domains in stats.get("hours_by_language_domain", {}).items():
             for domain, hours in domains.items():
                 rows.append({"condition": condition, "language": language, "domain": domain, "hours": hours})
@@ -283,20 +271,17 @@ def seed_rows(rows: list[SummaryRow], seed_of: dict[str, tuple[str, int]]) -> li
 
 def tts_rows(layout: RunLayout, codecs: list[str]) -> list[dict[str, Any]]:
     """Each codec's TTS evaluation (``tts/<codec>/eval/summary.json``), one row per codec x system x language."""
-    import json
-
     rows = []
     for codec in codecs:
-        path = layout.tts_dir(codec) / "eval" / "summary.json"
-        if path.is_file():
-            rows += [{"codec": codec, **row} for row in json.loads(path.read_text(encoding="utf-8"))]
+        summary = read_json_or_none(layout.tts_eval_summary(codec))
+        if isinstance(summary, list):
+            rows += [{"codec": codec, **row} for row in summary]
     return rows
 
 
 def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
-    """``tables/``: aggregate's summary/counts/pairwise per set, then groups, paper, usage, hours, seeds."""
-    from codecstudy.study.baselines import baseline_fad_rows, baseline_records, baseline_rows
-
+    """``tables/``: aggregate's summary/counts/pairwise per set, then groups, paper, usage, hours, seeds. The
+    caller marks the tables whole (:func:`mark_tables_done`) once every table, the MUSHRA ones included, is written."""
     runs = spec.codec_runs()
     codecs = [r.name for r in runs]
     folders = [layout.eval_dir(c, s) for c in codecs for s in spec.eval_set_names if layout.eval_dir(c, s).is_dir()]
@@ -322,7 +307,7 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     cells = paper_cells(paper_rows, pairs, n_q, outside)
     info, skips = group_info(grouped), skip_rows(grouped)
     marks = language_marks(cells, info, parse_validity(spec.evaluate.validity))
-    fads = fad_rows(layout.eval_dir, codecs, spec.eval_set_names, spec.evaluate.n_q) + baseline_fad_rows(spec, layout)
+    fads = fad_rows(layout.eval_fad, codecs, spec.eval_set_names, spec.evaluate.n_q) + baseline_fad_rows(spec, layout)
     nonspeech = nonspeech_rows(cells, info, fads, n_q, outside)
     files = {
         "groups.csv": [asdict(r) for r in group_rows],
@@ -344,43 +329,16 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
         seed_of = {r.name: (r.name.rsplit("-s", 1)[0], int(r.seed or 0)) for r in runs}
         files["seeds.csv"] = seed_rows(group_rows, seed_of)
     for name, rows in files.items():
-        _write_csv(out / name, rows)
-        written[name] = out / name
+        written[name] = write_csv(out / name, rows)
     markdown = paper_markdown(cells, n_q, baseline_kbps(files.get("baselines.csv", [])),
                               spec.baselines.count_in_best_worst, marks)
     notes = paper_notes(marks, skips, n_q, list(dict.fromkeys(c.metric for c in cells)))
-    (out / "paper.md").write_text(markdown + notes, encoding="utf-8")
-    (out / "nonspeech.md").write_text(nonspeech_markdown(nonspeech, n_q), encoding="utf-8")
-    written["paper.md"] = out / "paper.md"
-    written["nonspeech.md"] = out / "nonspeech.md"
-    from codecstudy.study.listening import write_listening_tables  # MUSHRA tables follow the metrics they correlate
-
-    written.update(write_listening_tables(spec, layout))
-    # last: the marker that the tables are whole (study.state.aggregate_state); a failure above leaves none
-    write_json_atomic(layout.tables_done, {"files": sorted(written)})
+    written["paper.md"] = write_text_atomic(out / "paper.md", markdown + notes)
+    written["nonspeech.md"] = write_text_atomic(out / "nonspeech.md", nonspeech_markdown(nonspeech, n_q))
     return written
 
 
-def read_csv(path: Path) -> list[dict[str, str]]:
-    """A table back as strings (what the report shows, so that report and CSV cannot disagree)."""
-    import csv
-
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def train_curves(codec_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """``train/generator/mel`` and ``valid/mel_distance`` (when logged) from a codec's ``metrics.jsonl``."""
-    latest: dict[tuple[str, int], dict[str, Any]] = {}
-    for record in read_jsonl(codec_dir / "metrics.jsonl"):
-        if record.get("kind") in ("train", "valid"):
-            latest[(record["kind"], int(record["step"]))] = record
-    curves: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for (_, step), record in sorted(latest.items(), key=lambda kv: kv[0][1]):
-        for key in ("train/generator/mel", "train/generator/total", "valid/mel_distance", "valid/stoi"):
-            value = record.get(key)
-            if isinstance(value, (int, float)) and math.isfinite(value):
-                curves[key].append((step, float(value)))
-    return dict(curves)
+def mark_tables_done(layout: RunLayout, written: dict[str, Path]) -> None:
+    """Last: the marker that the tables are whole (:func:`codecstudy.study.state.aggregate_state`); an aggregation
+    that failed before it leaves none, so it is redone."""
+    write_json_atomic(layout.tables_done, {"files": sorted(written)})

@@ -13,14 +13,15 @@ Pure functions of result records, paper cells and fad.json files; :mod:`codecstu
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from codecstudy.evaluate.applicability import MARK, off_language, validity_of
 from codecstudy.evaluate.registry import METRICS
+from codecstudy.files import read_json_or_none
 
 NONSPEECH_DOMAINS = ("music", "environment")
 # The paper's Table 2 (MCD, CI-SDR, ViSQOL) and the embedding distance; FAD is added from fad.json.
@@ -100,9 +101,9 @@ def paper_notes(
 def fad_row(path: Path, condition: str, eval_set: str, n_q: int | None, setting: str | None = None,
             baseline: bool = False) -> dict[str, Any] | None:
     """One ``fad.json`` as a table row (None when the file is missing); every row has the same keys (one CSV)."""
-    if not path.is_file():
+    data = read_json_or_none(path)
+    if not isinstance(data, dict):
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
     model = data.get("model") or {}
     return {
         "condition": condition,
@@ -120,13 +121,14 @@ def fad_row(path: Path, condition: str, eval_set: str, n_q: int | None, setting:
     }
 
 
-def fad_rows(eval_dir: Any, codecs: list[str], sets: list[str], n_qs: list[int]) -> list[dict[str, Any]]:
-    """Every trained codec's ``fad.json`` (``eval_dir(codec, set) / n_q / fad.json``) as a row."""
+def fad_rows(fad_path: Callable[[str, str, int], Path], codecs: list[str], sets: list[str],
+             n_qs: list[int]) -> list[dict[str, Any]]:
+    """Every trained codec's ``fad.json`` (``fad_path(codec, set, n_q)``) as a row."""
     rows = []
     for codec in codecs:
         for eval_set in sets:
             for n_q in n_qs:
-                row = fad_row(Path(eval_dir(codec, eval_set)) / str(n_q) / "fad.json", codec, eval_set, n_q)
+                row = fad_row(fad_path(codec, eval_set, n_q), codec, eval_set, n_q)
                 if row is not None:
                     rows.append(row)
     return rows

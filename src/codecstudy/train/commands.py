@@ -7,8 +7,9 @@ command's wording lives beside the trainer it describes.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
+
+from codecstudy.commandline import add_parser
 
 EXAMPLES = (
     "Examples:\n"
@@ -22,10 +23,9 @@ EXAMPLES = (
     "SIGKILL) resumes from the newest checkpoint. Under torchrun, `train.batch_size` is the global batch."
 )
 
-AddParser = Callable[[argparse._SubParsersAction, str, str, str], argparse.ArgumentParser]
 
 
-def add_commands(commands: argparse._SubParsersAction, add_parser: AddParser) -> None:
+def add_commands(commands: argparse._SubParsersAction) -> None:
     train = add_parser(
         commands, "train", "train a codec on a manifest's clips (resumable; multi-process with torchrun)", EXAMPLES
     )

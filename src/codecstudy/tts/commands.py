@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
-AddParser = Callable[[argparse._SubParsersAction, str, str, str], argparse.ArgumentParser]
+from codecstudy.commandline import add_parser
 
 TRAIN_HELP = (
     "Trains a FastSpeech2-style model that predicts the codec's first n_q token streams (model.n_q, default 8)\n"
@@ -26,7 +25,7 @@ EVAL_HELP = (
 )
 
 
-def add_commands(commands: argparse._SubParsersAction, add_parser: AddParser) -> None:
+def add_commands(commands: argparse._SubParsersAction) -> None:
     tts = add_parser(commands, "tts", "downstream TTS on codec tokens: train, synthesize, evaluate", TRAIN_HELP)
     sub = tts.add_subparsers(dest="tts_command", metavar="ACTION", required=True)
 

@@ -7,48 +7,13 @@ element with ``data-state`` once its metadata loaded (or failed), which the Chro
 
 from __future__ import annotations
 
-import html
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;
-color:#222;line-height:1.4}
-h1{font-size:1.6rem}h2{font-size:1.25rem;border-bottom:1px solid #ccc;padding-bottom:.2rem;margin-top:2rem}
-h3{font-size:1.05rem}
-table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.85rem}
-th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right;vertical-align:top}
-th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}
-td.best b{color:#0a5}td.worst u{color:#b30}
-.ci{color:#777;font-size:.75rem}.sig{color:#0a5;font-weight:bold}
-.warn{background:#fff4e5;border-left:4px solid #f90;padding:.5rem 1rem}
-.ok{background:#eef9f0;border-left:4px solid #0a5;padding:.5rem 1rem}
-figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #eee}
-figcaption{font-size:.8rem;color:#555}
-audio{width:220px;height:32px}
-pre{background:#f7f7f7;padding:.75rem;overflow:auto;font-size:.75rem;max-height:30rem}
-nav a{margin-right:.8rem}.scroll{overflow-x:auto}td.paper{white-space:nowrap}
-"""
-
-SCRIPT = """
-(function(){
-  function mark(){
-    var players=document.querySelectorAll('audio');var ready=0,failed=0;
-    players.forEach(function(a){
-      if(a.readyState>=1){a.dataset.state='ready';a.dataset.duration=a.duration.toFixed(3);ready++;}
-      else if(a.error){a.dataset.state='error';failed++;}
-    });
-    document.body.dataset.audioReady=ready;document.body.dataset.audioFailed=failed;
-    document.body.dataset.audioTotal=players.length;
-  }
-  document.querySelectorAll('audio').forEach(function(a){
-    a.addEventListener('loadedmetadata',mark);a.addEventListener('error',mark,true);a.load();
-  });
-  window.addEventListener('load',mark);mark();
-})();
-"""
+from codecstudy.study.report.listening import listening_section
+from codecstudy.study.report.markup import CSS, SCRIPT, esc, fmt, number, simple_table, truthy
+from codecstudy.study.report.validity import nonspeech_section
 
 
 @dataclass
@@ -85,43 +50,23 @@ class ReportData:
     nonspeech: list[dict[str, str]] = field(default_factory=list)
     fad: list[dict[str, str]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
-    listening: dict[str, Any] = field(default_factory=dict)  # study.listening.report_data
-
-
-def esc(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _num(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    number = _num(value)
-    return "n/a" if not math.isfinite(number) else f"{number:.{digits}f}"
-
-
-def _true(value: Any) -> bool:
-    return str(value).strip().lower() in ("true", "1", "yes")
+    listening: dict[str, Any] = field(default_factory=dict)  # report.build.listening_data
 
 
 def paper_cell(cell: dict[str, str]) -> str:
     """One ``<td>``: the mean (bold if best, underlined if worst, * if significant) and its CI below."""
-    mean = _fmt(cell["mean"])
+    mean = fmt(cell["mean"])
     text = esc(mean)
-    if _true(cell["best"]):
+    if truthy(cell["best"]):
         text = f"<b>{text}</b>"
-    if _true(cell["worst"]):
+    if truthy(cell["worst"]):
         text = f"<u>{text}</u>"
-    if _true(cell["significant"]):
+    if truthy(cell["significant"]):
         text += '<span class="sig" title="better than every other condition (Holm)">*</span>'
     if cell.get("note"):  # the metric's model was trained on other languages (study.validity_tables)
         text += f'<span class="mark" title="{esc(cell["note"])}">†</span>'
-    classes = " ".join(k for k in ("best", "worst") if _true(cell[k]))
-    ci = f'<br><span class="ci">[{esc(_fmt(cell["ci_low"]))}, {esc(_fmt(cell["ci_high"]))}] n={esc(cell["n"])}</span>'
+    classes = " ".join(k for k in ("best", "worst") if truthy(cell[k]))
+    ci = f'<br><span class="ci">[{esc(fmt(cell["ci_low"]))}, {esc(fmt(cell["ci_high"]))}] n={esc(cell["n"])}</span>'
     attrs = (
         f'data-metric="{esc(cell["metric"])}" data-group="{esc(cell["group"])}" '
         f'data-condition="{esc(cell["condition"])}" data-mean="{esc(mean)}"'
@@ -152,17 +97,6 @@ def paper_tables(cells: list[dict[str, str]]) -> str:
     return "\n".join(parts) or "<p>No results yet.</p>"
 
 
-def simple_table(rows: list[dict[str, Any]], columns: list[str], table_id: str = "") -> str:
-    if not rows:
-        return "<p>none</p>"
-    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f'<td data-col="{esc(c)}">{esc(r.get(c, ""))}</td>' for c in columns) + "</tr>" for r in rows
-    )
-    ident = f' id="{esc(table_id)}"' if table_id else ""
-    return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def usage_summary(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     """Mean perplexity and used fraction over codebooks, per condition x set, at the largest n_q."""
     if not rows:
@@ -174,11 +108,11 @@ def usage_summary(rows: list[dict[str, str]]) -> list[dict[str, str]]:
             groups.setdefault((r["condition"], r["set"]), []).append(r)
     out = []
     for (condition, set_name), books in groups.items():
-        perplexity = sum(_num(b["perplexity"]) for b in books) / len(books)
-        used = sum(_num(b["used_fraction"]) for b in books) / len(books)
+        perplexity = sum(number(b["perplexity"]) for b in books) / len(books)
+        used = sum(number(b["used_fraction"]) for b in books) / len(books)
         out.append(
             {"condition": condition, "set": set_name, "n_q": str(top), "mean perplexity": f"{perplexity:.1f}",
-             "mean used fraction": f"{used:.3f}", "efficiency": _fmt(books[0].get("efficiency"))}
+             "mean used fraction": f"{used:.3f}", "efficiency": fmt(books[0].get("efficiency"))}
         )
     return out
 
@@ -198,7 +132,7 @@ def delay_section(rows: list[dict[str, str]]) -> str:
     if flagged:
         items = "".join(
             f"<li><b>{esc(r['condition'])}</b> on {esc(r['set'])} at n_q {esc(r['n_q'])}: "
-            f"{_fmt(_num(r.get('disagreeing_share')) * 100, 0)} % of its {esc(r.get('clear_matches'))} clearly "
+            f"{fmt(number(r.get('disagreeing_share')) * 100, 0)} % of its {esc(r.get('clear_matches'))} clearly "
             f"matching clips peak more than 1 ms away from its delay of {esc(r.get('delay_samples'))} samples</li>"
             for r in flagged
         )
@@ -273,8 +207,11 @@ def leakage_section(rows: list[dict[str, Any]]) -> str:
     )
 
 
-def render(data: ReportData) -> str:
-    """The whole page."""
+Section = tuple[str, str, str]  # (anchor, title, HTML)
+
+
+def result_sections(data: ReportData) -> list[Section]:
+    """The numbers: paper-style tables, counts, baselines, non-speech, listening test, seeds."""
     sections = [
         ("tables", "Paper-style tables", paper_tables(data.paper)),
         (
@@ -289,18 +226,19 @@ def render(data: ReportData) -> str:
     if data.baselines:
         sections.append(("baselines", "Baselines", baselines_section(data.baselines)))
     if data.nonspeech or data.fad or data.skipped:
-        from codecstudy.study.report.validity import nonspeech_section
-
         sections.append(("nonspeech", "Music and environmental sound", nonspeech_section(
             data.nonspeech, data.fad, data.skipped)))
     if data.listening:
-        from codecstudy.study.report.listening import listening_section
-
         sections.append(("listening", "Listening test (MUSHRA)", listening_section(data.listening)))
     if data.seeds:
         sections.append(("seeds", "Spread over seeds", simple_table(
             data.seeds, ["set", "n_q", "condition", "metric", "seeds", "mean", "std", "min", "max"], "seeds")))
-    sections += [
+    return sections
+
+
+def analysis_sections(data: ReportData) -> list[Section]:
+    """Where the numbers come from: bitrate and language figures, codebook usage, delay, training, corpus, audio."""
+    return [
         ("bitrate", "Quality against bitrate", figures(data.figures.get("bitrate", []))),
         ("languages", "Per language and domain", figures(data.figures.get("languages", []))),
         (
@@ -322,29 +260,36 @@ def render(data: ReportData) -> str:
         ("corpus", "Corpus", figures(data.figures.get("corpus", [])) + leakage_section(data.leakage)),
         ("audio", "Listen", audio_section(data.samples, data.n_q)),
     ]
+
+
+def tts_section(data: ReportData) -> str:
+    return (
+        "<p>A FastSpeech2-style TTS per codec predicts its token streams from text (docs/tts.md). Rows: the "
+        "recording, the codec on ground-truth tokens (its upper bound) and the TTS output; WER/CER from the "
+        "evaluation suite's ASR (lower is better), DNSMOS OVRL and speaker similarity (higher is better).</p>"
+        + simple_table(data.tts, ["codec", "language", "system", "clips", "wer", "cer", "dnsmos_ovrl", "spk_sim",
+                                  "failures"], "tts")
+        + (audio_section(data.tts_samples, None) if data.tts_samples else "")
+    )
+
+
+def provenance_section(data: ReportData) -> str:
+    return (
+        "<h3>Resolved study</h3><pre>" + esc(data.config_yaml) + "</pre>"
+        "<h3>Environment</h3><pre>" + esc(json.dumps(data.environment, indent=2)) + "</pre>"
+        "<h3>Metrics and evaluator models</h3><pre>" + esc(json.dumps(data.evaluators, indent=2)) + "</pre>"
+        "<h3>Tables</h3><ul>"
+        + "".join(f'<li><a href="../tables/{esc(t)}">tables/{esc(t)}</a></li>' for t in data.tables)
+        + "</ul>"
+    )
+
+
+def render(data: ReportData) -> str:
+    """The whole page."""
+    sections = result_sections(data) + analysis_sections(data)
     if data.tts:
-        sections.append((
-            "tts",
-            "Downstream TTS",
-            "<p>A FastSpeech2-style TTS per codec predicts its token streams from text (docs/tts.md). Rows: the "
-            "recording, the codec on ground-truth tokens (its upper bound) and the TTS output; WER/CER from the "
-            "evaluation suite's ASR (lower is better), DNSMOS OVRL and speaker similarity (higher is better).</p>"
-            + simple_table(data.tts, ["codec", "language", "system", "clips", "wer", "cer", "dnsmos_ovrl", "spk_sim",
-                                      "failures"], "tts")
-            + (audio_section(data.tts_samples, None) if data.tts_samples else ""),
-        ))
-    sections += [
-        (
-            "provenance",
-            "Configuration, versions and evaluators",
-            "<h3>Resolved study</h3><pre>" + esc(data.config_yaml) + "</pre>"
-            "<h3>Environment</h3><pre>" + esc(json.dumps(data.environment, indent=2)) + "</pre>"
-            "<h3>Metrics and evaluator models</h3><pre>" + esc(json.dumps(data.evaluators, indent=2)) + "</pre>"
-            "<h3>Tables</h3><ul>"
-            + "".join(f'<li><a href="../tables/{esc(t)}">tables/{esc(t)}</a></li>' for t in data.tables)
-            + "</ul>",
-        ),
-    ]
+        sections.append(("tts", "Downstream TTS", tts_section(data)))
+    sections.append(("provenance", "Configuration, versions and evaluators", provenance_section(data)))
     nav = "".join(f'<a href="#{key}">{esc(title)}</a>' for key, title, _ in sections)
     body = "\n".join(
         f'<section id="{key}"><h2>{esc(title)}</h2>\n{content}</section>' for key, title, content in sections

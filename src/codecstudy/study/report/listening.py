@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from codecstudy.listen.scores import pivot
-from codecstudy.study.report.html import _fmt, esc, simple_table
+from codecstudy.study.report.markup import esc, fmt, simple_table
 
 
 def _score_table(rows: list[dict[str, str]]) -> str:
@@ -21,9 +21,9 @@ def _score_table(rows: list[dict[str, str]]) -> str:
             if r is None:
                 tds.append("<td>n/a</td>")
                 continue
-            mean = _fmt(r["mean"], 1)
+            mean = fmt(r["mean"], 1)
             tds.append(f'<td class="mushra" data-group="{esc(g)}" data-condition="{esc(c)}" data-mean="{esc(mean)}">'
-                       f'{esc(mean)}<br><span class="ci">[{esc(_fmt(r["ci_low"], 1))}, {esc(_fmt(r["ci_high"], 1))}]'
+                       f'{esc(mean)}<br><span class="ci">[{esc(fmt(r["ci_low"], 1))}, {esc(fmt(r["ci_high"], 1))}]'
                        f' n={esc(r["ratings"])}</span>{_speakers(g, r)}</td>')
         body.append(f"<tr><td>{esc(c)}</td>{''.join(tds)}</tr>")
     return (f'<div class="scroll"><table id="mushra"><thead><tr><th>condition</th>{head}</tr></thead>'
@@ -35,7 +35,7 @@ def _speakers(group: str, row: dict[str, str]) -> str:
     if not group.startswith("speech/"):
         return ""
     n = row.get("speakers_ratings") or "0"
-    mean = _fmt(row.get("speakers_mean"), 1) if n != "0" else "none"
+    mean = fmt(row.get("speakers_mean"), 1) if n != "0" else "none"
     return (f'<br><span class="ci speakers" title="listeners who speak the language">speakers: {esc(mean)} '
             f"n={esc(n)}</span>")
 
@@ -64,11 +64,11 @@ def listening_section(data: dict[str, Any]) -> str:
     parts.append("<h3>Listeners</h3>" + simple_table(
         data.get("listeners", []), ["listener", "languages", "trials", "reference_below_90", "excluded"],
         "mushra-listeners"))
-    pairs = [{**p, "pair": f"{p['condition_a']} vs {p['condition_b']}", "mean_diff": _fmt(p["mean_diff"], 1),
-              "p_holm": _fmt(p["p_holm"], 4)} for p in data.get("pairs", [])]
+    pairs = [{**p, "pair": f"{p['condition_a']} vs {p['condition_b']}", "mean_diff": fmt(p["mean_diff"], 1),
+              "p_holm": fmt(p["p_holm"], 4)} for p in data.get("pairs", [])]
     parts.append("<h3>Paired tests between codecs</h3>" + simple_table(
         pairs, ["set", "pair", "n", "mean_diff", "better", "p_holm", "significant"], "mushra-pairs"))
-    corr = [{**c, "pearson": _fmt(c["pearson"]), "spearman": _fmt(c["spearman"])}
+    corr = [{**c, "pearson": fmt(c["pearson"]), "spearman": fmt(c["spearman"])}
             for c in data.get("correlation", [])]
     parts.append("<h3>Objective metrics against the ratings</h3><p>Correlation over (clip, codec) pairs of the "
                  "metric with the mean rating; a good proxy has a large |r| with the sign of its direction.</p>"

@@ -3,7 +3,7 @@ metrics that were not computed or are marked (``tables/nonspeech.csv``, ``fad.cs
 
 from __future__ import annotations
 
-from codecstudy.study.report.html import _fmt, _true, esc, simple_table
+from codecstudy.study.report.markup import esc, fmt, simple_table, truthy
 from codecstudy.study.validity_tables import NONSPEECH_METRICS
 
 ARROWS = {"mcd": "↓", "ci_sdr": "↑", "visqol_audio": "↑", "emb_dist": "↓", "fad": "↓"}
@@ -12,14 +12,14 @@ ARROWS = {"mcd": "↓", "ci_sdr": "↑", "visqol_audio": "↑", "emb_dist": "↓
 def _cell(row: dict[str, str] | None) -> str:
     if row is None:
         return "<td>n/a</td>"
-    text = esc(_fmt(row["mean"]))
-    if _true(row["best"]):
+    text = esc(fmt(row["mean"]))
+    if truthy(row["best"]):
         text = f"<b>{text}</b>"
-    if _true(row["worst"]):
+    if truthy(row["worst"]):
         text = f"<u>{text}</u>"
     ci = ""
     if row.get("ci_low") not in (None, "", "nan"):
-        low, high = esc(_fmt(row["ci_low"])), esc(_fmt(row["ci_high"]))
+        low, high = esc(fmt(row["ci_low"])), esc(fmt(row["ci_high"]))
         ci = f'<br><span class="ci">[{low}, {high}] n={esc(row["n"])}</span>'
     attrs = (
         f'data-metric="{esc(row["metric"])}" data-group="{esc(row["group"])}" '

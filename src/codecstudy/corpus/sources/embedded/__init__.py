@@ -52,16 +52,21 @@ from codecstudy.corpus.records import DOMAINS, SkippedItem
 from codecstudy.corpus.sources.base import Source, SourceOutput
 from codecstudy.corpus.sources.embedded.asterisk import (
     ASTERISK_TEXT_FIXES,
-    _asterisk,
+    asterisk_entries,
     clean_asterisk_text,
     read_asterisk_transcripts,
     repair_asterisk_text,
 )
-from codecstudy.corpus.sources.embedded.common import _Context, _Deduplicator, _Handler, _Skip, clean_text
-from codecstudy.corpus.sources.embedded.files import MEGAGLEST_VOICE, _files
-from codecstudy.corpus.sources.embedded.fillets import FILLETS_FALLBACK_SPEECH, Dialog, _fillets, parse_fillets_dialogs
-from codecstudy.corpus.sources.embedded.openmsx import _openmsx
-from codecstudy.corpus.sources.embedded.opensfx import RiffChunk, _opensfx, opensfx_license, scan_riff
+from codecstudy.corpus.sources.embedded.common import Context, Deduplicator, Handler, Skip, clean_text
+from codecstudy.corpus.sources.embedded.files import MEGAGLEST_VOICE, file_entries
+from codecstudy.corpus.sources.embedded.fillets import (
+    FILLETS_FALLBACK_SPEECH,
+    Dialog,
+    fillets_entries,
+    parse_fillets_dialogs,
+)
+from codecstudy.corpus.sources.embedded.openmsx import openmsx_entries
+from codecstudy.corpus.sources.embedded.opensfx import RiffChunk, opensfx_entries, opensfx_license, scan_riff
 from codecstudy.corpus.sources.embedded.packages import (
     ASTERISK_LICENSES,
     ASTERISK_ROOT,
@@ -74,7 +79,7 @@ from codecstudy.corpus.sources.embedded.packages import (
     TUXPAINT_ROOT,
     PackageSpec,
 )
-from codecstudy.corpus.sources.embedded.tuxpaint import _tuxpaint, read_stamp_texts
+from codecstudy.corpus.sources.embedded.tuxpaint import read_stamp_texts, tuxpaint_entries
 from codecstudy.errors import CodecStudyError
 
 __all__ = [
@@ -106,13 +111,13 @@ __all__ = [
 ]
 
 # ``PackageSpec.handler`` -> the function that reads a package of that family (one module each).
-HANDLERS: dict[str, _Handler] = {
-    "asterisk": _asterisk,
-    "fillets": _fillets,
-    "tuxpaint": _tuxpaint,
-    "files": _files,
-    "openmsx": _openmsx,
-    "opensfx": _opensfx,
+HANDLERS: dict[str, Handler] = {
+    "asterisk": asterisk_entries,
+    "fillets": fillets_entries,
+    "tuxpaint": tuxpaint_entries,
+    "files": file_entries,
+    "openmsx": openmsx_entries,
+    "opensfx": opensfx_entries,
 }
 
 
@@ -201,15 +206,15 @@ class EmbeddedSource(Source):
             )
 
     def items(self) -> Iterator[SourceOutput]:
-        context = _Context(self.cache_dir, self.deb_dir)
-        dedup = _Deduplicator()
+        context = Context(self.cache_dir, self.deb_dir)
+        dedup = Deduplicator()
         for name in self.selected_packages():
             spec = PACKAGES[name]
             source = f"embedded/{name}"
             for entry in HANDLERS[spec.handler](context, spec):
                 if not self._wanted(entry.language, entry.domain):
                     continue
-                if isinstance(entry, _Skip):
+                if isinstance(entry, Skip):
                     yield SkippedItem(entry.path, source, entry.reason)
                     continue
                 original = dedup.check(Path(entry.path), entry.item_id or entry.path)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from codecstudy.corpus.records import SourceItem
-from codecstudy.corpus.sources.embedded.common import _audio_files, _Context, _Entry, _relative_id, _Skip, clean_text
+from codecstudy.corpus.sources.embedded.common import Context, Entry, Skip, audio_files, clean_text, relative_id
 from codecstudy.corpus.sources.embedded.packages import PackageSpec
 from codecstudy.errors import CodecStudyError
 
@@ -85,7 +85,7 @@ def repair_asterisk_text(text: str, language: str) -> str | None:
     return None if language in ASTERISK_TEXT_FIXES and _DAMAGED.search(text) else text
 
 
-def _asterisk(context: _Context, spec: PackageSpec) -> Iterator[_Entry]:
+def asterisk_entries(context: Context, spec: PackageSpec) -> Iterator[Entry]:
     language = spec.name.removeprefix("asterisk-core-sounds-").removesuffix("-g722")
     sounds = context.unpack(spec.name).root / spec.content_root
     notes = context.unpack(spec.needs[0]).root
@@ -93,7 +93,7 @@ def _asterisk(context: _Context, spec: PackageSpec) -> Iterator[_Entry]:
     if not transcript_files:
         raise CodecStudyError(f"{spec.needs[0]}: no core-sounds-*.txt transcript file in the package")
     voices = sorted(p for p in sounds.iterdir() if p.is_dir()) if sounds.is_dir() else []
-    files = {voice: _audio_files(voice) for voice in voices}
+    files = {voice: audio_files(voice) for voice in voices}
     keys = {path.relative_to(voice).with_suffix("").as_posix() for voice in voices for path in files[voice]}
     transcripts = read_asterisk_transcripts(transcript_files[0], keys)
     for voice in voices:
@@ -104,22 +104,22 @@ def _asterisk(context: _Context, spec: PackageSpec) -> Iterator[_Entry]:
                 continue  # digital silence padding, by design not a recording
             raw = transcripts.get(key)
             if raw is None:
-                yield _Skip(str(path), f"no transcript (no line '{key}' in {transcript_files[0].name})", language,
+                yield Skip(str(path), f"no transcript (no line '{key}' in {transcript_files[0].name})", language,
                             "speech")
                 continue
             repaired = repair_asterisk_text(raw, language)
             if repaired is None:
-                yield _Skip(str(path), f"transcript has lost characters ({raw})", language, "speech")
+                yield Skip(str(path), f"transcript has lost characters ({raw})", language, "speech")
                 continue
             text = clean_asterisk_text(repaired)
             if text is None:
-                yield _Skip(str(path), f"transcript describes a sound, not speech ({raw})", language, "speech")
+                yield Skip(str(path), f"transcript describes a sound, not speech ({raw})", language, "speech")
                 continue
             if not text:
-                yield _Skip(str(path), "empty transcript", language, "speech")
+                yield Skip(str(path), "empty transcript", language, "speech")
                 continue
             yield SourceItem(
                 path=str(path), source=f"embedded/{spec.name}", domain="speech", license=spec.license,
                 language=language, speaker=speaker, text=text,
-                item_id=_relative_id(spec.name, path.relative_to(sounds)),
+                item_id=relative_id(spec.name, path.relative_to(sounds)),
             )

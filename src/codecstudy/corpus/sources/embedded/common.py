@@ -1,6 +1,6 @@
 """Machinery shared by the package handlers: unpacking, deduplication, ids and file listing.
 
-Each handler turns one package into a stream of :data:`_Entry` (items, or skips that still carry their language
+Each handler turns one package into a stream of :data:`Entry` (items, or skips that still carry their language
 and domain so the source's filters apply to them too); everything a handler needs besides its own layout rules
 is here, so the handler modules stay about one package family each.
 """
@@ -15,11 +15,11 @@ from pathlib import Path, PurePosixPath
 
 from codecstudy.corpus import debian
 from codecstudy.corpus.records import SourceItem
-from codecstudy.corpus.sources.embedded.packages import _FILTER_VERSION, AUDIO_SUFFIXES, MEMBER_FILTERS, PackageSpec
+from codecstudy.corpus.sources.embedded.packages import AUDIO_SUFFIXES, FILTER_VERSION, MEMBER_FILTERS, PackageSpec
 
 
 @dataclass(frozen=True)
-class _Skip:
+class Skip:
     """A skip that still knows its language and domain, so the source's filters apply to skips too."""
 
     path: str
@@ -28,11 +28,11 @@ class _Skip:
     domain: str
 
 
-_Entry = SourceItem | _Skip
-_Handler = Callable[["_Context", "PackageSpec"], Iterator[_Entry]]
+Entry = SourceItem | Skip
+Handler = Callable[["Context", "PackageSpec"], Iterator[Entry]]
 
 
-class _Context:
+class Context:
     """Unpacks each package once per run and knows where derived files (renders, cut WAVs) go."""
 
     def __init__(self, cache_dir: Path | None, deb_dir: Path | None) -> None:
@@ -44,7 +44,7 @@ class _Context:
         if package not in self._unpacked:
             key, keep = MEMBER_FILTERS.get(package, ("all", None))
             self._unpacked[package] = debian.ensure_unpacked(
-                package, self.root, self.deb_dir, keep, filter_key=f"{key}-{_FILTER_VERSION}"
+                package, self.root, self.deb_dir, keep, filter_key=f"{key}-{FILTER_VERSION}"
             )
         return self._unpacked[package]
 
@@ -57,7 +57,7 @@ class _Context:
 
 
 @dataclass
-class _Deduplicator:
+class Deduplicator:
     """Finds byte-identical files; only files of equal size are ever hashed, so the common case costs a stat."""
 
     by_size: dict[int, list[tuple[Path, str]]] = field(default_factory=dict)
@@ -88,11 +88,11 @@ class _Deduplicator:
         return None
 
 
-def _relative_id(package: str, rel: PurePosixPath | Path) -> str:
+def relative_id(package: str, rel: PurePosixPath | Path) -> str:
     return f"embedded/{package}/{rel.with_suffix('').as_posix()}"
 
 
-def _audio_files(folder: Path) -> list[Path]:
+def audio_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
@@ -103,7 +103,7 @@ def clean_text(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _strip_audio_suffixes(name: str) -> str:
+def strip_audio_suffixes(name: str) -> str:
     """``x_desc_da.ogg.ogg`` (a packaging slip in the real data) -> ``x_desc_da``."""
     while name.lower().endswith(AUDIO_SUFFIXES):
         name = name.rsplit(".", 1)[0]

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from codecstudy.corpus.records import SourceItem
 from codecstudy.corpus.sources.embedded.common import (
-    _audio_files,
-    _Context,
-    _Entry,
-    _relative_id,
-    _strip_audio_suffixes,
+    Context,
+    Entry,
+    audio_files,
+    relative_id,
+    strip_audio_suffixes,
 )
 from codecstudy.corpus.sources.embedded.packages import PackageSpec
 
@@ -35,21 +35,21 @@ def _files_domain(spec: PackageSpec, rel: Path) -> str | None:
     if spec.name == "megaglest-data":
         if "music" in parts[:-1]:
             return "music"
-        stem = re.sub(r"[\d_]+$", "", _strip_audio_suffixes(parts[-1]).lower())
+        stem = re.sub(r"[\d_]+$", "", strip_audio_suffixes(parts[-1]).lower())
         return None if MEGAGLEST_VOICE.search(stem) else "environment"
     if spec.name == "lincity-ng-data":
         return {"music": "music", "sounds": "environment"}.get(parts[0])
     raise AssertionError(f"no layout rule for {spec.name}")
 
 
-def _files(context: _Context, spec: PackageSpec) -> Iterator[_Entry]:
+def file_entries(context: Context, spec: PackageSpec) -> Iterator[Entry]:
     root = context.unpack(spec.name).root / spec.content_root
-    for path in _audio_files(root):
+    for path in audio_files(root):
         rel = path.relative_to(root)
         domain = _files_domain(spec, rel)
         if domain is None:
             continue
         yield SourceItem(
             path=str(path), source=f"embedded/{spec.name}", domain=domain, license=spec.license,
-            item_id=_relative_id(spec.name, rel),
+            item_id=relative_id(spec.name, rel),
         )

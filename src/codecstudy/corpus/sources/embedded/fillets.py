@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codecstudy.corpus.records import SourceItem
-from codecstudy.corpus.sources.embedded.common import _audio_files, _Context, _Entry, _relative_id, _Skip, clean_text
+from codecstudy.corpus.sources.embedded.common import Context, Entry, Skip, audio_files, clean_text, relative_id
 from codecstudy.corpus.sources.embedded.packages import PackageSpec
 
 _LUA_STRING = r'"((?:[^"\\]|\\.)*)"'
@@ -89,7 +89,7 @@ class _DialogIndex:
 FILLETS_FALLBACK_SPEECH = {"deu-p-": ("de", "en"), "deu-l-": ("ru", "ru")}
 
 
-def _fillets(context: _Context, spec: PackageSpec) -> Iterator[_Entry]:
+def fillets_entries(context: Context, spec: PackageSpec) -> Iterator[Entry]:
     base = context.unpack("fillets-ng-data").root / spec.content_root
     own = context.unpack(spec.name).root / spec.content_root
     source = f"embedded/{spec.name}"
@@ -104,13 +104,13 @@ def _fillets(context: _Context, spec: PackageSpec) -> Iterator[_Entry]:
              text: str | None = None) -> SourceItem:
         return SourceItem(
             path=str(path), source=source, domain=domain, license=spec.license, language=language,
-            speaker=speaker, text=text, item_id=_relative_id(spec.name, path.relative_to(own)),
+            speaker=speaker, text=text, item_id=relative_id(spec.name, path.relative_to(own)),
         )
 
     if spec.name == "fillets-ng-data":
-        for path in _audio_files(own / "music"):
+        for path in audio_files(own / "music"):
             yield item(path, "music")
-        for path in _audio_files(own / "sound"):
+        for path in audio_files(own / "sound"):
             level, folder = path.parent.parent.name, path.parent.name
             if folder != "en":
                 yield item(path, "environment")  # sound/share/: bubbles, impacts
@@ -121,7 +121,7 @@ def _fillets(context: _Context, spec: PackageSpec) -> Iterator[_Entry]:
                     dialog = index(script_language).find(level, ident)
                     text = dialog.text(script_language) if dialog else ""
                     if not text:
-                        yield _Skip(str(path), "no transcript", language, "speech")
+                        yield Skip(str(path), "no transcript", language, "speech")
                     else:
                         speaker = f"fillets:en:{dialog.font.removeprefix('font_')}" if dialog else None
                         yield item(path, "speech", language, speaker, text)
@@ -129,24 +129,24 @@ def _fillets(context: _Context, spec: PackageSpec) -> Iterator[_Entry]:
             else:
                 dialog = index("en").find(level, ident)
                 if dialog is not None and dialog.text("en"):
-                    yield _Skip(str(path), f"captioned vocal effect, not clean speech ({dialog.text('en')})",
+                    yield Skip(str(path), f"captioned vocal effect, not clean speech ({dialog.text('en')})",
                                 None, "environment")
                 else:
                     yield item(path, "music" if "music" in ident else "environment")
         return
 
     language = spec.name.rsplit("-", 1)[-1]
-    for path in _audio_files(own / "sound"):
+    for path in audio_files(own / "sound"):
         if path.parent.name != language:
             continue
         level = path.parent.parent.name
         dialog = index(language).find(level, path.stem)
         if dialog is None:
-            yield _Skip(str(path), "no transcript", language, "speech")
+            yield Skip(str(path), "no transcript", language, "speech")
             continue
         text = dialog.text(language)
         if not text:
-            yield _Skip(str(path), "empty transcript", language, "speech")
+            yield Skip(str(path), "empty transcript", language, "speech")
             continue
         speaker = f"fillets:{language}:{dialog.font.removeprefix('font_')}" if dialog.font else None
         yield item(path, "speech", language, speaker, text)

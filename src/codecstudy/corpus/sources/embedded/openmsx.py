@@ -11,12 +11,12 @@ from pathlib import Path
 
 from codecstudy.corpus import midi
 from codecstudy.corpus.records import SourceItem
-from codecstudy.corpus.sources.embedded.common import _Context, _Entry, _relative_id, _Skip
+from codecstudy.corpus.sources.embedded.common import Context, Entry, Skip, relative_id
 from codecstudy.corpus.sources.embedded.packages import SOUNDFONT_NAME, SOUNDFONT_PACKAGE, PackageSpec
 from codecstudy.errors import CodecStudyError
 
 
-def _openmsx(context: _Context, spec: PackageSpec) -> Iterator[_Entry]:
+def openmsx_entries(context: Context, spec: PackageSpec) -> Iterator[Entry]:
     unpacked = context.unpack(spec.name)
     root = unpacked.root / spec.content_root
     out_dir = context.derived_dir(unpacked) / f"fluidr3_gm-{midi.SAMPLE_RATE}"
@@ -26,22 +26,22 @@ def _openmsx(context: _Context, spec: PackageSpec) -> Iterator[_Entry]:
         out = out_dir / f"{song.stem}.flac"
         if not out.is_file():
             if not midi.tinysoundfont_available():
-                yield _Skip(str(song), f"tinysoundfont not installed ({midi.INSTALL_HINT})", None, "music")
+                yield Skip(str(song), f"tinysoundfont not installed ({midi.INSTALL_HINT})", None, "music")
                 continue
             if soundfont is None:
                 soundfont = _find_soundfont(context)
             try:
                 midi.render_midi(song, soundfont, out)
             except CodecStudyError as exc:
-                yield _Skip(str(song), f"MIDI rendering failed ({exc})", None, "music")
+                yield Skip(str(song), f"MIDI rendering failed ({exc})", None, "music")
                 continue
         yield SourceItem(
             path=str(out), source=f"embedded/{spec.name}", domain="music", license=spec.license,
-            item_id=_relative_id(spec.name, song.relative_to(root)),
+            item_id=relative_id(spec.name, song.relative_to(root)),
         )
 
 
-def _find_soundfont(context: _Context) -> Path:
+def _find_soundfont(context: Context) -> Path:
     found = sorted(context.unpack(SOUNDFONT_PACKAGE).root.rglob(SOUNDFONT_NAME))
     if not found:
         raise CodecStudyError(f"{SOUNDFONT_PACKAGE}: {SOUNDFONT_NAME} not found in the package")

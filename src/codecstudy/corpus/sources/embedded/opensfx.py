@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from codecstudy.corpus.records import SourceItem
-from codecstudy.corpus.sources.embedded.common import _Context, _Entry, _relative_id, _Skip
+from codecstudy.corpus.sources.embedded.common import Context, Entry, Skip, relative_id
 from codecstudy.corpus.sources.embedded.packages import PackageSpec
 
 
@@ -91,7 +91,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _opensfx(context: _Context, spec: PackageSpec) -> Iterator[_Entry]:
+def opensfx_entries(context: Context, spec: PackageSpec) -> Iterator[Entry]:
     unpacked = context.unpack(spec.name)
     root = unpacked.root / spec.content_root
     out_dir = context.derived_dir(unpacked)
@@ -99,12 +99,12 @@ def _opensfx(context: _Context, spec: PackageSpec) -> Iterator[_Entry]:
         for index, chunk in enumerate(scan_riff(cat.read_bytes())):
             rel = PurePosixPath(cat.name) / f"{index:03d}.wav"
             if chunk.data is None:
-                yield _Skip(f"{cat}@{chunk.offset}", chunk.problem or "unusable RIFF chunk", None, "environment")
+                yield Skip(f"{cat}@{chunk.offset}", chunk.problem or "unusable RIFF chunk", None, "environment")
                 continue
             out = out_dir / cat.stem / f"{index:03d}.wav"
             if not (out.is_file() and out.stat().st_size == len(chunk.data)):
                 _write_atomic(out, chunk.data)
             yield SourceItem(
                 path=str(out), source=f"embedded/{spec.name}", domain="environment",
-                license=opensfx_license(chunk.preamble, spec.license), item_id=_relative_id(spec.name, rel),
+                license=opensfx_license(chunk.preamble, spec.license), item_id=relative_id(spec.name, rel),
             )

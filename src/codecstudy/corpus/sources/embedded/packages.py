@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from codecstudy.corpus.records import DOMAINS
 
 AUDIO_SUFFIXES = (".ogg", ".wav", ".flac", ".g722")
-_FILTER_VERSION = "v1"  # bump when a members filter changes, so cached trees are re-extracted
+FILTER_VERSION = "v1"  # bump when a members filter changes, so cached trees are re-extracted
 
 
 @dataclass(frozen=True)

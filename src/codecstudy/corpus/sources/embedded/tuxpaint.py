@@ -1,7 +1,7 @@
 """Tux Paint stamps: spoken descriptions in about ten languages, spoken digits and letters, and stamp sounds.
 
 A stamp's ``.txt`` holds its text in every language; which sound is speech is decided by the file names
-(``_desc``, a locale suffix), see :func:`_tuxpaint`.
+(``_desc``, a locale suffix), see :func:`tuxpaint_entries`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from pathlib import Path
 
 from codecstudy.corpus.records import SourceItem
 from codecstudy.corpus.sources.embedded.common import (
-    _audio_files,
-    _Context,
-    _Entry,
-    _relative_id,
-    _Skip,
-    _strip_audio_suffixes,
+    Context,
+    Entry,
+    Skip,
+    audio_files,
     clean_text,
+    relative_id,
+    strip_audio_suffixes,
 )
 from codecstudy.corpus.sources.embedded.packages import PackageSpec
 
@@ -67,15 +67,15 @@ def _locale_language(locale: str | None) -> str:
     return "en" if locale is None else locale.split("_")[0].lower()
 
 
-def _tuxpaint(context: _Context, spec: PackageSpec) -> Iterator[_Entry]:
+def tuxpaint_entries(context: Context, spec: PackageSpec) -> Iterator[Entry]:
     root = context.unpack(spec.name).root / spec.content_root
     source = f"embedded/{spec.name}"
-    files = _audio_files(root)
+    files = audio_files(root)
     # stamps whose sound exists in localised versions: their sounds are spoken words (digits, letters)
     localised: set[Path] = set()
     parsed: list[tuple[Path, str, str, str | None]] = []  # path, kind, stamp, locale
     for path in files:
-        base = _strip_audio_suffixes(path.name)
+        base = strip_audio_suffixes(path.name)
         desc = _DESC.fullmatch(base)
         if desc:
             parsed.append((path, "desc", desc.group("stamp"), desc.group("locale")))
@@ -91,25 +91,25 @@ def _tuxpaint(context: _Context, spec: PackageSpec) -> Iterator[_Entry]:
         if kind == "sound" and path.parent / stamp not in localised:
             yield SourceItem(
                 path=str(path), source=source, domain="environment", license=spec.license,
-                item_id=_relative_id(spec.name, path.relative_to(root)),
+                item_id=relative_id(spec.name, path.relative_to(root)),
             )
             continue
         language = _locale_language(locale)
         text_file = path.parent / f"{stamp}.txt"
         if not text_file.exists():
-            yield _Skip(str(path), f"no transcript (no {stamp}.txt)", language, "speech")
+            yield Skip(str(path), f"no transcript (no {stamp}.txt)", language, "speech")
             continue
         if text_file not in texts_cache:
             texts_cache[text_file] = read_stamp_texts(text_file)
         text = _stamp_text(texts_cache[text_file], locale)
         if text is None:
-            yield _Skip(str(path), f"no transcript (no {locale or 'English'} line in {stamp}.txt)", language,
+            yield Skip(str(path), f"no transcript (no {locale or 'English'} line in {stamp}.txt)", language,
                         "speech")
             continue
         if not text:
-            yield _Skip(str(path), "empty transcript", language, "speech")
+            yield Skip(str(path), "empty transcript", language, "speech")
             continue
         yield SourceItem(
             path=str(path), source=source, domain="speech", license=spec.license, language=language, text=text,
-            item_id=_relative_id(spec.name, path.relative_to(root)),
+            item_id=relative_id(spec.name, path.relative_to(root)),
         )

@@ -1,13 +1,20 @@
-"""``codecstudy listen build|import``: options and handlers (the main CLI only attaches them)."""
+"""``codecstudy listen build|import``: a study's listening test from the command line.
+
+The listening package knows nothing of studies (it takes plain paths); this is where a study file and its run
+folder are turned into them, so it lives with the study. The study machinery imports torch, so it is imported
+when a command runs, not when the parser is built (``--help`` stays instant).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-AddParser = Callable[[argparse._SubParsersAction, str, str, str], argparse.ArgumentParser]
+from codecstudy.commandline import add_parser
+from codecstudy.study.layout import LISTEN_TRIALS, RunLayout, default_run_dir
+from codecstudy.study.spec import StudySpec, load_study
 
 LISTEN_HELP = """\
 A MUSHRA listening test (ITU-R BS.1534) of a study's codecs: trials drawn from the evaluation sets, stratified by
@@ -27,7 +34,7 @@ def _study_args(parser: argparse.ArgumentParser) -> None:
                         help="override a study key, e.g. listen.trials=20")
 
 
-def add_commands(commands: argparse._SubParsersAction, add_parser: AddParser) -> None:
+def add_commands(commands: argparse._SubParsersAction) -> None:
     listen = add_parser(commands, "listen", "build a MUSHRA listening test from a study and import its ratings",
                         LISTEN_HELP)
     actions = listen.add_subparsers(dest="listen_command", metavar="ACTION", required=True)
@@ -47,23 +54,17 @@ def add_commands(commands: argparse._SubParsersAction, add_parser: AddParser) ->
     imp.set_defaults(handler=_import)
 
 
-def _spec_layout(study: Path, out: Path | None, overrides: list[str]):  # type: ignore[no-untyped-def]
-    from codecstudy.study.layout import RunLayout
-    from codecstudy.study.runner import default_run_dir
-    from codecstudy.study.spec import load_study
-
+def _spec_layout(study: Path, out: Path | None, overrides: list[str]) -> tuple[StudySpec, RunLayout]:
     spec = load_study(study, overrides)
-    return spec, RunLayout(out or default_run_dir(spec))
+    return spec, RunLayout(out or default_run_dir(spec.name))
 
 
 def _build(args: argparse.Namespace) -> int:
-    from codecstudy.study.listening import build_listening_test
+    from codecstudy.study.listening import build_listening_test  # the study machinery: torch
 
     spec, layout = _spec_layout(args.study, args.out, args.overrides)
-    import json
-
     page = build_listening_test(spec, layout, args.test_out)
-    test = json.loads((page.parent / "trials.json").read_text(encoding="utf-8"))
+    test = json.loads((page.parent / LISTEN_TRIALS).read_text(encoding="utf-8"))
     groups = sorted({t["group"] for t in test["trials"]})
     print(f"listening test: {page.resolve()}\n{len(test['trials'])} trials ({', '.join(groups)}), "
           f"{len(test['codecs'])} codecs at {test['n_q']} codebooks + hidden reference + 2 anchors, "
@@ -72,7 +73,8 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from codecstudy.study.listening import import_ratings
+    from codecstudy.study.listening import import_ratings  # the study machinery: torch
+    from codecstudy.study.report.build import build_report
 
     spec, layout = _spec_layout(args.study, args.out, args.overrides)
     result = import_ratings(spec, layout, list(args.ratings))
@@ -81,8 +83,6 @@ def _import(args: argparse.Namespace) -> int:
     for name in result.accepted:
         print(f"imported: listen/ratings/{name}")
     if result.tables and not args.no_report and layout.report_dir.is_dir():
-        from codecstudy.study.report import build_report
-
         build_report(spec, layout)
         print(f"report: {layout.report_file.resolve()}")
     if "mushra.md" in result.tables:

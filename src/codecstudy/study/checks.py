@@ -1,0 +1,145 @@
+"""Everything a run would trip over later, checked before its first long stage.
+
+Dataset folders, given checkpoints, codec configs with their overrides, numbers of codebooks, metric names,
+settings and libraries, baselines, ``--only`` names. Each check returns notes for the plan or raises one
+``ConfigError`` naming the study file and the key at fault.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codecstudy.codec.catalog import open_codec
+from codecstudy.codec.espnet import is_hub_name, locate
+from codecstudy.errors import CodecStudyError, ConfigError
+from codecstudy.evaluate.registry import check_available
+from codecstudy.study.settings import eval_settings
+from codecstudy.study.spec import StudySpec
+from codecstudy.train.trainer import resolve_codec_config  # MERGE: codec config
+from codecstudy.tts.config import load_tts_config
+
+
+def check_checkpoint(source: str) -> str:
+    """What a run would load from ``source`` (a note for the plan); CodecStudyError when it is not there."""
+    if source.startswith("espnet:"):
+        target = source[len("espnet:"):]
+        if is_hub_name(target):
+            return f"hub model {target}, downloaded by espnet_model_zoo when the study runs (needs internet)"
+        config, model = locate(target)
+        return f"ESPnet model {model} ({config.name} beside it)"
+    if not Path(source).is_file():
+        raise CodecStudyError(f"codec checkpoint not found: {source}")
+    return f"codec checkpoint {source}"
+
+
+def check_checkpoints(spec: StudySpec) -> tuple[list[str], list[str]]:
+    """``(notes, problems)`` for every given checkpoint; problems name the study key and the missing file."""
+    notes, problems = [], []
+    for condition, source in spec.checkpoints.items():
+        try:
+            notes.append(f"checkpoint for {condition}: {check_checkpoint(source)}")
+        except CodecStudyError as exc:
+            problems.append(f"checkpoints.{condition}: {exc}")
+    return notes, problems
+
+
+def check_inputs(spec: StudySpec, only: list[str] | None) -> list[str]:
+    """Dataset folders, given checkpoints and ``--only`` names: every missing one at once, not one per attempt."""
+    problems: list[str] = []
+    for index, source in enumerate(spec.corpus.sources):
+        try:
+            source.check()
+        except CodecStudyError as exc:
+            problems.append(f"corpus.sources[{index}] ({source.kind}): {exc}")
+    notes, missing = check_checkpoints(spec)
+    problems += missing
+    if problems:
+        raise ConfigError(spec.where + "; ".join(problems))
+    for name in only or []:
+        if name not in spec.condition_names:
+            raise ConfigError(f"--only {name}: no such condition (conditions: {', '.join(spec.condition_names)})")
+    return notes
+
+
+def check_codecs(spec: StudySpec) -> list[str]:
+    """Each distinct codec config resolves, is of its architecture and has the codebooks ``evaluate.n_q`` asks."""
+    notes = []
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    for run in spec.codec_runs():
+        if run.pretrained or (run.source, run.overrides) in seen:
+            continue
+        seen.add((run.source, run.overrides))
+        try:
+            config = resolve_codec_config(run.source, list(run.overrides))
+        except CodecStudyError as exc:
+            raise ConfigError(f"{spec.where}codec (preset {spec.codec.preset!r}, {run.architecture}): {exc}") from None
+        if config.architecture != run.architecture:
+            raise ConfigError(
+                f"{spec.where}codec.preset: {run.source} is a {config.architecture} codec, but architectures lists "
+                f"{run.architecture}"
+            )
+        too_big = [n for n in spec.evaluate.n_q if n > config.quantizer.n_codebooks]
+        if too_big:
+            raise ConfigError(
+                f"{spec.where}evaluate.n_q: {too_big} exceed the {config.quantizer.n_codebooks} codebooks of "
+                f"{config.name} ({run.source} with codec.overrides)"
+            )
+        tc = config.train_config()
+        notes.append(
+            f"codec {run.source} ({run.architecture}): {config.quantizer.n_codebooks} x "
+            f"{config.quantizer.codebook_size} codebooks, {tc.steps} steps of batch {tc.batch_size}"
+        )
+    return notes
+
+
+def check_tts(spec: StudySpec) -> list[str]:
+    if not spec.tts.enabled:
+        return []
+    try:
+        tts = load_tts_config(spec.tts.preset, list(spec.tts.overrides))
+    except CodecStudyError as exc:
+        raise ConfigError(f"{spec.where}tts (preset {spec.tts.preset!r}): {exc}") from None
+    return [f"tts: preset {spec.tts.preset}, {tts.train.steps} steps per codec on the transcribed "
+            f"{'/'.join(spec.tts.languages)} train clips, scored on {spec.tts.eval_set}"]
+
+
+def check_metrics(spec: StudySpec) -> list[str]:
+    """Metric names, their settings, validity overrides and their libraries."""
+    settings = eval_settings(spec)
+    try:
+        specs = settings.specs()
+        settings.metric_settings()
+    except CodecStudyError as exc:
+        raise ConfigError(f"{spec.where}evaluate.metrics: {exc}") from None
+    try:
+        settings.validities()
+    except CodecStudyError as exc:
+        raise ConfigError(f"{spec.where}{exc}") from None
+    try:
+        check_available(specs)
+    except CodecStudyError as exc:
+        raise ConfigError(f"{spec.where}evaluate.metrics: {exc}") from None
+    return [f"metrics ({spec.evaluate.mode} mode): {', '.join(s.name for s in specs)}"]
+
+
+def check_baselines(spec: StudySpec) -> list[str]:
+    """Open every baseline (library present, settings offered); a problem names ``baselines.codecs[i]``."""
+    notes = []
+    for index, baseline in enumerate(spec.baseline_runs()):
+        try:
+            codec = open_codec(baseline.codec)
+        except CodecStudyError as exc:
+            raise ConfigError(f"{spec.where}baselines.codecs[{index}] ({baseline.codec}): {exc}") from None
+        settings = ", ".join(codec.setting(s).label for s in codec.default_settings())
+        notes.append(f"baseline {baseline.name}: {baseline.codec} at {settings}, {codec.sample_rate} Hz")
+    return notes
+
+
+def check_study(spec: StudySpec, only: list[str] | None = None) -> list[str]:
+    """Every check above, in the order a run meets them; returns the plan's notes."""
+    notes = check_inputs(spec, only)
+    notes += check_codecs(spec)
+    notes += check_tts(spec)
+    notes += check_metrics(spec)
+    notes += check_baselines(spec)
+    return notes
