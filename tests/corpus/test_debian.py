@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import random
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -127,6 +129,97 @@ def test_broken_debs_are_clear_errors(tmp_path: Path) -> None:
     except ImportError:
         with pytest.raises(CodecStudyError, match="pip install zstandard"):
             debian.deb_info(zst)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Debian version order
+
+
+@pytest.mark.parametrize(
+    ("older", "newer"),
+    [
+        ("1.0~rc1", "1.0"),  # ~ sorts before the end of the version: pre-releases come first
+        ("2.0", "1:0.9"),  # the epoch beats everything after it
+        ("1.9", "1.10"),  # digits compare as numbers
+        ("1.0-1", "1.0-2"),  # then the revision
+        ("1.0", "1.0a"),  # a letter after the end
+        ("1.0", "1.0+b1"),  # binNMU
+        ("1.0a", "1.0+"),  # letters before other characters
+        ("1.0-9", "1.0-10"),
+        ("1.0-1", "1.0.1-1"),
+        ("0:1.0", "1:0.1"),
+        ("1.0~~", "1.0~~a"),
+        ("1.0~~a", "1.0~"),
+        ("1.0~", "1.0"),
+        ("1.0-beta-1", "1.0-beta-2"),  # the revision follows the last hyphen
+        ("1.0-1~bpo1", "1.0-1"),
+    ],
+)
+def test_debian_versions_compare_as_dpkg_documents(older: str, newer: str) -> None:
+    assert debian.compare_versions(older, newer) == -1
+    assert debian.compare_versions(newer, older) == 1
+    assert debian.compare_versions(newer, newer) == 0
+
+
+def test_tilde_chain_and_equal_spellings() -> None:
+    # deb-version(7): "~~" < "~~a" < "~" < "" < "a"
+    assert sorted(["a", "", "~", "~~a", "~~"], key=debian.version_key) == ["~~", "~~a", "~", "", "a"]
+    assert debian.compare_versions("1.01", "1.1") == 0  # numbers, so leading zeros do not count
+    assert debian.compare_versions("0:1.0", "1.0") == 0  # the default epoch is 0
+    assert debian.compare_versions("1.0", "1.0-0") == 0  # an absent revision is "0"
+    with pytest.raises(CodecStudyError, match="epoch"):
+        debian.compare_versions("x:1.0", "1.0")
+
+
+def _random_version(rng: random.Random) -> str:
+    """A valid version from a small alphabet, so that near ties (1.0 / 1.0~ / 1.0a / 01) come up often."""
+    pieces = [".", ".", "~", "~~", "+", "a", "b", "rc", "Z", "0", "1", "9", "10", "01", "+b1"]
+    upstream = str(rng.choice([0, 1, 2, 9, 10])) + "".join(rng.choice(pieces) for _ in range(rng.randint(0, 4)))
+    epoch = f"{rng.choice([0, 1, 2])}:" if rng.random() < 0.2 else ""
+    revision = ""
+    if rng.random() < 0.5:
+        if rng.random() < 0.2:
+            upstream += "-" + rng.choice(["a", "1"])  # a hyphen inside the upstream version
+        revision = "-" + rng.choice(["0", "1", "2", "10", "1~bpo1", "1+b1", "1ubuntu1", "a"])
+    return epoch + upstream + revision
+
+
+@pytest.mark.skipif(shutil.which("dpkg") is None, reason="dpkg is not installed")
+def test_version_order_agrees_with_dpkg(tmp_path: Path) -> None:
+    rng = random.Random(27)
+    pairs = []
+    for _ in range(300):
+        a = _random_version(rng)
+        b = _random_version(rng) if rng.random() < 0.5 else a + rng.choice(["", "~", "a", "+", ".0", "0", "~1"])
+        pairs.append((a, b))
+    script = "".join(
+        f"if dpkg --compare-versions '{a}' lt '{b}'; then echo -1; "
+        f"elif dpkg --compare-versions '{a}' eq '{b}'; then echo 0; else echo 1; fi\n"
+        for a, b in pairs
+    )
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
+    expected = [int(line) for line in result.stdout.split()]
+    assert len(expected) == len(pairs) and result.stderr == ""
+    ours = [debian.compare_versions(a, b) for a, b in pairs]
+    assert [(a, b, o) for (a, b), o, e in zip(pairs, ours, expected) if o != e] == []
+    assert {-1, 0, 1} <= set(expected)  # the sample holds all three outcomes
+
+
+def test_find_deb_takes_the_newest_version_not_the_last_name(tmp_path: Path) -> None:
+    for version in ("1.9-1", "1.10~rc1-1", "1.10-1", "1.2-1"):
+        make_deb(tmp_path, "demo", FILES, version=version)
+    assert debian.find_deb("demo", tmp_path) == tmp_path / "demo_1.10-1_all.deb"  # by name 1.9-1 was the last
+    make_deb(tmp_path, "demo", FILES, version="1:0.9-1")
+    assert debian.find_deb("demo", tmp_path) == tmp_path / "demo_1%3a0.9-1_all.deb"  # the epoch wins
+    assert debian.deb_file_version(tmp_path / "demo_1%3a0.9-1_all.deb") == "1:0.9-1"
+
+
+def test_find_unpacked_takes_the_newest_version(tmp_path: Path) -> None:
+    for version in ("1.10-1", "1.9-1"):
+        deb = make_deb(tmp_path / "debs", "demo", FILES, version=version)
+        debian.unpack_deb(deb, tmp_path / "unpacked" / debian.deb_info(deb).slug)
+    found = debian.find_unpacked("demo", tmp_path)
+    assert found is not None and found.version == "1.10-1" and found.root.name == "demo_1.10-1"
 
 
 # ----------------------------------------------------------------------------------------------------------

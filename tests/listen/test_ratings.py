@@ -144,7 +144,8 @@ def test_scores_reuse_the_aggregate_statistics(tmp_path: Path) -> None:
     pairs = pair_rows(records, "wilcoxon", 0.05)
     assert {(p.condition_a, p.condition_b) for p in pairs} == {("codec_a", "codec_b")}  # codecs only
     everything = next(p for p in pairs if p.set == "all")
-    assert everything.better == "codec_a" and everything.mean_diff == pytest.approx(20.0) and everything.n == 8
+    # the test is over listeners (each one's mean difference), not over their 8 listener x trial ratings
+    assert everything.better == "codec_a" and everything.mean_diff == pytest.approx(20.0) and everything.n == 2
 
 
 def test_correlation_with_a_metric(tmp_path: Path) -> None:

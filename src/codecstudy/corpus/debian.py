@@ -23,6 +23,7 @@ import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cmp_to_key
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -61,20 +62,96 @@ class DebInfo:
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Version order
+
+
+def _split_version(version: str) -> tuple[int, str, str]:
+    """``[epoch:]upstream[-revision]`` as (epoch, upstream, revision); the revision follows the *last* hyphen."""
+    epoch_text, colon, rest = version.partition(":")
+    if not colon:
+        epoch_text, rest = "0", version
+    try:
+        epoch = int(epoch_text)
+    except ValueError:
+        raise CodecStudyError(f"{version!r}: not a Debian version (epoch {epoch_text!r} is not a number)") from None
+    upstream, hyphen, revision = rest.rpartition("-")
+    return (epoch, upstream, revision) if hyphen else (epoch, rest, "")
+
+
+def _is_digit(ch: str) -> bool:
+    return "0" <= ch <= "9"  # ASCII only, as dpkg (str.isdigit would also take "²")
+
+
+def _char_order(ch: str) -> int:
+    """dpkg's weight of a character in a non-digit run (``""``: the run has ended): ``~`` before the end of the run,
+    the end before letters, letters before every other character."""
+    if ch == "~":
+        return -1
+    if not ch or _is_digit(ch):
+        return 0
+    if "a" <= ch.lower() <= "z":
+        return ord(ch)
+    return ord(ch) + 256
+
+
+def _compare_part(a: str, b: str) -> int:
+    """dpkg's comparison of two upstream versions or two revisions: alternating runs of non-digits (compared
+    character by character with :func:`_char_order`) and digits (compared as numbers: 10 > 9, 01 == 1)."""
+    i = j = 0
+    while i < len(a) or j < len(b):
+        while (i < len(a) and not _is_digit(a[i])) or (j < len(b) and not _is_digit(b[j])):
+            left, right = _char_order(a[i : i + 1]), _char_order(b[j : j + 1])
+            if left != right:
+                return -1 if left < right else 1
+            i, j = i + 1, j + 1  # equal weights here mean two equal non-digits
+        start_i, start_j = i, j
+        while i < len(a) and _is_digit(a[i]):
+            i += 1
+        while j < len(b) and _is_digit(b[j]):
+            j += 1
+        left_number, right_number = int(a[start_i:i] or 0), int(b[start_j:j] or 0)
+        if left_number != right_number:
+            return -1 if left_number < right_number else 1
+    return 0
+
+
+def compare_versions(a: str, b: str) -> int:
+    """-1, 0 or 1 as Debian version ``a`` sorts before, equal to or after ``b``, by the rules of deb-version(7):
+    epochs as numbers, then upstream versions, then revisions (``1.0~rc1 < 1.0 < 1.0a < 1.0+b1``,
+    ``1.9 < 1.10``, ``1:0.9 > 2.0``)."""
+    epoch_a, upstream_a, revision_a = _split_version(a)
+    epoch_b, upstream_b, revision_b = _split_version(b)
+    if epoch_a != epoch_b:
+        return -1 if epoch_a < epoch_b else 1
+    return _compare_part(upstream_a, upstream_b) or _compare_part(revision_a, revision_b)
+
+
+#: A ``sorted(..., key=)`` key that orders Debian version strings by :func:`compare_versions`.
+version_key = cmp_to_key(compare_versions)
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Finding and downloading
+
+
+def deb_file_version(path: Path) -> str:
+    """The version in a file name ``<package>_<version>_<arch>.deb`` (apt writes an epoch's colon as ``%3a``)."""
+    parts = path.name.removesuffix(".deb").split("_")
+    version = parts[1] if len(parts) >= 2 else ""
+    return version.replace("%3a", ":").replace("%3A", ":")
 
 
 def find_deb(package: str, directory: Path | None) -> Path | None:
     """The ``.deb`` of ``package`` in ``directory``, or None.
 
     apt names files ``<package>_<version>_<arch>.deb``; the underscore after the name keeps
-    ``fillets-ng-data`` from matching ``fillets-ng-data-cs``. With several versions the last by name wins, which
-    is deterministic (use a clean folder to pin one).
+    ``fillets-ng-data`` from matching ``fillets-ng-data-cs``. With several versions the newest by Debian version
+    order wins (:func:`compare_versions`: 1.10 after 1.9), ties broken by name so the choice is deterministic.
     """
     if directory is None or not directory.is_dir():
         return None
-    matches = sorted(p for p in directory.glob(f"{package}_*.deb") if p.is_file())
-    return matches[-1] if matches else None
+    matches = [p for p in directory.glob(f"{package}_*.deb") if p.is_file()]
+    return max(matches, key=lambda p: (version_key(deb_file_version(p)), p.name)) if matches else None
 
 
 def fetch_deb(package: str, cache_dir: Path | None = None, deb_dir: Path | None = None) -> Path:
@@ -439,13 +516,14 @@ def ensure_unpacked(
 
 
 def find_unpacked(package: str, cache_dir: Path | None = None, filter_key: str | None = None) -> UnpackedDeb | None:
-    """A complete unpacked tree of ``package`` in the cache (the last by name if several), or None."""
+    """A complete unpacked tree of ``package`` in the cache (the newest version if several), or None."""
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     folder = root / "unpacked"
     if not folder.is_dir():
         return None
-    for tree in sorted(folder.glob(f"{package}_*"), reverse=True):
+    found = []
+    for tree in folder.glob(f"{package}_*"):
         stamp = unpacked_info(tree)
         if stamp and stamp.get("package") == package and filter_key in (None, stamp.get("filter")):
-            return UnpackedDeb(package, stamp["version"], tree, root / "debs" / stamp.get("deb", ""))
-    return None
+            found.append(UnpackedDeb(package, stamp["version"], tree, root / "debs" / stamp.get("deb", "")))
+    return max(found, key=lambda u: (version_key(u.version), u.root.name)) if found else None

@@ -12,8 +12,13 @@ bitrates can be pooled freely.
   the best mean (by the metric's direction) gets a "best", the worst a "worst"; ties all count, and a cell where
   every condition ties is left out.
 * Paired tests between every two conditions per set x n_q x metric, over clips scored in both: Wilcoxon
-  signed-rank (default) or a paired bootstrap of the mean difference; p-values Holm-corrected over all tests in the
-  table, since a table of many comparisons would otherwise show "significant" differences by chance.
+  signed-rank (default) or a sign-flip permutation test of the mean difference (exact up to
+  :data:`MAX_EXACT_FLIPS` non-zero differences, else seeded Monte Carlo with the (b+1)/(B+1) correction, so a
+  p-value is never 0); p-values Holm-corrected over all tests in the table, since a table of many comparisons would
+  otherwise show "significant" differences by chance.
+* Clustered data (MUSHRA: several ratings per listener) names a ``cluster`` per record: the CIs then resample whole
+  clusters and the paired tests run over per-cluster mean differences, since ratings of one listener are not
+  independent of each other.
 
 Outputs: ``summary``, ``counts`` and ``pairwise`` as CSV, Markdown and LaTeX (booktabs) in the tables folder.
 """
@@ -23,8 +28,9 @@ from __future__ import annotations
 import csv
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +40,14 @@ from codecstudy.errors import CodecStudyError
 from codecstudy.jsonl import read_jsonl
 
 CORPUS_RATES = {"wer": ("wer_errors", "wer_words"), "cer": ("cer_errors", "cer_chars")}
+#: Paired tests by the name ``--test``/``report.test`` gives them; ``bootstrap`` is the former name of the
+#: permutation test (it was a paired bootstrap, which reported p = 0 whenever no resample crossed zero).
+PAIRED_TESTS = {"wilcoxon": "wilcoxon", "permutation": "sign-flip permutation", "bootstrap": "sign-flip permutation"}
+#: Up to this many non-zero paired differences the sign-flip test enumerates all 2^n sign patterns (65536 at 16).
+MAX_EXACT_FLIPS = 16
+#: Names a record's cluster: the unit that is sampled independently, e.g. the listener of a rating. Functions
+#: that take one treat every record as its own unit when it is None.
+Cluster = Callable[[dict[str, Any]], str]
 
 
 def load_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
@@ -126,9 +140,31 @@ def _skipped(record: dict[str, Any], key: str) -> bool:
     return any(name in skipped and key in METRICS[name].outputs for name in skipped if name in METRICS)
 
 
+def cluster_ci(
+    values: np.ndarray, clusters: list[str], n_boot: int = 1000, seed: int = 0, weights: np.ndarray | None = None
+) -> tuple[float, float]:
+    """Cluster bootstrap CI of ``sum(values) / sum(weights)`` (weights default to 1, i.e. the mean): clusters are
+    drawn with replacement and bring all their values, so values that are correlated within a cluster are not
+    counted as independent evidence."""
+    weights = np.ones_like(values) if weights is None else weights
+    return bootstrap_ci(_cluster_sums(values, clusters), n_boot, seed, weights=_cluster_sums(weights, clusters))
+
+
+def _cluster_sums(values: np.ndarray, clusters: list[str]) -> np.ndarray:
+    """The sum of ``values`` per cluster, in cluster-name order (so seeded resamples do not follow record order)."""
+    index = {c: i for i, c in enumerate(sorted(set(clusters)))}
+    at = np.array([index[c] for c in clusters], dtype=np.intp)
+    return np.bincount(at, weights=values, minlength=len(index))
+
+
 def summarize(
-    records: list[dict[str, Any]], directions: dict[str, str], n_boot: int = 1000, seed: int = 0
+    records: list[dict[str, Any]],
+    directions: dict[str, str],
+    n_boot: int = 1000,
+    seed: int = 0,
+    cluster: Cluster | None = None,
 ) -> list[SummaryRow]:
+    """Summary rows (see the module docstring); with ``cluster`` the CIs resample clusters (:func:`cluster_ci`)."""
     rows = []
     for (set_name, n_q, condition), all_clips in sorted(_groups(records).items(), key=lambda kv: _sort_key(kv[0])):
         # in clip order, not file order: parallel workers append lines in any order, and the seeded bootstrap
@@ -140,17 +176,24 @@ def summarize(
                 continue  # not applicable to this set: no row, not a cell full of failures
             if key in CORPUS_RATES:
                 err_key, len_key = CORPUS_RATES[key]
-                pairs = [(_value(r, err_key), _value(r, len_key)) for r in group]
-                ok = [(e, w) for e, w in pairs if e is not None and w is not None and w > 0]
-                errs = np.array([e for e, _ in ok], dtype=np.float64)
-                lens = np.array([w for _, w in ok], dtype=np.float64)
+                triples = [(_value(r, err_key), _value(r, len_key), r) for r in group]
+                ok = [(e, w, r) for e, w, r in triples if e is not None and w is not None and w > 0]
+                errs = np.array([e for e, _, _ in ok], dtype=np.float64)
+                lens = np.array([w for _, w, _ in ok], dtype=np.float64)
                 mean = float(errs.sum() / lens.sum()) if ok else math.nan
-                lo, hi = bootstrap_ci(errs, n_boot, seed, weights=lens)
+                if cluster is None:
+                    lo, hi = bootstrap_ci(errs, n_boot, seed, weights=lens)
+                else:
+                    lo, hi = cluster_ci(errs, [cluster(r) for _, _, r in ok], n_boot, seed, weights=lens)
                 n = len(ok)
             else:
-                vals = np.array([v for v in (_value(r, key) for r in group) if v is not None], dtype=np.float64)
+                scored = [(v, r) for v, r in ((_value(r, key), r) for r in group) if v is not None]
+                vals = np.array([v for v, _ in scored], dtype=np.float64)
                 mean = float(vals.mean()) if vals.size else math.nan
-                lo, hi = bootstrap_ci(vals, n_boot, seed)
+                if cluster is None:
+                    lo, hi = bootstrap_ci(vals, n_boot, seed)
+                else:
+                    lo, hi = cluster_ci(vals, [cluster(r) for _, r in scored], n_boot, seed)
                 n = int(vals.size)
             rows.append(SummaryRow(set_name, n_q, condition, key, direction, n, len(group) - n, mean, lo, hi))
     return rows
@@ -212,20 +255,55 @@ def holm(p_values: list[float]) -> list[float]:
     return adjusted
 
 
+@lru_cache(maxsize=MAX_EXACT_FLIPS + 1)
+def _all_signs(n: int) -> np.ndarray:
+    """Every pattern of n signs, one per row (2^n x n of +-1): the exact null distribution's support."""
+    signs = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1) * 2.0 - 1.0
+    signs.flags.writeable = False
+    return signs
+
+
+def sign_flip_p(diff: np.ndarray, n_resamples: int = 1000, seed: int = 0, max_exact: int = MAX_EXACT_FLIPS) -> float:
+    """Two-sided p-value of a paired sign-flip permutation test of the mean difference.
+
+    Under the null hypothesis each paired difference is as likely to have the opposite sign, so the observed
+    ``|sum(diff)|`` is ranked among the sums with the signs flipped. Zero differences are the same either way and
+    are left out. Up to ``max_exact`` non-zero differences every one of the 2^n patterns is counted (an exact
+    p-value, at least 2 / 2^n since the observed pattern and its mirror always count); above that ``n_resamples``
+    seeded random patterns give ``(b + 1) / (B + 1)``, b of them at least as extreme, which is a valid p-value
+    and never 0.
+    """
+    nonzero = np.asarray(diff, dtype=np.float64)
+    nonzero = nonzero[nonzero != 0]
+    n = nonzero.size
+    if n == 0:
+        return 1.0
+    observed = abs(float(nonzero.sum()))
+    tolerance = 1e-10 * float(np.abs(nonzero).sum())  # sums of the same numbers in another order are ties
+    if n <= max_exact:
+        extreme = np.count_nonzero(np.abs(_all_signs(n) @ nonzero) >= observed - tolerance)
+        return float(extreme / 2**n)
+    rng = np.random.default_rng(seed)
+    rows = max(1, (1 << 20) // n)  # at most ~1M random signs in memory at a time
+    extreme, done = 0, 0
+    while done < n_resamples:
+        batch = min(rows, n_resamples - done)
+        signs = rng.integers(0, 2, size=(batch, n)) * 2.0 - 1.0
+        extreme += int(np.count_nonzero(np.abs(signs @ nonzero) >= observed - tolerance))
+        done += batch
+    return float((extreme + 1) / (n_resamples + 1))
+
+
 def _paired_p(diff: np.ndarray, method: str, n_boot: int, seed: int) -> float:
+    if method not in PAIRED_TESTS:
+        raise CodecStudyError(f"paired test must be one of {', '.join(PAIRED_TESTS)}, got {method!r}")
     if diff.size < 2 or np.all(diff == 0):
         return math.nan if diff.size < 2 else 1.0
     if method == "wilcoxon":
         from scipy.stats import wilcoxon
 
         return float(wilcoxon(diff, zero_method="wilcox").pvalue)
-    if method == "bootstrap":
-        rng = np.random.default_rng(seed)
-        means = diff[rng.integers(0, diff.size, size=(n_boot, diff.size))].mean(axis=1)
-        # two-sided: how often the resampled mean falls on the other side of zero
-        tail = min(np.mean(means <= 0), np.mean(means >= 0))
-        return float(min(1.0, 2.0 * tail))
-    raise CodecStudyError(f"paired test must be wilcoxon or bootstrap, got {method!r}")
+    return sign_flip_p(diff, n_boot, seed)
 
 
 def paired_tests(
@@ -235,7 +313,14 @@ def paired_tests(
     alpha: float = 0.05,
     n_boot: int = 2000,
     seed: int = 0,
+    cluster: Cluster | None = None,
 ) -> list[PairRow]:
+    """Paired tests between every two conditions (see the module docstring), Holm-corrected over all rows.
+
+    ``n_boot`` is the number of random sign patterns of the permutation test when it cannot enumerate them all.
+    With ``cluster`` the unit of a test is the cluster: the differences of each cluster are averaged first, and
+    ``n`` and ``mean_diff`` are over those cluster means.
+    """
     by_cell: dict[tuple[str, str], dict[str, dict[str, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
     for record in records:
         by_cell[(str(record.get("set")), _nq(record))][str(record.get("condition"))][record["clip"]] = record
@@ -247,11 +332,15 @@ def paired_tests(
             for i, a in enumerate(names):
                 for b in names[i + 1 :]:
                     clips = sorted(set(conditions[a]) & set(conditions[b]))
-                    pairs = [(_value(conditions[a][c], value_key), _value(conditions[b][c], value_key)) for c in clips]
-                    ok = np.array([(x, y) for x, y in pairs if x is not None and y is not None], dtype=np.float64)
-                    if ok.size == 0:
+                    pairs = [(_value(conditions[a][c], value_key), _value(conditions[b][c], value_key), c)
+                             for c in clips]
+                    ok = [(x, y, c) for x, y, c in pairs if x is not None and y is not None]
+                    if not ok:
                         continue
-                    diff = ok[:, 0] - ok[:, 1]
+                    diff = np.array([x - y for x, y, _ in ok], dtype=np.float64)
+                    if cluster is not None:
+                        units = [cluster(conditions[a][c]) for _, _, c in ok]
+                        diff = _cluster_sums(diff, units) / _cluster_sums(np.ones_like(diff), units)
                     mean_diff = float(diff.mean())
                     sign = 1.0 if direction == "higher" else -1.0
                     better = a if sign * mean_diff > 0 else b if sign * mean_diff < 0 else "="
@@ -285,10 +374,24 @@ def _markdown(header: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Every character LaTeX treats specially in text, and what typesets it literally.
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "%": r"\%",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
 def _latex_escape(text: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#")):
-        text = text.replace(a, b)
-    return text
+    """``text`` as LaTeX that prints it verbatim; one pass, so the braces an escape adds are not escaped again."""
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
 
 
 def _latex(header: list[str], body: list[list[str]]) -> str:
@@ -346,7 +449,10 @@ def write_tables(
     test: str = "wilcoxon",
     alpha: float = 0.05,
 ) -> dict[str, Path]:
-    """Write summary/counts/pairwise as CSV, Markdown and LaTeX into ``out``; returns the paths by name."""
+    """Write summary/counts/pairwise as CSV, Markdown and LaTeX into ``out``; returns the paths by name.
+
+    ``n_boot`` is the number of resamples of the CIs and of the permutation test's random sign patterns.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if not records:
@@ -354,7 +460,7 @@ def write_tables(
     directions = metric_directions(records)
     rows = summarize(records, directions, n_boot=n_boot, seed=seed)
     counts = best_worst(rows)
-    pairs = paired_tests(records, directions, method=test, alpha=alpha, seed=seed)
+    pairs = paired_tests(records, directions, method=test, alpha=alpha, n_boot=n_boot, seed=seed)
     written: dict[str, Path] = {}
 
     _write_csv(out / "summary.csv", [asdict(r) for r in rows])
@@ -393,8 +499,8 @@ def write_tables(
     ]
     header = ["set", "n_q", "metric", "pair", "n", "mean diff (a-b)", "better", "p", "p (Holm)", "significant"]
     (out / "pairwise.md").write_text(
-        f"Paired {test} tests over clips scored in both conditions; Holm-corrected over all {len(pairs)} tests, "
-        f"alpha {alpha}.\n\n" + _markdown(header, body),
+        f"Paired {PAIRED_TESTS.get(test, test)} tests over clips scored in both conditions; Holm-corrected over all "
+        f"{len(pairs)} tests, alpha {alpha}.\n\n" + _markdown(header, body),
         encoding="utf-8",
     )
     (out / "pairwise.tex").write_text(_latex(header, body), encoding="utf-8")

@@ -5,11 +5,14 @@ Listeners say which languages they speak; a rating of a speech clip in one of th
 natural judges of a codec on their language.
 
 A rating becomes a result record like a metric value: the ``set`` is the trial's language/domain group (plus an
-``all`` group), the ``condition`` the rated condition, the ``clip`` the listener and trial (the unit a paired test
+``all`` group), the ``condition`` the rated condition, the ``clip`` the listener and trial (what a paired test
 pairs on) and the metric ``mushra``. :func:`codecstudy.evaluate.aggregate.summarize` then gives means with
-bootstrap CIs and :func:`~codecstudy.evaluate.aggregate.paired_tests` the Holm-corrected paired tests, exactly as for
-the objective tables. The correlation of each objective metric with the ratings is over (clip, codec) pairs: the
-mean rating of the kept listeners against the metric of that clip decoded by that codec at the test's n_q.
+bootstrap CIs and :func:`~codecstudy.evaluate.aggregate.paired_tests` the Holm-corrected paired tests, as for the
+objective tables but with the listener as the cluster. The ratings of one listener share that listener's use of
+the scale, so the CIs resample listeners (each with all their ratings) and the paired tests run over each
+listener's mean difference. Counting every rating as independent would make the intervals too narrow and the tests
+too confident. The correlation of each objective metric with the ratings is over (clip, codec) pairs: the mean
+rating of the kept listeners against the metric of that clip decoded by that codec at the test's n_q.
 """
 
 from __future__ import annotations
@@ -49,13 +52,20 @@ def rating_records(sessions: list[Session], trials: list[dict[str, Any]], n_q: i
     return records
 
 
+def listener(record: dict[str, Any]) -> str:
+    """The listener of a rating record (the cluster its ratings share)."""
+    return str(record["clip"]).split("|", 1)[0]
+
+
 def score_rows(records: list[dict[str, Any]], n_boot: int, seed: int = 0) -> list[SummaryRow]:
-    return summarize(records, {METRIC: "higher"}, n_boot=n_boot, seed=seed)
+    """Mean rating per group and condition with a 95 % listener (cluster) bootstrap CI."""
+    return summarize(records, {METRIC: "higher"}, n_boot=n_boot, seed=seed, cluster=listener)
 
 
 def pair_rows(records: list[dict[str, Any]], method: str, alpha: float, n_boot: int = 2000) -> list[PairRow]:
+    """Paired tests between the codecs over listeners (each listener's mean difference); ``n`` counts listeners."""
     codecs_only = [r for r in records if r["condition"] not in FIXED]
-    return paired_tests(codecs_only, {METRIC: "higher"}, method=method, alpha=alpha, n_boot=n_boot)
+    return paired_tests(codecs_only, {METRIC: "higher"}, method=method, alpha=alpha, n_boot=n_boot, cluster=listener)
 
 
 def table_rows(rows: list[SummaryRow], records: list[dict[str, Any]],
@@ -65,7 +75,7 @@ def table_rows(rows: list[SummaryRow], records: list[dict[str, Any]],
     by_speakers = {(r.set, r.condition): r for r in speakers or []}
     listeners: dict[tuple[str, str], set[str]] = defaultdict(set)
     for r in records:
-        listeners[(r["set"], r["condition"])].add(r["clip"].split("|", 1)[0])
+        listeners[(r["set"], r["condition"])].add(listener(r))
     order = {name: i for i, name in enumerate(FIXED)}
     ordered = sorted(rows, key=lambda r: (r.set == ALL, r.set, order.get(r.condition, len(order)), r.condition))
     return [
@@ -98,8 +108,8 @@ def markdown(table: list[dict[str, Any]], pairs: list[PairRow], excluded: list[s
     for g in groups:
         codec_means = [keyed[(g, c)]["mean"] for c in conditions if (g, c) in keyed and c not in FIXED]
         best[g] = max(codec_means) if codec_means else math.nan
-    lines = ["MUSHRA scores (0-100): mean [95 % bootstrap CI] over the ratings of the kept listeners; "
-             "**bold** = best codec per group.\n",
+    lines = ["MUSHRA scores (0-100): mean [95 % bootstrap CI, listeners resampled] over the ratings of the kept "
+             "listeners; **bold** = best codec per group.\n",
              "| condition | " + " | ".join(groups) + " |", "|---|" + "|".join("---" for _ in groups) + "|"]
     for c in conditions:
         cells = []
@@ -110,7 +120,7 @@ def markdown(table: list[dict[str, Any]], pairs: list[PairRow], excluded: list[s
         lines.append(f"| {c} | " + " | ".join(cells) + " |")
     significant = [p for p in pairs if p.significant]
     lines.append("")
-    lines.append(f"Paired tests between codecs (per group, over listener x trial; Holm-corrected): "
+    lines.append(f"Paired tests between codecs (per group, over each listener's mean difference; Holm-corrected): "
                  f"{len(significant)} of {len(pairs)} significant.")
     for p in significant:
         lines.append(f"- {p.set}: {p.better} better ({p.condition_a} - {p.condition_b} = {p.mean_diff:+.1f}, "

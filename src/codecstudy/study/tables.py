@@ -300,7 +300,7 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     # the paper-style tables sit at one n_q; the baselines join them at their own bitrates
     labels = frozenset(r["condition"] for r in base)
     at_nq = [r for r in grouped if r.get("n_q") == n_q] + [{**r, "n_q": n_q} for r in grouped if r.get("baseline")]
-    pairs = paired_tests(at_nq, directions, method=rep.test, alpha=rep.alpha)
+    pairs = paired_tests(at_nq, directions, method=rep.test, alpha=rep.alpha, n_boot=rep.n_boot)
     paper_rows = [r for r in group_rows if r.condition not in labels]
     paper_rows += [replace(r, n_q=str(n_q)) for r in group_rows if r.condition in labels]
     outside = frozenset() if spec.baselines.count_in_best_worst else labels
