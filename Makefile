@@ -105,8 +105,10 @@ gpu-check: $(STAMP)
 	mkdir -p $(BENCH_OUT)
 	$(BIN)/python benchmarks/gpu_check.py --json $(BENCH_OUT)/gpu_check.json
 
+# ruff, then the import contracts of pyproject.toml (layers, no cycles, no private names across modules).
 lint: $(STAMP)
-	$(BIN)/ruff check src tests $(wildcard benchmarks)
+	$(BIN)/ruff check src tests tools $(wildcard benchmarks)
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

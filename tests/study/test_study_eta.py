@@ -10,10 +10,10 @@ from types import SimpleNamespace
 import pytest
 
 from codecstudy.study.eta import Calibration, WorkEstimate, announcement
-from codecstudy.study.stages import time_training_steps
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.parallel import Item, Plan
 from codecstudy.study.spec import CodecRun
+from codecstudy.study.stages import time_training_steps
 
 
 def _noop(threads: int | None) -> str:

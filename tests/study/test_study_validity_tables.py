@@ -64,7 +64,7 @@ def test_skips_marks_and_nonspeech_table(tmp_path: Path) -> None:
         (folder / "fad.json").write_text(json.dumps(
             {"fad": value, "clips": 2, "frames_ref": 4, "frames_est": 4, "warning": "only 4 embedding frames",
              "model": {"model": "BirdNET", "sha256": "ab" * 32}}))
-    fads = fad_rows(lambda c, s: tmp_path / c / s, ["a", "b"], ["music"], [8])
+    fads = fad_rows(lambda c, s, n: tmp_path / c / s / str(n) / "fad.json", ["a", "b"], ["music"], [8])
     assert [f["fad"] for f in fads] == [12.0, 30.0] and fads[0]["sha256"] == "ab" * 8
     table = nonspeech_rows(cells, info, fads, 8)
     keyed = {(r["metric"], r["condition"]): r for r in table}
@@ -103,9 +103,9 @@ def test_baseline_fad_rows_read_the_setting_folders(tmp_path: Path) -> None:
     assert [(r["condition"], r["set"], r["n_q"], r["fad"]) for r in rows] == [
         ("opus@12kbps", "music", None, 6.0), ("opus@6kbps", "music", None, 5.0)]
     assert all(r["baseline"] for r in rows)
-    trained = fad_rows(lambda c, s: layout.eval_dir("opus", s), ["x"], ["music"], [8])
+    trained = fad_rows(lambda c, s, n: layout.eval_fad("opus", s, n), ["x"], ["music"], [8])
     assert trained == []  # no 8/ folder
     (layout.eval_dir("opus", "music") / "8").mkdir()
     (layout.eval_dir("opus", "music") / "8" / "fad.json").write_text(json.dumps({"fad": 1.0, "model": {}}))
-    trained = fad_rows(lambda c, s: layout.eval_dir("opus", s), ["x"], ["music"], [8])
+    trained = fad_rows(lambda c, s, n: layout.eval_fad("opus", s, n), ["x"], ["music"], [8])
     assert set(trained[0]) == set(rows[0]) and trained[0]["setting"] == "8" and not trained[0]["baseline"]

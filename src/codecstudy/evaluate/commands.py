@@ -127,7 +127,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     aggregate.add_argument("results", nargs="+", type=Path, help="result folders or files")
     aggregate.add_argument("--out", type=Path, required=True, help="tables folder")
-    aggregate.add_argument("--test", choices=["wilcoxon", "bootstrap"], default="wilcoxon", help="paired test")
+    aggregate.add_argument("--test", choices=["wilcoxon", "permutation", "bootstrap"], default="wilcoxon",
+                           help="paired test (bootstrap: the sign-flip permutation test, its former name)")
     aggregate.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm correction")
     aggregate.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
     aggregate.set_defaults(handler=_aggregate)

@@ -126,7 +126,7 @@ def write_listening_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path
     n_q = int(test["n_q"])
     records = scores.rating_records(kept, test["trials"], n_q)
     rows = scores.score_rows(records, spec.report.n_boot)
-    pairs = scores.pair_rows(records, spec.report.test, spec.report.alpha)
+    pairs = scores.pair_rows(records, spec.report.test, spec.report.alpha, n_boot=spec.report.n_boot)
     speakers = scores.score_rows([r for r in records if r["speaks"]], spec.report.n_boot)
     table = scores.table_rows(rows, records, speakers)
     sets = {t["set"] for t in test["trials"]}

@@ -108,8 +108,8 @@ class StudyRunner:
     def run(self, only: list[str] | None = None) -> list[StageRecord]:
         spec, layout = self.spec, self.layout
         check_study(spec, only)
-        write_study_file(spec, layout)
         with file_lock(layout.run_lock("corpus"), timeout=None):
+            write_study_file(spec, layout)  # under the lock: two runners never interleave its record
             self._stage(state.corpus_state(spec, layout), lambda: corpus_stage(spec, layout, self.progress))
             self._stage(state.conditions_state(spec, layout), lambda: conditions_stage(spec, layout))
         runs = spec.codec_runs(only)

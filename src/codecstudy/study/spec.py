@@ -133,7 +133,7 @@ class ReportSection(_Strict):
     title: str | None = None
     n_q: int = Field(8, ge=1, description="tables and audio at the largest evaluated n_q <= this")
     audio_clips: int = Field(3, ge=0, description="clips per evaluation set with audio players")
-    test: Literal["wilcoxon", "bootstrap"] = "wilcoxon"
+    test: Literal["wilcoxon", "permutation", "bootstrap"] = "wilcoxon"
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
     n_boot: int = Field(1000, ge=10)
 
@@ -194,14 +194,10 @@ class ListenSection(_Strict):
     sets: list[str] | None = Field(None, description="eval sets to draw from; None: the evaluated sets")
 
 
-class _StudySections(_Strict):
-    name: str = Field("study", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    description: str = ""
-    corpus: dict[str, Any]
-    conditions: list[dict[str, Any]] = Field(default_factory=lambda: [dict(c) for c in PAPER_CONDITIONS], min_length=1)
-    eval_sets: list[dict[str, Any]] = Field(default_factory=list)
-    match_volume: bool = True
-    seed: int = 0
+class StageSections(_Strict):
+    """The sections a study file and a loaded study share as they are (the corpus and the conditions are turned
+    into their configs on loading); declared once, so the file, the study and ``study.yaml`` cannot drift."""
+
     architectures: list[Architecture] = Field(default_factory=lambda: ["soundstream"], min_length=1)
     codec: CodecSection = Field(default_factory=CodecSection)
     train: TrainSection = Field(default_factory=TrainSection)
@@ -225,6 +221,22 @@ class _StudySections(_Strict):
         if len(set(names)) != len(names):
             raise ValueError(f"architectures must be unique, got {names}")
         return names
+
+    def stage_sections(self) -> dict[str, Any]:
+        """Each shared section as it is (models, not dicts)."""
+        return {name: getattr(self, name) for name in StageSections.model_fields}
+
+
+class _StudySections(StageSections):
+    """The study file as written: the corpus and the conditions still plain mappings."""
+
+    name: str = Field("study", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    corpus: dict[str, Any]
+    conditions: list[dict[str, Any]] = Field(default_factory=lambda: [dict(c) for c in PAPER_CONDITIONS], min_length=1)
+    eval_sets: list[dict[str, Any]] = Field(default_factory=list)
+    match_volume: bool = True
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -255,25 +267,15 @@ class CodecRun:
     pretrained: bool = False  # ``source`` is a finished codec (study ``checkpoints:``), imported instead of trained
 
 
-class StudySpec(BaseModel):
-    """A validated study file."""
+class StudySpec(StageSections):
+    """A validated study."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     name: str
     description: str
     corpus: CorpusConfig
     conditions: ConditionsConfig
-    architectures: list[str] = Field(default_factory=lambda: ["soundstream"])
-    codec: CodecSection = Field(default_factory=CodecSection)
-    train: TrainSection = Field(default_factory=TrainSection)
-    evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
-    report: ReportSection = Field(default_factory=ReportSection)
-    tts: TTSSection = Field(default_factory=TTSSection)
-    baselines: BaselinesSection = Field(default_factory=BaselinesSection)
-    listen: ListenSection = Field(default_factory=ListenSection)
-    checkpoints: dict[str, str] = Field(default_factory=dict)
-    parallel: int | Literal["auto"] = 1
     path: Path | None = None
 
     @property
@@ -330,21 +332,13 @@ class StudySpec(BaseModel):
 
     def resolved(self) -> dict[str, Any]:
         """The study with every default filled in (written to ``runs/<study>/study.yaml``)."""
+        shared = StageSections.model_validate(self.stage_sections()).model_dump(mode="json")
         return {
             "name": self.name,
             "description": self.description,
             "corpus": self.corpus.to_dict(),
             **self.conditions.model_dump(mode="json"),
-            "architectures": list(self.architectures),
-            "codec": self.codec.model_dump(mode="json"),
-            "train": self.train.model_dump(mode="json"),
-            "evaluate": self.evaluate.model_dump(mode="json"),
-            "report": self.report.model_dump(mode="json"),
-            "tts": self.tts.model_dump(mode="json"),
-            "baselines": self.baselines.model_dump(mode="json"),
-            "listen": self.listen.model_dump(mode="json"),
-            "checkpoints": dict(self.checkpoints),
-            "parallel": self.parallel,
+            **shared,
         }
 
 
@@ -398,23 +392,8 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> StudySpe
     if sections.checkpoints and (len(sections.architectures) > 1 or sections.train.seeds):
         raise ConfigError(f"{path}: checkpoints: a study with given checkpoints takes one architecture and no "
                           "train.seeds (each checkpoint is one codec)")
-    return StudySpec(
-        name=sections.name,
-        description=sections.description,
-        corpus=corpus,
-        conditions=conditions,
-        architectures=list(sections.architectures),
-        codec=sections.codec,
-        train=sections.train,
-        evaluate=sections.evaluate,
-        report=sections.report,
-        tts=sections.tts,
-        baselines=sections.baselines,
-        listen=sections.listen,
-        checkpoints=dict(sections.checkpoints),
-        parallel=sections.parallel,
-        path=Path(path),
-    )
+    return StudySpec(name=sections.name, description=sections.description, corpus=corpus, conditions=conditions,
+                     path=Path(path), **sections.stage_sections())
 
 
 def load_corpus_config(path: str | Path, overrides: list[str] | None = None) -> CorpusConfig:

@@ -13,7 +13,7 @@ from typing import Any
 
 from codecstudy.study.report.listening import listening_section
 from codecstudy.study.report.markup import CSS, SCRIPT, esc, fmt, number, simple_table, truthy
-from codecstudy.study.report.validity import nonspeech_section
+from codecstudy.study.report.nonspeech import nonspeech_section
 
 
 @dataclass

@@ -51,7 +51,8 @@ def listening_section(data: dict[str, Any]) -> str:
         return intro + "<p>No ratings imported yet.</p>"
     summary = data.get("summary", {})
     parts = [intro, f"<p>{esc(summary.get('kept'))} of {esc(summary.get('listeners'))} listeners kept after "
-             "post-screening. Mean rating [95 % bootstrap CI] per language/domain group; n = ratings; "
+             "post-screening. Mean rating [95 % bootstrap CI, resampling listeners] per language/domain group; "
+             "n = ratings; "
              "<i>speakers</i>: the mean of the listeners who speak the clip's language.</p>",
              _score_table(data["scores"])]
     excluded = [r for r in data.get("listeners", []) if r.get("excluded") == "True"]
