@@ -183,3 +183,16 @@ def test_active_mask_rule() -> None:
     assert level == 0.0
     assert frames.active_mask(power).tolist() == [False, False, False, True] + [True] * 16
     assert frames.band_power_db(np.zeros((3, 2)))[0] == -np.inf
+
+
+def test_output_silence_is_counted_not_dropped() -> None:
+    """A codec that outputs zeros for the second half: those frames stay in the MCD and are counted."""
+    est = TONE_OUT.copy()
+    est[TONE.size // 2 :] = 0.0
+    f = features({"ref": TONE, "est": est}, "dio")
+    out = spectral.mcd(TONE, est, RATE, ref_world=f["ref"], est_world=f["est"], frames="robust")
+    n = min(len(f["ref"].mcep), len(f["est"].mcep))
+    assert out["mcd_frames_dropped"] <= 1 and abs(out["mcd_est_silent_frames"] - n / 2) <= 3
+    assert out["mcd"] > 2 * spectral.mcd(TONE, TONE_OUT, RATE, f0_method="dio", frames="robust")["mcd"]
+    silent = frames.digital_silence_frames(np.zeros(1600), RATE, 21)
+    assert silent.all() and not frames.digital_silence_frames(TONE, RATE, 10).any()

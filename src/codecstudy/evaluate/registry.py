@@ -33,8 +33,8 @@ HIGHER, LOWER = "higher", "lower"
 # steps; docs/metrics.md "Minimum durations"). PESQ: the library's own limit ("Buffer needs to be at least 1/4 of a
 # second long"). STOI/ESTOI: pystoi needs 30 frames of 256 samples at 10 kHz (hop 128) after dropping the
 # reference's frames 40 dB below its loudest: 5121 samples at 10 kHz = 0.5121 s of active speech (more with
-# pauses). ViSQOL audio (48 kHz): a 30-frame patch plus the 15-frame offset of the first patch, 45 frames of 1024
-# samples = 0.96 s. ViSQOL speech (16 kHz, VAD patches): 0.64 s of active speech (below it an IndexError).
+# pauses). ViSQOL audio (48 kHz): a 30-frame patch plus the 15-frame offset of the first patch, 45 frames of 80 ms
+# with a 20 ms hop = 0.96 s. ViSQOL speech (16 kHz, VAD patches): 0.64 s of active speech (below it an IndexError).
 PESQ_MIN_S = 0.25
 STOI_MIN_S = 0.5121
 VISQOL_AUDIO_MIN_S = 0.96

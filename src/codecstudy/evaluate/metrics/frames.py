@@ -29,20 +29,27 @@ Two rules, chosen per metric with the setting ``frames``:
   in it, yet a CheapTrick window (6 ms for an unvoiced frame) of zeros.
 
   Frames where only the **output** is silent are kept (a codec that removes sound that was there is penalised
-  for it); MCD counts them as ``mcd_est_silent_frames``.
+  for it); MCD counts them as ``mcd_est_silent_frames``: frames whose output samples around the frame centre
+  (``frame_period`` each side, after the 127-sample delay of WORLD's high-pass) are below -100 dBFS. The
+  envelope cannot tell this (its power is relative to the signal's own mean, and an all-zero output is all
+  floor), so the waveform does.
 
 Pure functions of the frame powers.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from codecstudy.evaluate.metrics.base import MetricError
+from codecstudy.evaluate.metrics.base import SILENCE_PEAK, MetricError
 
 FRAME_RULES = ("parity", "robust")
 BELOW_ACTIVE_DB = 60.0
 ACTIVE_PERCENTILE = 95.0
+FLOOR_DBFS = 20.0 * math.log10(SILENCE_PEAK)  # -100 dBFS: digital silence, as base.is_silent
+LOWCUT_DELAY = 127  # samples: WORLD's 255-tap causal high-pass delays the analysed signal by (255 - 1) / 2
 
 
 def check_rule(frames: str) -> str:
@@ -71,3 +78,17 @@ def band_power_db(spectrogram: np.ndarray) -> np.ndarray:
     energy = np.sum(np.asarray(spectrogram, dtype=np.float64) ** 2, axis=0)
     with np.errstate(divide="ignore"):
         return 10.0 * np.log10(energy)
+
+
+def digital_silence_frames(x: np.ndarray, sr: int, n_frames: int, frame_period: float = 5.0) -> np.ndarray:
+    """``[n_frames]``: True where ``x`` around WORLD frame ``k`` (centre ``k * frame_period`` ms, shifted back by the
+    high-pass delay and kept inside the signal, ``frame_period`` each side) has a mean power below -100 dBFS."""
+    x = np.asarray(x, dtype=np.float64)
+    half = max(1, int(round(frame_period * sr / 1000.0)))
+    centres = np.round(np.arange(n_frames) * frame_period * sr / 1000.0).astype(np.int64) - LOWCUT_DELAY
+    centres = np.clip(centres, 0, max(x.size - 1, 0))  # the first frames look at the signal's start
+    squares = np.concatenate([[0.0], np.cumsum(x**2)])
+    lo = np.clip(centres - half, 0, x.size)
+    hi = np.clip(centres + half, 0, x.size)
+    power = np.maximum(squares[hi] - squares[lo], 0.0) / np.maximum(hi - lo, 1)
+    return power < 10.0 ** (FLOOR_DBFS / 10.0)

@@ -175,7 +175,7 @@ def _visqol(ref: np.ndarray, est: np.ndarray, sr: int, mode: str, key: str, latt
         result = api.measure_from_arrays(ref, est, rate)
     except Exception as exc:
         # "Reference spectrum size (38) smaller than minimum patch size (45)": the reference is too short for one
-        # patch (0.96 s in audio mode), a property of the clip
+        # patch (0.96 s in audio mode: 45 frames of 80 ms, hop 20 ms), a property of the clip
         error = NotApplicable if "smaller than minimum patch" in str(exc) else MetricError
         raise error(f"visqol failed: {type(exc).__name__}: {exc}") from None
     return {key: finite(result.moslqo, "ViSQOL MOS-LQO")}

@@ -29,7 +29,7 @@ import torch
 
 from codecstudy.evaluate.align import dtw_path, fastdtw_path
 from codecstudy.evaluate.metrics.base import MetricError, NotApplicable, check_pair, finite, is_silent, require_sound
-from codecstudy.evaluate.metrics.frames import active_mask, band_power_db, check_rule
+from codecstudy.evaluate.metrics.frames import active_mask, band_power_db, check_rule, digital_silence_frames
 from codecstudy.evaluate.world import WorldFeatures, WorldSettings, world_features
 
 _MCD_SCALE = 10.0 / math.log(10.0)
@@ -95,7 +95,7 @@ def mcd(
     if frames == "parity":
         return {"mcd": finite(np.mean(distances), "MCD")}
     keep = reference_active(ref, r, n)
-    est_silent = ~active_mask(e.npow[:n])
+    est_silent = digital_silence_frames(est, sr, n, world_settings(settings).frame_period)
     return {
         "mcd": finite(np.mean(distances[keep]), "MCD"),
         "mcd_frames_dropped": float(n - int(keep.sum())),
