@@ -75,3 +75,39 @@ def test_study_keeps_a_metric_to_some_numbers_of_codebooks() -> None:
     for bad in ([], [0], "8", [2.5]):
         with pytest.raises(CodecStudyError, match=r"evaluate\.validity\.mcd\.n_q: expected numbers of codebooks"):
             ap.parse_overrides({"mcd": {"n_q": bad}})
+
+
+def test_short_clips_are_not_applicable_by_declared_duration() -> None:
+    declared = {name: ap.min_duration_of(METRICS[name]) for name in ("pesq", "stoi", "estoi", "visqol_audio",
+                                                                     "visqol_speech")}
+    assert declared == {"pesq": 0.25, "stoi": 0.5121, "estoi": 0.5121, "visqol_audio": 0.96, "visqol_speech": 0.64}
+    for name, minimum in declared.items():
+        assert ap.duration_skip_reason(minimum, int(0.3 * RATE), RATE) is not None or name == "pesq", name
+        assert ap.duration_skip_reason(minimum, 3 * RATE, RATE) is None, name
+    for name in ("visqol_audio", "visqol_speech", "stoi"):
+        reason = ap.duration_skip_reason(declared[name], int(0.3 * RATE), RATE)
+        assert reason == f"not applicable: shorter than {declared[name]:g} s (clip is 0.300 s)"
+    assert ap.duration_skip_reason(0.25, 3999, RATE) == "not applicable: shorter than 0.25 s (clip is 0.250 s)"
+    assert ap.duration_skip_reason(0.25, 4000, RATE) is None
+    assert ap.duration_skip_reason(ap.min_duration_of(METRICS["mcd"]), 10, RATE) is None  # none declared
+    # PESQ's limit is a quarter of a second: 0.3 s is scored, 0.2 s is not
+    assert ap.duration_skip_reason(0.25, int(0.2 * RATE), RATE) is not None
+
+
+@pytest.mark.parametrize("name", ["pesq", "stoi", "visqol_audio", "visqol_speech"])
+def test_declared_minimum_is_the_librarys(name: str) -> None:
+    """At the declared minimum the library scores active speech; 10 ms shorter it does not (NotApplicable)."""
+    from codecstudy.evaluate.metrics.base import MetricError, NotApplicable
+
+    spec = METRICS[name]
+    for package in spec.packages[:1]:
+        pytest.importorskip({"visqol-python": "visqol", "pystoi": "pystoi", "pesq": "pesq"}[package])
+    x = np.concatenate([speech(), speech("a second sentence for a longer clip to crop from")])[int(0.2 * RATE):]
+    y = with_noise(x, 20)
+    n = int(np.ceil(spec.min_duration_s * RATE))
+    assert np.isfinite(spec.func(x[:n], y[:n], RATE)[name])
+    short = n - RATE // 100
+    with pytest.raises(MetricError) as caught:
+        spec.func(x[:short], y[:short], RATE)
+    if name != "visqol_speech":  # below its minimum ViSQOL's speech mode fails with an IndexError of its own
+        assert isinstance(caught.value, NotApplicable)

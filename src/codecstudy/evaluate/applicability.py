@@ -7,6 +7,9 @@ the model was trained only on these, so a value on another language is *marked*,
   or an error, so the metric is neither averaged nor counted in best/worst tallies for that set. PESQ, STOI,
   DNSMOS, UTMOS, SHEET-SSQA, SpeechBERTScore, WER, speaker similarity, F0 and ViSQOL's speech mode are speech-only;
 * on a language outside a model's training languages the value is kept and the tables mark it (``†``);
+* a clip shorter than a metric's declared ``min_duration_s`` (PESQ 0.25 s, STOI 0.5121 s, ViSQOL audio 0.96 s,
+  speech 0.64 s, ...) is not applicable either (:func:`duration_skip_reason`): the method cannot score it, which
+  says nothing about the codec, so it must not count as a failure;
 * a study overrides a declaration explicitly with ``evaluate.validity: {metric: {domains: [...], languages: [...]}}``
   (``languages: null`` = any).
 
@@ -106,4 +109,23 @@ def off_language(validity: Validity, language: str | None) -> bool:
 def language_note(validity: Validity, language: str | None) -> str | None:
     if off_language(validity, language):
         return f"{MARK} model trained on {'/'.join(validity.languages or ())} only; {language} is outside it"
+    return None
+
+
+def min_duration_of(spec: Any) -> float | None:
+    """The shortest clip (s) the metric scores, as its registry entry declares (None: no declared minimum)."""
+    return getattr(spec, "min_duration_s", None)
+
+
+def duration_skip_reason(min_duration_s: float | None, n_samples: int, sample_rate: int) -> str | None:
+    """``"not applicable: shorter than X s (clip is Y s)"`` when a clip of ``n_samples`` at ``sample_rate`` is below
+    the metric's minimum, else None. The clip's length is the reference's: every intrusive metric scores at most
+    the reference's length, and a non-intrusive one gets the estimate cut to it."""
+    if min_duration_s is None:
+        return None
+    if sample_rate <= 0:
+        raise CodecStudyError(f"sample rate must be positive, got {sample_rate}")
+    seconds = n_samples / sample_rate
+    if seconds < min_duration_s:
+        return f"not applicable: shorter than {min_duration_s:g} s (clip is {seconds:.3f} s)"
     return None

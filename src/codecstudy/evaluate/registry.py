@@ -29,6 +29,16 @@ from codecstudy.evaluate.metrics import embedding, intrusive, models, pitch, she
 from codecstudy.evaluate.metrics.base import MetricError, MissingDependency, package_version
 
 HIGHER, LOWER = "higher", "lower"
+# Shortest clips the libraries score (measured on growing crops of active eSpeak speech at 16 kHz, 1-5 sample
+# steps; docs/metrics.md "Minimum durations"). PESQ: the library's own limit ("Buffer needs to be at least 1/4 of a
+# second long"). STOI/ESTOI: pystoi needs 30 frames of 256 samples at 10 kHz (hop 128) after dropping the
+# reference's frames 40 dB below its loudest: 5121 samples at 10 kHz = 0.5121 s of active speech (more with
+# pauses). ViSQOL audio (48 kHz): a 30-frame patch plus the 15-frame offset of the first patch, 45 frames of 80 ms
+# with a 20 ms hop = 0.96 s. ViSQOL speech (16 kHz, VAD patches): 0.64 s of active speech (below it an IndexError).
+PESQ_MIN_S = 0.25
+STOI_MIN_S = 0.5121
+VISQOL_AUDIO_MIN_S = 0.96
+VISQOL_SPEECH_MIN_S = 0.64
 MODES = ("parity", "fast")
 
 
@@ -52,6 +62,10 @@ class MetricSpec:
     languages: tuple[str, ...] | None = None
     # The metric runs a torch model that the evaluation's ``device`` (cpu, cuda, auto) places: it gets ``device=``.
     uses_device: bool = False
+    # The shortest clip (seconds, at the reference's length) the metric's method can score; a shorter clip is "not
+    # applicable", not a failure (``applicability.duration_skip_reason``). None: no minimum beyond a few frames.
+    # Measured by calling the library on growing crops of active speech (docs/metrics.md, "Minimum durations").
+    min_duration_s: float | None = None
 
     @property
     def family(self) -> str:
@@ -99,27 +113,66 @@ def _world(
     )
 
 
+def _dropped(key: str) -> dict[str, str | None]:
+    """The count ``frames="robust"`` adds to a metric's result (frames its silence rule removed; not a score)."""
+    return {f"{key}_frames_dropped": None}
+
+
 METRICS: dict[str, MetricSpec] = {
     spec.name: spec
     for spec in (
-        _world("mcd", spectral.mcd, {"mcd": LOWER}, "mel-cepstral distortion, frame by frame (VERSA, dtw off)"),
-        _world("mcd_dtw", spectral.mcd_dtw, {"mcd_dtw": LOWER}, "MCD over non-silent frames aligned by DTW", True),
-        _world("f0_rmse", pitch.f0_rmse, {"f0_rmse": LOWER}, "F0 RMSE in Hz, all frames (VERSA)"),
-        _world("f0_corr", pitch.f0_corr, {"f0_corr": HIGHER}, "F0 Pearson correlation, all frames (VERSA)"),
         _world(
-            "f0_rmse_dtw", pitch.f0_rmse_dtw, {"f0_rmse_dtw": LOWER}, "F0 RMSE over DTW-aligned voiced frames", True
+            "mcd",
+            spectral.mcd,
+            {"mcd": LOWER, **_dropped("mcd"), "mcd_est_silent_frames": None},
+            "mel-cepstral distortion, frame by frame (VERSA, dtw off)",
         ),
-        _world("f0_corr_dtw", pitch.f0_corr_dtw, {"f0_corr_dtw": HIGHER}, "F0 correlation, DTW, voiced frames", True),
+        _world(
+            "mcd_dtw",
+            spectral.mcd_dtw,
+            {"mcd_dtw": LOWER, **_dropped("mcd_dtw")},
+            "MCD over non-silent frames aligned by DTW",
+            True,
+        ),
+        _world(
+            "f0_rmse", pitch.f0_rmse, {"f0_rmse": LOWER, **_dropped("f0_rmse")}, "F0 RMSE in Hz, all frames (VERSA)"
+        ),
+        _world(
+            "f0_corr",
+            pitch.f0_corr,
+            {"f0_corr": HIGHER, **_dropped("f0_corr"), "f0_corr_unvoiced_output": None},
+            "F0 Pearson correlation, all frames (VERSA)",
+        ),
+        _world(
+            "f0_rmse_dtw",
+            pitch.f0_rmse_dtw,
+            {"f0_rmse_dtw": LOWER, **_dropped("f0_rmse_dtw")},
+            "F0 RMSE over DTW-aligned voiced frames",
+            True,
+        ),
+        _world(
+            "f0_corr_dtw",
+            pitch.f0_corr_dtw,
+            {"f0_corr_dtw": HIGHER, **_dropped("f0_corr_dtw"), "f0_corr_dtw_unvoiced_output": None},
+            "F0 correlation, DTW, voiced frames",
+            True,
+        ),
         _world(
             "log_f0_rmse",
             pitch.log_f0_rmse,
-            {"log_f0_rmse": LOWER, "voicing_error": LOWER},
+            {"log_f0_rmse": LOWER, "voicing_error": LOWER, **_dropped("log_f0_rmse")},
             "log-F0 RMSE (cents) over frames voiced in both, and the voicing disagreement rate",
+        ),
+        _world(
+            "f0_errors",
+            pitch.f0_errors,
+            {"vde": LOWER, "gpe": LOWER, "ffe": LOWER, "gpe_frames": None, **_dropped("f0_errors")},
+            "voicing decision error, gross pitch error (> 20 %) and F0 frame error, frame by frame",
         ),
         MetricSpec(
             "mel_distance",
             spectral.mel_distance,
-            {"mel_distance": LOWER},
+            {"mel_distance": LOWER, **_dropped("mel_distance")},
             "mean |log10 mel| difference, 80 bands",
             ("torch",),
             defaults={"n_fft": 1024, "hop_length": 256, "n_mels": 80, "eps": 1e-5},
@@ -139,6 +192,7 @@ METRICS: dict[str, MetricSpec] = {
             "PESQ, WB at >= 16 kHz else NB (VERSA rule)",
             ("pesq", "soxr"),
             aligned=False,
+            min_duration_s=PESQ_MIN_S,
             domains=SPEECH,
         ),
         MetricSpec(
@@ -148,6 +202,7 @@ METRICS: dict[str, MetricSpec] = {
             "wide-band PESQ at 16 kHz",
             ("pesq", "soxr"),
             aligned=False,
+            min_duration_s=PESQ_MIN_S,
             domains=SPEECH,
         ),
         MetricSpec(
@@ -157,11 +212,16 @@ METRICS: dict[str, MetricSpec] = {
             "narrow-band PESQ at 8 kHz",
             ("pesq", "soxr"),
             aligned=False,
+            min_duration_s=PESQ_MIN_S,
             domains=SPEECH,
         ),
-        MetricSpec("stoi", intrusive.stoi, {"stoi": HIGHER}, "STOI (pystoi)", ("pystoi",), domains=SPEECH),
         MetricSpec(
-            "estoi", intrusive.estoi, {"estoi": HIGHER}, "extended STOI (pystoi)", ("pystoi",), domains=SPEECH
+            "stoi", intrusive.stoi, {"stoi": HIGHER}, "STOI (pystoi)", ("pystoi",), domains=SPEECH,
+            min_duration_s=STOI_MIN_S,
+        ),
+        MetricSpec(
+            "estoi", intrusive.estoi, {"estoi": HIGHER}, "extended STOI (pystoi)", ("pystoi",), domains=SPEECH,
+            min_duration_s=STOI_MIN_S,
         ),
         MetricSpec(
             "ci_sdr",
@@ -185,6 +245,7 @@ METRICS: dict[str, MetricSpec] = {
             "ViSQOL v3 audio mode, 48 kHz",
             ("visqol-python",),
             aligned=False,
+            min_duration_s=VISQOL_AUDIO_MIN_S,
             info=lambda **_: {"mapper": intrusive.visqol_mapper("audio"), "rate": 48000},
         ),
         MetricSpec(
@@ -199,6 +260,7 @@ METRICS: dict[str, MetricSpec] = {
                 "mapper": intrusive.visqol_mapper("speech", use_lattice_model),
                 "rate": 16000,
             },
+            min_duration_s=VISQOL_SPEECH_MIN_S,
             domains=SPEECH,
         ),
         MetricSpec(
@@ -211,6 +273,7 @@ METRICS: dict[str, MetricSpec] = {
             intrusive=False,
             defaults={"threads": 1},
             info=models.dnsmos_info,
+            min_duration_s=0.25,
             domains=SPEECH,
             languages=ENGLISH,
         ),
@@ -225,6 +288,7 @@ METRICS: dict[str, MetricSpec] = {
             defaults={"weights": None},
             info=models.speaker_info,
             uses_device=True,
+            min_duration_s=0.1,
             domains=SPEECH,
             languages=ENGLISH,
         ),
@@ -239,6 +303,7 @@ METRICS: dict[str, MetricSpec] = {
             clip_fields=("text", "language"),
             defaults={"model": "tiny.en", "beam_size": 5, "threads": 1, "compute_type": "int8"},
             info=models.asr_info,
+            min_duration_s=0.1,
             domains=SPEECH,
         ),
         MetricSpec(
@@ -252,6 +317,7 @@ METRICS: dict[str, MetricSpec] = {
             defaults={"checkpoint": None},
             info=models.utmos_info,
             uses_device=True,
+            min_duration_s=0.1,
             domains=SPEECH,
             languages=ENGLISH,
         ),
@@ -266,6 +332,7 @@ METRICS: dict[str, MetricSpec] = {
             defaults={"model": sheet.DEFAULT_MODEL},
             info=sheet.sheet_info,
             uses_device=True,
+            min_duration_s=0.02,
             domains=SPEECH,
         ),
         MetricSpec(
@@ -278,6 +345,7 @@ METRICS: dict[str, MetricSpec] = {
             defaults={"model": ssl.DEFAULT_MODEL, "layer": ssl.DEFAULT_LAYER},
             info=ssl.speech_bert_info,
             uses_device=True,
+            min_duration_s=ssl.MIN_SECONDS,
             domains=SPEECH,
             languages=ENGLISH,
         ),
@@ -290,6 +358,7 @@ METRICS: dict[str, MetricSpec] = {
             aligned=False,
             feature="embedding",
             defaults={"model": "birdnet", "threads": 1},
+            min_duration_s=embedding.MIN_SECONDS,
             info=embedding.embedding_info,
         ),
     )

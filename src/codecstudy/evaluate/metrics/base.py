@@ -30,6 +30,13 @@ class MetricError(Exception):
     """The metric has no value for this input; the message says why (it is stored in the results)."""
 
 
+class NotApplicable(MetricError):
+    """The metric does not apply to this clip (too short for the method, no voiced frame in a reference for a pitch
+    metric, a reference with no sounding frame): a property of the clip, not a failure of the codec. It is a
+    MetricError, so a caller that does not tell the two apart still records the reason; one that does records the
+    clip as not applicable (``skipped``) instead of failed."""
+
+
 class MissingDependency(CodecStudyError, MetricError):
     """A metric's library is not installed; the message names the package and the extra that installs it."""
 

@@ -30,6 +30,7 @@ import numpy as np
 from codecstudy import audio
 from codecstudy.evaluate.metrics.base import (
     MetricError,
+    NotApplicable,
     check_pair,
     finite,
     package_version,
@@ -52,7 +53,9 @@ def _pesq(ref: np.ndarray, est: np.ndarray, sr: int, band: str, key: str) -> dic
     try:
         value = pesq_lib.pesq(target, ref, est, band)
     except Exception as exc:  # PesqError subclasses, ValueError (silence), ...: all mean "no score"
-        raise MetricError(f"pesq failed: {type(exc).__name__}: {exc}") from None
+        # Below 1/4 s the method does not apply (a property of the clip); the message stays the library's.
+        error = NotApplicable if type(exc).__name__ == "BufferTooShortError" else MetricError
+        raise error(f"pesq failed: {type(exc).__name__}: {exc}") from None
     return {key: finite(value, "PESQ")}
 
 
@@ -80,7 +83,8 @@ def _stoi(ref: np.ndarray, est: np.ndarray, sr: int, extended: bool, key: str) -
         value = pystoi.stoi(ref, est, sr, extended=extended)
     for item in caught:
         if "Not enough STFT frames" in str(item.message):
-            raise MetricError(f"{key}: fewer than 30 non-silent 25.6 ms frames (clip too short or silent)")
+            # decided by the reference alone (pystoi drops its frames 40 dB below the loudest): not applicable
+            raise NotApplicable(f"{key}: fewer than 30 non-silent 25.6 ms frames (clip too short or silent)")
     return {key: finite(value, key.upper())}
 
 
@@ -165,12 +169,15 @@ def _visqol(ref: np.ndarray, est: np.ndarray, sr: int, mode: str, key: str, latt
     rate = VISQOL_RATES[mode]
     ref, est = truncate_pair(_resampled(ref, sr, rate), _resampled(est, sr, rate))
     if ref.size < rate // 2:
-        raise MetricError(f"{key}: clip shorter than 0.5 s")
+        raise NotApplicable(f"{key}: clip shorter than 0.5 s")
     api = _visqol_api(mode, lattice)
     try:
         result = api.measure_from_arrays(ref, est, rate)
     except Exception as exc:
-        raise MetricError(f"visqol failed: {type(exc).__name__}: {exc}") from None
+        # "Reference spectrum size (38) smaller than minimum patch size (45)": the reference is too short for one
+        # patch (0.96 s in audio mode: 45 frames of 80 ms, hop 20 ms), a property of the clip
+        error = NotApplicable if "smaller than minimum patch" in str(exc) else MetricError
+        raise error(f"visqol failed: {type(exc).__name__}: {exc}") from None
     return {key: finite(result.moslqo, "ViSQOL MOS-LQO")}
 
 
