@@ -7,10 +7,13 @@ The style is the report's (passed in as ``base_css``) plus a few rules for the r
 
 from __future__ import annotations
 
-import html
+import functools
 import json
 from importlib import resources
 from typing import Any
+
+import jinja2
+import markupsafe
 
 CSS = """
 .screen{display:none}body[data-screen=welcome] #welcome,body[data-screen=trial] #trial,
@@ -45,51 +48,21 @@ def _json_for_script(data: Any) -> str:
 
 
 def render(test: dict[str, Any], base_css: str = "") -> str:
-    """The page for one test (``test`` is what ``trials.json`` holds)."""
-    esc = html.escape
-    title = f"Listening test: {test['study']['name']}"
-    keys = "".join(f"<li><kbd>{esc(k)}</kbd> {esc(v)}</li>" for k, v in KEYS)
-    languages = "".join(
-        f'<label><input type="checkbox" class="lang" value="{esc(lang)}"> {esc(lang)}</label>'
-        for lang in test.get("languages", [])
+    """The page for one test (``test`` is what ``trials.json`` holds); ``templates/page.html.j2``, autoescaped."""
+    template = _environment().get_template("page.html.j2")
+    return template.render(
+        title=f"Listening test: {test['study']['name']}",
+        css=markupsafe.Markup(base_css + CSS),
+        trials=len(test["trials"]),
+        languages=test.get("languages", []),
+        keys=KEYS,
+        bands=("Bad", "Poor", "Fair", "Good", "Excellent"),
+        test_json=markupsafe.Markup(_json_for_script(test)),
+        script=markupsafe.Markup(script()),
     )
-    bands = "".join(f"<span>{b}</span>" for b in ("Bad", "Poor", "Fair", "Good", "Excellent"))
-    n = len(test["trials"])
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{esc(title)}</title><style>{base_css}{CSS}</style></head>
-<body data-screen="welcome">
-<h1>{esc(title)}</h1>
-<section id="welcome" class="screen">
-<p>A MUSHRA test (ITU-R BS.1534): {n} trials. In each you hear a <b>reference</b> and several versions of it, one of
-which is the reference itself, hidden. Rate each version from 0 (bad) to 100 (excellent) against the reference; rate
-the one you cannot tell from the reference 100. All versions of a trial are equally loud. Use headphones in a quiet
-room. Your ratings are kept in this browser as you go (closing or reloading the page loses nothing) and saved as a
-file at the end, which you send back to the person running the test.</p>
-<p><label>Your name or listener id: <input id="listener-id" autocomplete="off" size="24"></label></p>
-<p id="languages">Languages you speak well: {languages}
-<label>others: <input id="other-languages" size="16" placeholder="e.g. de, pt"></label></p>
-<p><button id="start">Start</button> <span class="status" id="welcome-status"></span></p>
-<h3>Keys</h3><ul>{keys}</ul>
-</section>
-<section id="trial" class="screen">
-<h2 id="trial-title"></h2>
-<div class="controls"><button id="play-ref">Reference (R)</button>
-<button id="stop">Stop (Space)</button><label><input type="checkbox" id="loop" checked> loop (L)</label>
-<span id="now-playing"></span></div>
-<div class="scale"><span></span><div class="bands">{bands}</div><span></span></div>
-<div class="scale" id="stimuli"></div>
-<div class="controls"><button id="prev">Previous (P)</button><button id="next">Next (N)</button>
-<span class="status" id="trial-status"></span></div>
-<div id="players" hidden></div>
-</section>
-<section id="done" class="screen">
-<h2>Thank you</h2>
-<p id="done-text">All trials are rated. Save your ratings and send the file back.</p>
-<p><button id="export">Save ratings (JSON)</button> <button id="back">Back to the trials</button>
-<button id="new-listener">Next listener</button></p>
-</section>
-<script type="application/json" id="test-data">{_json_for_script(test)}</script>
-<script>{script()}</script>
-</body></html>
-"""
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("codecstudy.listen", "templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)

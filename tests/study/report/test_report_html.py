@@ -34,7 +34,7 @@ def test_text_is_escaped_everywhere() -> None:
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<img src=x>" not in page and "&lt;img src=x&gt;" in page
     assert "a &amp; b" in page and "&lt;spk&gt;" in page and "Leakage warning" in page
-    assert 'src="audio/&quot;q&quot;.wav"' in page
+    assert 'src="audio/&#34;q&#34;.wav"' in page  # the template engine's escape of a quote
     assert ">n/a<" in page  # a NaN mean is shown as n/a, not as a number
 
 
@@ -67,3 +67,18 @@ def test_nonspeech_section_and_language_marks() -> None:
     ))
     assert 'id="nonspeech"' in page and "music<br>mcd ↓" in page and "<b>5.000</b>" in page
     assert "<u>12.000</u>" in page and "only 6 embedding frames" in page and "not applicable to music" in page
+
+
+def test_study_set_and_clip_names_with_markup_are_escaped() -> None:
+    hostile = "<script>alert(1)</script> & co"
+    data = ReportData(
+        title=f"codecstudy: {hostile}",
+        paper=[{**_cell("a", "2.0"), "group": f"set {hostile}"}],
+        samples=[{"set": f"set {hostile}", "clip": f"clip {hostile}", "language": "en", "domain": "speech",
+                  "reference": "audio/r.wav", "decoded": {"a": "audio/a.wav"}}],
+    )
+    page = render(data)
+    assert page.count("<script>") == 1  # the page's own script only
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
+    assert 'data-group="set &lt;script&gt;alert(1)&lt;/script&gt; &amp; co"' in page
+    assert "clip &lt;script&gt;alert(1)&lt;/script&gt; &amp; co (en)" in page

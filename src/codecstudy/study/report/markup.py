@@ -1,13 +1,17 @@
-"""The report's markup parts shared by its sections and the listening page: CSS, escaping, number format, tables.
+"""The report's markup: its CSS (shared with the listening page), number format and the Jinja2 templates.
 
-Pure functions of their arguments; every text that comes from data goes through :func:`esc`.
+The page is rendered from ``templates/*.j2`` with autoescaping on, so every value that comes from data (a study
+name, a set name, a clip id) is escaped by the template engine rather than by hand.
 """
 
 from __future__ import annotations
 
-import html
+import functools
 import math
 from typing import Any
+
+import jinja2
+import markupsafe
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;
@@ -47,10 +51,6 @@ SCRIPT = """
 """
 
 
-def esc(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
 def number(value: Any) -> float:
     try:
         return float(value)
@@ -64,15 +64,33 @@ def fmt(value: Any, digits: int = 3) -> str:
 
 
 def truthy(value: Any) -> bool:
+    """A CSV cell's boolean (``True``, ``true``, ``1``, ``yes``)."""
     return str(value).strip().lower() in ("true", "1", "yes")
 
 
-def simple_table(rows: list[dict[str, Any]], columns: list[str], table_id: str = "") -> str:
-    if not rows:
-        return "<p>none</p>"
-    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f'<td data-col="{esc(c)}">{esc(r.get(c, ""))}</td>' for c in columns) + "</tr>" for r in rows
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The report's templates (``templates/*.j2`` beside this module), every value escaped unless marked safe."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("codecstudy.study.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
     )
-    ident = f' id="{esc(table_id)}"' if table_id else ""
-    return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    env.filters["fmt"] = fmt
+    env.filters["truthy"] = truthy
+    return env
+
+
+def render_template(name: str, **context: Any) -> str:
+    return environment().get_template(name).render(css=markupsafe.Markup(CSS), script=markupsafe.Markup(SCRIPT),
+                                                   **context)
+
+
+def macro(template: str, name: str) -> Any:
+    """A template's macro as a Python function (returns escaped markup): the report's pieces, testable alone."""
+    return getattr(environment().get_template(template).module, name)
+
+
+def simple_table(rows: list[dict[str, Any]], columns: list[str], table_id: str = "") -> str:
+    return str(macro("macros.html.j2", "simple_table")(rows, columns, table_id))
