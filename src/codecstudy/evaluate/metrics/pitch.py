@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from codecstudy.evaluate.metrics.base import MetricError, check_pair, finite
-from codecstudy.evaluate.metrics.spectral import _features, align_frames
+from codecstudy.evaluate.metrics.spectral import align_frames, given_or_world_features
 from codecstudy.evaluate.world import WorldFeatures
 
 
@@ -43,7 +43,7 @@ def _tracks(
     name: str,
 ) -> tuple[WorldFeatures, WorldFeatures]:
     ref, est = check_pair(ref, est, name, silent_ok=True)
-    return _features(ref, sr, ref_world, settings), _features(est, sr, est_world, settings)
+    return given_or_world_features(ref, sr, ref_world, settings), given_or_world_features(est, sr, est_world, settings)
 
 
 def _framewise(r: WorldFeatures, e: WorldFeatures, max_mismatch: float) -> tuple[np.ndarray, np.ndarray]:

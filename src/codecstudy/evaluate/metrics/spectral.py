@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from codecstudy.codec.spectral import mel_spectrogram, stft
 from codecstudy.evaluate.align import dtw_path, fastdtw_path
 from codecstudy.evaluate.metrics.base import MetricError, check_pair, finite, require_sound
 from codecstudy.evaluate.world import WorldFeatures, WorldSettings, world_features
@@ -35,7 +36,10 @@ def world_settings(settings: dict[str, Any]) -> WorldSettings:
     return WorldSettings(**{k: v for k, v in settings.items() if k in fields})
 
 
-def _features(x: np.ndarray, sr: int, given: WorldFeatures | None, settings: dict[str, Any]) -> WorldFeatures:
+def given_or_world_features(
+    x: np.ndarray, sr: int, given: WorldFeatures | None, settings: dict[str, Any]
+) -> WorldFeatures:
+    """``given`` (the scorer's shared analysis of this signal) or a fresh WORLD analysis at the metric's settings."""
     return given if given is not None else world_features(x, sr, world_settings(settings))
 
 
@@ -64,8 +68,8 @@ def mcd(
 ) -> dict[str, float]:
     """Mel-cepstral distortion without time warping (dB, lower is better); VERSA's ``mcd`` with ``dtw: false``."""
     ref, est = check_pair(ref, est, "mcd", silent_ok=True)
-    r = _features(ref, sr, ref_world, settings)
-    e = _features(est, sr, est_world, settings)
+    r = given_or_world_features(ref, sr, ref_world, settings)
+    e = given_or_world_features(est, sr, est_world, settings)
     n = min(len(r.mcep), len(e.mcep))
     mismatch = (len(r.mcep) + len(e.mcep) - 2 * n) / (len(r.mcep) + len(e.mcep))
     if mismatch >= float(settings.get("max_mismatch", 0.1)):
@@ -86,8 +90,8 @@ def mcd_dtw(
 ) -> dict[str, float]:
     """MCD over non-silent frames aligned by DTW (VERSA's ``mcd`` with ``dtw: true``)."""
     ref, est = check_pair(ref, est, "mcd_dtw", silent_ok=True)
-    r = _features(ref, sr, ref_world, settings)
-    e = _features(est, sr, est_world, settings)
+    r = given_or_world_features(ref, sr, ref_world, settings)
+    e = given_or_world_features(est, sr, est_world, settings)
     r_frames = r.mcep[r.npow > power_threshold]
     e_frames = e.mcep[e.npow > power_threshold]
     if len(r_frames) == 0 or len(e_frames) == 0:
@@ -119,8 +123,6 @@ def mel_distance(
     ``eps`` floors the mel magnitude before the log; it is part of the definition (a band-limited estimate has
     near-zero bands whose log depends entirely on it), so it is recorded with the settings.
     """
-    from codecstudy.codec.spectral import mel_spectrogram
-
     ref, est = check_pair(ref, est, "mel_distance", min_samples=2, silent_ok=True)
     n = min(ref.size, est.size)
     mels = [
@@ -148,8 +150,6 @@ def mrstft_distance(
 
     ``eps`` floors the squared magnitude before the square root, as auraloss does.
     """
-    from codecstudy.codec.spectral import stft
-
     ref, est = check_pair(ref, est, "mrstft_distance", min_samples=2, silent_ok=True)
     require_sound(ref, "reference", "spectral convergence")
     n = min(ref.size, est.size)
