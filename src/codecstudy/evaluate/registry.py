@@ -25,7 +25,7 @@ import numpy as np
 
 from codecstudy.errors import CodecStudyError
 from codecstudy.evaluate.applicability import ALL_DOMAINS, ENGLISH, SPEECH
-from codecstudy.evaluate.metrics import embedding, intrusive, models, pitch, sheet, spectral, ssl
+from codecstudy.evaluate.metrics import embedding, intrusive, models, pitch, sheet, spectral, ssl, utmos
 from codecstudy.evaluate.metrics.base import MetricError, MissingDependency, package_version
 
 HIGHER, LOWER = "higher", "lower"
@@ -243,14 +243,14 @@ METRICS: dict[str, MetricSpec] = {
         ),
         MetricSpec(
             "utmos",
-            models.utmos,
+            utmos.utmos,
             {"utmos": HIGHER},
             "UTMOS22 strong from its published state dict (or a TorchScript export)",
             ("torch",),
             aligned=False,
             intrusive=False,
             defaults={"checkpoint": None},
-            info=models.utmos_info,
+            info=utmos.utmos_info,
             uses_device=True,
             domains=SPEECH,
             languages=ENGLISH,
