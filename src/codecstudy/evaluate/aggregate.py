@@ -32,7 +32,8 @@ import numpy as np
 from scipy.stats import wilcoxon
 
 from codecstudy.errors import CodecStudyError
-from codecstudy.evaluate.registry import METRICS, directions
+from codecstudy.evaluate.registry import METRICS
+from codecstudy.evaluate.registry import directions as declared_directions
 from codecstudy.jsonl import read_jsonl
 
 CORPUS_RATES = {"wer": ("wer_errors", "wer_words"), "cer": ("cer_errors", "cer_chars")}
@@ -60,7 +61,7 @@ def _nq(record: dict[str, Any]) -> str:
 
 def metric_directions(records: list[dict[str, Any]], extra: dict[str, str | None] | None = None) -> dict[str, str]:
     """Scored output keys present in the records with their direction (counts and unknown keys left out)."""
-    known = {**directions(), **(extra or {})}
+    known = {**declared_directions(), **(extra or {})}
     seen: list[str] = []
     for record in records:
         for key in record.get("metrics") or {}:
