@@ -47,7 +47,7 @@ def baseline_state(
     baseline: Baseline, eval_set: str, layout: RunLayout, clip_ids: list[str], alignment: dict[str, Any] | None = None
 ) -> S.StageState:
     """Complete when every clip has a line at every setting the last run chose (from its meta.json)."""
-    from codecstudy.evaluate.scorer import done_clips
+    from codecstudy.evaluate.outputs import done_clips
 
     folder = layout.eval_dir(baseline.name, eval_set)
     item = f"{baseline.name}/{eval_set}"
@@ -98,7 +98,7 @@ def scored_settings(
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """setting -> evaluation set -> result lines, for the settings (``eval_dir(baseline, set) / setting``) that have
     any: the one place that decides which settings a baseline was scored at, for its rows and its FAD rows."""
-    from codecstudy.evaluate.scorer import read_results
+    from codecstudy.evaluate.outputs import read_results
 
     found: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for eval_set in spec.eval_set_names:

@@ -149,7 +149,7 @@ def eval_state(
 ) -> StageState:
     """Complete when every clip has a line at every n_q (and usage.json) for *this* codec (``identity``) under
     *these* alignment settings (``alignment``, which carry the delay rule's version)."""
-    from codecstudy.evaluate.scorer import done_clips
+    from codecstudy.evaluate.outputs import done_clips
 
     folder = layout.eval_dir(codec, eval_set)
     item = f"{codec}/{eval_set}"
@@ -242,7 +242,7 @@ def eval_settings(spec: StudySpec, threads: int | None = None) -> Any:
     of one torch thread each instead of one process per core."""
     import os
 
-    from codecstudy.evaluate.scorer import EvalSettings, default_ref_cache
+    from codecstudy.evaluate.settings import EvalSettings, default_ref_cache
 
     ev = spec.evaluate
     workers = ev.workers or os.cpu_count() or 1
