@@ -16,8 +16,8 @@ from codecstudy.corpus.manifest import load_manifest
 from codecstudy.corpus.records import Clip
 from codecstudy.errors import AudioReadError, CodecStudyError
 from codecstudy.evaluate.delay import CALIBRATION, OFF, CodecDelay, calibrate_delay, calibration_subset
-from codecstudy.evaluate.outputs import Records, RunSummary, ScoringMode, base_meta, done_clips, run_evaluation
-from codecstudy.evaluate.pool import Worker, WorkerSetup
+from codecstudy.evaluate.outputs import RunSummary, ScoringMode, base_meta, done_clips, run_evaluation
+from codecstudy.evaluate.pool import Records, Worker, WorkerSetup
 from codecstudy.evaluate.registry import check_available
 from codecstudy.evaluate.settings import EvalSettings, delay_key, fixed_delay
 

@@ -34,7 +34,6 @@ from codecstudy.corpus.records import Clip
 from codecstudy.errors import AudioReadError, CodecStudyError
 from codecstudy.evaluate.delay import CALIBRATION, STRUCTURE, CodecDelay, calibrate_delay, calibration_subset
 from codecstudy.evaluate.outputs import (
-    Records,
     RunSummary,
     ScoringMode,
     base_meta,
@@ -42,7 +41,7 @@ from codecstudy.evaluate.outputs import (
     run_evaluation,
     write_usage,
 )
-from codecstudy.evaluate.pool import Worker, WorkerSetup
+from codecstudy.evaluate.pool import Records, Worker, WorkerSetup
 from codecstudy.evaluate.registry import check_available
 from codecstudy.evaluate.settings import EvalSettings, delay_key, fixed_delay
 
