@@ -23,7 +23,8 @@ from codecstudy import audio
 from codecstudy.codec.registry import load_codec
 from codecstudy.corpus.manifest import load_manifest
 from codecstudy.evaluate.delay import DelaySettings, calibrate_delay, clip_lag
-from codecstudy.evaluate.scorer import EvalSettings, PairScorer
+from codecstudy.evaluate.pair import PairScorer
+from codecstudy.evaluate.settings import EvalSettings
 
 LEGACY_MIN_CORRELATION = 0.1
 

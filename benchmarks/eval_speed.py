@@ -134,7 +134,8 @@ METRICS = ["mcd", "mcd_dtw", "f0_rmse", "f0_corr", "f0_rmse_dtw", "f0_corr_dtw",
 
 def make_scorer(mode: str) -> Any:
     from codecstudy.evaluate.cache import FeatureCache
-    from codecstudy.evaluate.scorer import EvalSettings, PairScorer
+    from codecstudy.evaluate.pair import PairScorer
+    from codecstudy.evaluate.settings import EvalSettings
 
     return PairScorer(EvalSettings(metrics=METRICS, mode=mode, delay_compensation=False), FeatureCache(None))
 

@@ -194,7 +194,10 @@ def _score(metric: str, overrides: dict[str, Any], device: str, ref_dir: Path, d
     """Seconds to score the pairs once the model is loaded (a warm-up pair loads it), and the values per clip."""
     import soundfile as sf
 
-    from codecstudy.evaluate.scorer import EvalSettings, PairScorer, evaluate_pairs, metrics_meta, read_results
+    from codecstudy.evaluate.outputs import metrics_meta, read_results
+    from codecstudy.evaluate.pair import PairScorer
+    from codecstudy.evaluate.pairs import evaluate_pairs
+    from codecstudy.evaluate.settings import EvalSettings
 
     settings = EvalSettings(metrics=[metric], overrides=overrides, device=device, workers=1, ref_cache=None)
     metrics_meta(settings)  # hashes the weights once (memoised), so the timing below is the scoring's

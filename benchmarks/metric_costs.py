@@ -66,7 +66,8 @@ def main() -> None:
     import torch
 
     from codecstudy.evaluate.cache import FeatureCache
-    from codecstudy.evaluate.scorer import EvalSettings, PairScorer
+    from codecstudy.evaluate.pair import PairScorer
+    from codecstudy.evaluate.settings import EvalSettings
 
     torch.set_num_threads(1)
     ref, est = pair(args.seconds)

@@ -53,7 +53,7 @@ def test_evaluate_a_classic_codec_from_the_command_line(tmp_path: Path, capsys, 
             "--mode", "fast", "--workers", "1", "--no-ref-cache", "--quiet"]
     assert main(args) == 0
     assert "1 clips scored" in capsys.readouterr().out
-    from codecstudy.evaluate.scorer import read_results
+    from codecstudy.evaluate.outputs import read_results
 
     (record,) = read_results(out / "6kbps")
     assert record["condition"] == "opus-6kbps" and record["measured_bitrate_bps"] > 5000

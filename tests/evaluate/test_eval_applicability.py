@@ -8,8 +8,9 @@ from helpers.evalsignals import RATE, speech, with_noise
 
 from codecstudy.errors import CodecStudyError
 from codecstudy.evaluate import applicability as ap
+from codecstudy.evaluate.pair import PairScorer
 from codecstudy.evaluate.registry import METRICS
-from codecstudy.evaluate.scorer import EvalSettings, PairScorer
+from codecstudy.evaluate.settings import EvalSettings
 
 SPEECH_ONLY = ["pesq", "stoi", "dnsmos", "utmos", "speech_bert", "wer", "spk_sim", "f0_corr", "f0_rmse",
                "visqol_speech"]

@@ -16,9 +16,12 @@ from helpers.evalsignals import RATE, speech, with_noise
 
 from codecstudy.errors import CodecStudyError
 from codecstudy.evaluate.metrics.base import MetricError
-from codecstudy.evaluate.metrics.models import torch_device
+from codecstudy.evaluate.metrics.runtime import torch_device
+from codecstudy.evaluate.outputs import read_results
+from codecstudy.evaluate.pair import PairScorer
+from codecstudy.evaluate.pairs import evaluate_pairs
 from codecstudy.evaluate.registry import METRICS
-from codecstudy.evaluate.scorer import EvalSettings, PairScorer, evaluate_pairs, read_results
+from codecstudy.evaluate.settings import EvalSettings
 
 
 def _gpus(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
@@ -55,7 +58,7 @@ def test_only_the_torch_model_metrics_take_the_device() -> None:
 def test_the_scorer_hands_its_device_to_model_metrics_only(monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
 
-    from codecstudy.evaluate import scorer
+    from codecstudy.evaluate import settings as eval_settings
 
     seen: dict[str, object] = {}
 
@@ -68,7 +71,7 @@ def test_the_scorer_hands_its_device_to_model_metrics_only(monkeypatch: pytest.M
     specs = [replace(METRICS["si_snr"], func=fake("si_snr"), outputs={"si_snr": "higher"}),
              replace(METRICS["utmos"], func=fake("utmos"), outputs={"utmos": "higher"}, defaults={})]
     monkeypatch.setattr(EvalSettings, "specs", lambda self: specs)
-    monkeypatch.setattr(scorer, "torch_device", lambda name: "cuda:3" if name == "cuda" else "cpu")
+    monkeypatch.setattr(eval_settings, "torch_device", lambda name: "cuda:3" if name == "cuda" else "cpu")
     x = speech()
     PairScorer(EvalSettings(metrics=["si_snr", "utmos"], device="cuda")).score("c", x, with_noise(x, 20), RATE)
     assert seen == {"si_snr": "absent", "utmos": "cuda:3"}

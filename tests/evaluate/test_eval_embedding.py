@@ -102,7 +102,9 @@ def test_pairs_run_writes_embeddings_and_fad_json(tmp_path: Path) -> None:
     from codecstudy import audio
     from codecstudy.corpus.manifest import save_manifest
     from codecstudy.corpus.records import Clip
-    from codecstudy.evaluate.scorer import EvalSettings, evaluate_pairs, read_results
+    from codecstudy.evaluate.outputs import read_results
+    from codecstudy.evaluate.pairs import evaluate_pairs
+    from codecstudy.evaluate.settings import EvalSettings
 
     clips = []
     for i in range(3):
@@ -133,7 +135,8 @@ def test_codec_without_codebooks_keeps_embeddings_and_fad_in_its_setting_folder(
     from codecstudy import audio
     from codecstudy.corpus.manifest import save_manifest
     from codecstudy.corpus.records import Clip
-    from codecstudy.evaluate.scorer import EvalSettings, evaluate_codec
+    from codecstudy.evaluate.scorer import evaluate_codec
+    from codecstudy.evaluate.settings import EvalSettings
 
     pytest.importorskip("G722", reason="G722 is in the classic extra")
     clips = []

@@ -15,7 +15,9 @@ from codecstudy.corpus.manifest import save_manifest
 from codecstudy.corpus.records import Clip
 from codecstudy.errors import CodecStudyError
 from codecstudy.evaluate.aggregate import load_results, summarize
-from codecstudy.evaluate.scorer import EvalSettings, evaluate_codec, read_results
+from codecstudy.evaluate.outputs import read_results
+from codecstudy.evaluate.scorer import evaluate_codec
+from codecstudy.evaluate.settings import EvalSettings
 
 TEXTS = ["hello world", "the quick brown fox", "yes"]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers.evalsignals import RATE, speech, with_noise
 
-from codecstudy.evaluate.metrics import models
+from codecstudy.evaluate.metrics import models, utmos
 from codecstudy.evaluate.metrics.base import MetricError
 
 TEXT = "the quick brown fox jumps over the lazy dog"
@@ -97,15 +97,15 @@ def test_utmos_loader_with_random_model(tmp_path) -> None:
     path = tmp_path / "utmos.pt"
     torch.jit.save(torch.jit.script(TinyMOS()), str(path))
     x = speech()
-    a = models.utmos(x, x, RATE, checkpoint=str(path))["utmos"]
+    a = utmos.utmos(x, x, RATE, checkpoint=str(path))["utmos"]
     assert 1.0 <= a <= 5.0
-    assert models.utmos(x, x, 24000, checkpoint=str(path))["utmos"] != a  # resampled to 16 kHz first
-    assert len(models.utmos_info(checkpoint=str(path))["sha256"]) == 64
+    assert utmos.utmos(x, x, 24000, checkpoint=str(path))["utmos"] != a  # resampled to 16 kHz first
+    assert len(utmos.utmos_info(checkpoint=str(path))["sha256"]) == 64
     with pytest.raises(MetricError, match="needs settings"):
-        models.utmos(x, x, RATE)
+        utmos.utmos(x, x, RATE)
     (tmp_path / "bad.pt").write_bytes(b"not a model")
     with pytest.raises(MetricError, match="TorchScript"):
-        models.load_utmos(tmp_path / "bad.pt")
+        utmos.load_utmos(tmp_path / "bad.pt")
 
 
 def test_multilingual_whisper_base_from_wheel_parts(tmp_path, monkeypatch) -> None:

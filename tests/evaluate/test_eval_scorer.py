@@ -20,7 +20,10 @@ from codecstudy.corpus.manifest import save_manifest
 from codecstudy.corpus.records import Clip
 from codecstudy.errors import CodecStudyError
 from codecstudy.evaluate import scorer
-from codecstudy.evaluate.scorer import EvalSettings, evaluate_codec, evaluate_pairs, read_results
+from codecstudy.evaluate.outputs import read_results
+from codecstudy.evaluate.pairs import evaluate_pairs
+from codecstudy.evaluate.scorer import evaluate_codec
+from codecstudy.evaluate.settings import EvalSettings, parse_shard
 
 pytest.importorskip("pyworld", reason="pyworld is in the eval extra")
 
@@ -100,25 +103,25 @@ def test_resume_after_crash_scores_each_clip_once(eval_set: Path, tmp_path: Path
     evaluate_codec("encodec-tiny", eval_set, reference, [2, 8], settings(tmp_path))
 
     out = tmp_path / "crashed"
-    real = scorer._score_clip
+    real = scorer.score_clip
     calls = {"n": 0}
 
-    def crashing(job):
+    def crashing(worker, job):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return real(job)
+        return real(worker, job)
 
-    monkeypatch.setattr(scorer, "_score_clip", crashing)
+    monkeypatch.setattr(scorer, "score_clip", crashing)
     with pytest.raises(KeyboardInterrupt):
         evaluate_codec("encodec-tiny", eval_set, out, [2, 8], settings(tmp_path))
     assert len(read_results(out / "2")) == 2
     # a torn half line, as a kill during a write would leave
     with (out / "2" / "results.jsonl").open("a") as handle:
         handle.write('{"clip": "spk/c2", "n_q": 2, "metr')
-    monkeypatch.setattr(scorer, "_score_clip", real)
+    monkeypatch.setattr(scorer, "score_clip", real)
     seen = []
-    monkeypatch.setattr(scorer, "_score_clip", lambda job: seen.append(job.clip["id"]) or real(job))
+    monkeypatch.setattr(scorer, "score_clip", lambda worker, job: seen.append(job.clip["id"]) or real(worker, job))
     summary = evaluate_codec("encodec-tiny", eval_set, out, [2, 8], settings(tmp_path))
     assert summary.skipped == 2 and sorted(seen) == [f"spk/c{i}" for i in range(2, len(TEXTS))]
     assert comparable(out / "2") == comparable(reference / "2")
@@ -177,10 +180,10 @@ def test_shards_split_the_clips(eval_set: Path, tmp_path: Path, monkeypatch) -> 
     assert sorted(clips) == sorted(f"spk/c{i}" for i in range(len(TEXTS)))
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "3")
-    assert scorer.parse_shard(None) == (1, 3)
-    assert scorer.parse_shard("2/4") == (2, 4)
+    assert parse_shard(None) == (1, 3)
+    assert parse_shard("2/4") == (2, 4)
     with pytest.raises(CodecStudyError):
-        scorer.parse_shard("4/4")
+        parse_shard("4/4")
 
 
 def test_limit_and_decoded_audio(eval_set: Path, tmp_path: Path) -> None:
@@ -393,9 +396,10 @@ class _DelayLine(Codec):
 
 @pytest.mark.parametrize("declared", [240, None], ids=["declared", "calibrated"])
 def test_codec_mode_shifts_every_clip_by_the_codec_delay(eval_set: Path, tmp_path: Path, monkeypatch, declared) -> None:
-    from codecstudy.codec import catalog
+    from codecstudy.evaluate import pool
 
-    monkeypatch.setattr(catalog, "open_codec", lambda source: _DelayLine(240, declared))
+    for module in (scorer, pool):  # the run opens the codec, and so does each worker
+        monkeypatch.setattr(module, "open_codec", lambda source: _DelayLine(240, declared))
     out = tmp_path / "out"
     evaluate_codec("delay-line", eval_set, out, [1, 8], settings(tmp_path, metrics=["si_snr", "stoi"]))
     meta = json.loads((out / "meta.json").read_text())

@@ -10,7 +10,7 @@ from helpers.evalsignals import RATE, speech, with_noise
 
 pytest.importorskip("transformers", reason="transformers is in the eval extra")
 
-from codecstudy.evaluate.metrics import models, utmos  # noqa: E402
+from codecstudy.evaluate.metrics import utmos  # noqa: E402
 from codecstudy.evaluate.metrics.base import MetricError  # noqa: E402
 
 
@@ -27,11 +27,11 @@ def test_published_layout_loads_and_scores(checkpoint: Path, tmp_path: Path) -> 
     from helpers.randommodels import save_random_utmos22
 
     x = speech()
-    a = models.utmos(x, x, RATE, checkpoint=str(checkpoint))["utmos"]
-    b = models.utmos(x, with_noise(x, 0), RATE, checkpoint=str(checkpoint))["utmos"]
+    a = utmos.utmos(x, x, RATE, checkpoint=str(checkpoint))["utmos"]
+    b = utmos.utmos(x, with_noise(x, 0), RATE, checkpoint=str(checkpoint))["utmos"]
     assert np.isfinite(a) and a != b
-    assert models.utmos(x, x, RATE, checkpoint=str(checkpoint))["utmos"] == a  # deterministic
-    info = models.utmos_info(checkpoint=str(checkpoint))
+    assert utmos.utmos(x, x, RATE, checkpoint=str(checkpoint))["utmos"] == a  # deterministic
+    info = utmos.utmos_info(checkpoint=str(checkpoint))
     assert len(info["sha256"]) == 64 and info["checkpoint"] == str(checkpoint)
     # Weight norm stored under the newer parametrization names gives the same network.
     newer = save_random_utmos22(tmp_path / "new.pt", new_weight_norm=True)
@@ -122,4 +122,4 @@ def test_matches_a_direct_functional_forward(checkpoint: Path) -> None:
     with torch.no_grad():
         expected = _direct_utmos(state, wave)
     assert float(utmos.load_utmos22(checkpoint)(wave)) == pytest.approx(float(expected), abs=1e-5)
-    assert len(models.utmos_info(checkpoint=str(checkpoint))["sha256"]) == 64  # results are labelled by hash
+    assert len(utmos.utmos_info(checkpoint=str(checkpoint))["sha256"]) == 64  # results are labelled by hash

@@ -35,8 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import wilcoxon
 
 from codecstudy.errors import CodecStudyError
+from codecstudy.evaluate.registry import METRICS
+from codecstudy.evaluate.registry import directions as declared_directions
 from codecstudy.jsonl import read_jsonl
 
 CORPUS_RATES = {"wer": ("wer_errors", "wer_words"), "cer": ("cer_errors", "cer_chars")}
@@ -72,9 +75,7 @@ def _nq(record: dict[str, Any]) -> str:
 
 def metric_directions(records: list[dict[str, Any]], extra: dict[str, str | None] | None = None) -> dict[str, str]:
     """Scored output keys present in the records with their direction (counts and unknown keys left out)."""
-    from codecstudy.evaluate.registry import directions
-
-    known = {**directions(), **(extra or {})}
+    known = {**declared_directions(), **(extra or {})}
     seen: list[str] = []
     for record in records:
         for key in record.get("metrics") or {}:
@@ -135,8 +136,6 @@ def _skipped(record: dict[str, Any], key: str) -> bool:
     skipped = record.get("skipped")
     if not skipped:
         return False
-    from codecstudy.evaluate.registry import METRICS
-
     return any(name in skipped and key in METRICS[name].outputs for name in skipped if name in METRICS)
 
 
@@ -300,8 +299,6 @@ def _paired_p(diff: np.ndarray, method: str, n_boot: int, seed: int) -> float:
     if diff.size < 2 or np.all(diff == 0):
         return math.nan if diff.size < 2 else 1.0
     if method == "wilcoxon":
-        from scipy.stats import wilcoxon
-
         return float(wilcoxon(diff, zero_method="wilcox").pvalue)
     return sign_flip_p(diff, n_boot, seed)
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from codecstudy.evaluate.delay import clip_lag
-from codecstudy.evaluate.metrics.base import MetricError
+from codecstudy.evaluate.metrics.base import MetricError, require
 
 
 @dataclass(frozen=True)
@@ -131,8 +131,6 @@ def fastdtw_path(a: np.ndarray, b: np.ndarray, radius: int = 1) -> np.ndarray:
     """fastdtw's approximate path (VERSA parity). ``dist=2`` selects fastdtw's built-in Euclidean norm, which
     visits the same cells as VERSA's ``scipy.spatial.distance.euclidean`` callable without a Python call per
     cell (about 7x faster with fastdtw's C extension)."""
-    from codecstudy.evaluate.metrics.base import require
-
     fastdtw = require("fastdtw", "fastdtw")
     _, path = fastdtw.fastdtw(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), radius=radius, dist=2)
     return np.asarray(path, dtype=np.int64)
@@ -147,7 +145,7 @@ def _numba_kernel() -> Any:
     on disk by numba."""
     if not _KERNEL:
         try:
-            import numba
+            import numba  # the eval extra (a librosa dependency); the numpy recursion runs without it
         except ImportError:
             _KERNEL.append(None)
         else:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,15 +20,15 @@ from typing import Any
 
 import numpy as np
 
+from codecstudy.evaluate.metrics.runtime import cache_root
+from codecstudy.files import atomic_write
+
 CACHE_VERSION = 1
 
 
 def default_cache_dir() -> Path:
     """``$CODECSTUDY_CACHE/ref_features``, else ``$XDG_CACHE_HOME/codecstudy/ref_features`` (~/.cache)."""
-    base = os.environ.get("CODECSTUDY_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "codecstudy"
-    )
-    return Path(base) / "ref_features"
+    return cache_root() / "ref_features"
 
 
 def signal_digest(x: np.ndarray) -> str:
@@ -94,8 +93,5 @@ class FeatureCache:
     def _store(self, kind: str, key: str, value: dict[str, np.ndarray]) -> None:
         if self.directory is None:
             return
-        path = self._path(kind, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{key}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
-        np.savez(tmp, **value)
-        os.replace(tmp, path)
+        with atomic_write(self._path(kind, key), "wb") as handle:
+            np.savez(handle, **value)

@@ -11,8 +11,15 @@ import json
 import os
 from pathlib import Path
 
+from codecstudy.codec.catalog import adapter_kind
 from codecstudy.commandline import add_parser
 from codecstudy.errors import CodecStudyError
+from codecstudy.evaluate.aggregate import load_results, write_tables
+from codecstudy.evaluate.applicability import validity_of
+from codecstudy.evaluate.pairs import evaluate_pairs
+from codecstudy.evaluate.registry import METRICS
+from codecstudy.evaluate.scorer import evaluate_codec
+from codecstudy.evaluate.settings import EvalSettings, default_ref_cache, parse_metric_overrides, parse_shard
 
 EVALUATE_HELP = """\
 Two ways to name what is scored:
@@ -48,9 +55,6 @@ Examples:
 
 
 def _metric_lines() -> str:
-    from codecstudy.evaluate.applicability import validity_of
-    from codecstudy.evaluate.registry import METRICS
-
     return "\n".join(
         f"  {name:16s} {spec.description} [{', '.join(spec.outputs)}]\n  {'':16s} valid: {validity_of(spec).describe()}"
         for name, spec in METRICS.items()
@@ -145,15 +149,6 @@ def _parse_nq(text: str) -> list[int]:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from codecstudy.evaluate.scorer import (
-        EvalSettings,
-        default_ref_cache,
-        evaluate_codec,
-        evaluate_pairs,
-        parse_metric_overrides,
-        parse_shard,
-    )
-
     if args.workers < 1:
         raise CodecStudyError("--workers must be at least 1")
     settings = EvalSettings(
@@ -171,8 +166,6 @@ def _evaluate(args: argparse.Namespace) -> int:
         save_audio=args.save_audio,
     )
     if args.codec:
-        from codecstudy.codec.catalog import adapter_kind
-
         if args.set is None:
             raise CodecStudyError("codec mode needs --set MANIFEST (an evaluation set's manifest.jsonl)")
         if adapter_kind(args.codec) is None:
@@ -213,8 +206,6 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _aggregate(args: argparse.Namespace) -> int:
-    from codecstudy.evaluate.aggregate import load_results, write_tables
-
     records = load_results(args.results)
     written = write_tables(records, args.out, n_boot=args.n_boot, test=args.test, alpha=args.alpha)
     print((args.out / "summary.md").read_text(encoding="utf-8"))

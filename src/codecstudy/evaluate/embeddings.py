@@ -1,50 +1,34 @@
-"""Set-level embedding results: each clip's embedding frames on disk, and the set's Fréchet Audio Distance.
+"""Set-level embedding results: each clip's embedding frames on disk, and the Fréchet Audio Distance of a set.
 
 The per-clip metric ``emb_dist`` (``metrics/embedding.py``) returns the reference's and the estimate's frames; the
-scorer hands them here, one ``embeddings/<clip>.npz`` per clip next to ``results.jsonl``. :func:`write_fad` pools the
-frames of every clip that has a result line into ``fad.json`` (rebuilt after each run, so a resumed run counts
-every clip once), with a warning when the set is too small for a stable FAD.
+evaluation stores them with :func:`save_frames`, one file per clip (where: :mod:`codecstudy.evaluate.outputs`), and
+:func:`set_fad` pools the frames of every clip that has a result line into the set's FAD (rebuilt after each run,
+so a resumed run counts every clip once), with a warning when the set is too small for a stable FAD.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from codecstudy.evaluate.metrics.base import MetricError
-from codecstudy.jsonl import write_json_atomic
-
-FOLDER = "embeddings"
-FAD_NAME = "fad.json"
+from codecstudy.evaluate.metrics.embedding import fad
+from codecstudy.files import atomic_write
 
 
-def _file(folder: Path, clip_id: str) -> Path:
-    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in clip_id)[:80]
-    return folder / FOLDER / f"{stem}-{hashlib.sha1(clip_id.encode()).hexdigest()[:10]}.npz"
+def save_frames(path: Path, ref: np.ndarray, est: np.ndarray) -> None:
+    """Store a clip's reference and estimate frames in one ``.npz`` (atomically)."""
+    with atomic_write(path, "wb") as handle:
+        np.savez(handle, ref=np.asarray(ref), est=np.asarray(est))
 
 
-def save_embeddings(folder: Path, clip_id: str, arrays: dict[str, np.ndarray] | None) -> None:
-    """Store a clip's ``_emb_ref``/``_emb_est`` frames (atomically; nothing when the metric did not run)."""
-    if not arrays or "_emb_ref" not in arrays or "_emb_est" not in arrays:
-        return
-    path = _file(Path(folder), clip_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    with tmp.open("wb") as handle:
-        np.savez(handle, ref=np.asarray(arrays["_emb_ref"]), est=np.asarray(arrays["_emb_est"]))
-    os.replace(tmp, path)
-
-
-def load_frames(folder: Path, clips: set[str]) -> tuple[np.ndarray, np.ndarray, int]:
-    """Stacked reference and estimate frames of ``clips`` (those with a saved file), and how many clips that was."""
+def load_frames(paths: Iterable[Path]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Stacked reference and estimate frames of the files in ``paths`` that exist, and how many that was."""
     refs, ests = [], []
-    for clip_id in sorted(clips):
-        path = _file(Path(folder), clip_id)
+    for path in paths:
         if path.is_file():
             with np.load(path) as data:
                 refs.append(data["ref"])
@@ -54,22 +38,13 @@ def load_frames(folder: Path, clips: set[str]) -> tuple[np.ndarray, np.ndarray, 
     return np.concatenate(refs), np.concatenate(ests), len(refs)
 
 
-def write_fad(folder: Path, clips: set[str]) -> dict[str, Any] | None:
-    """``folder/fad.json`` from the frames of ``clips``; None (and no file) when no clip has embeddings."""
-    from codecstudy.evaluate.metrics.embedding import fad
-
-    ref, est, n = load_frames(Path(folder), clips)
+def set_fad(paths: Iterable[Path]) -> dict[str, Any] | None:
+    """The FAD of the pooled frames in ``paths`` with the number of clips (an ``error`` instead of a value when it
+    cannot be computed); None when no file exists."""
+    ref, est, n = load_frames(paths)
     if n == 0:
         return None
     try:
-        result: dict[str, Any] = {**fad(ref, est), "clips": n}
+        return {**fad(ref, est), "clips": n}
     except MetricError as exc:
-        result = {"fad": None, "clips": n, "error": str(exc)}
-    meta = Path(folder) / "meta.json"
-    if not meta.is_file():
-        meta = Path(folder).parent / "meta.json"
-    if meta.is_file():
-        evaluator = json.loads(meta.read_text(encoding="utf-8")).get("metrics", {}).get("emb_dist", {})
-        result["model"] = evaluator.get("evaluator", {})
-    write_json_atomic(Path(folder) / FAD_NAME, result)
-    return result
+        return {"fad": None, "clips": n, "error": str(exc)}

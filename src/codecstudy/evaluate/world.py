@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.signal import firwin, oaconvolve
 
 from codecstudy.evaluate.metrics.base import MetricError, require
 
@@ -85,8 +86,6 @@ class WorldFeatures:
 def lowcut(x: np.ndarray, sample_rate: int, cutoff: float = 70.0) -> np.ndarray:
     """255-tap linear-phase FIR high-pass (ESPnet's ``low_cut_filter``, causal like its ``lfilter``), removing DC
     and rumble that would otherwise dominate c0 of the cepstrum."""
-    from scipy.signal import firwin, oaconvolve
-
     taps = firwin(255, cutoff / (sample_rate // 2), pass_zero=False)
     # lfilter(taps, 1, x) computed as a truncated FFT convolution: same values to ~1e-12, 10x faster.
     return oaconvolve(x, taps)[: x.size]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from codecstudy.evaluate.scorer import read_results  # MERGE: evaluate.outputs
+from codecstudy.evaluate.outputs import read_results
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.spec import Baseline, StudySpec
 from codecstudy.study.validity_tables import fad_row

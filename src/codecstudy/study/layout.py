@@ -12,9 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from codecstudy.evaluate.scorer import DELAY_NAME, META_NAME, RESULTS_PREFIX  # MERGE: evaluate.outputs
-
-USAGE_NAME, FAD_NAME = "usage.json", "fad.json"  # MERGE: evaluate.outputs
+from codecstudy.evaluate.outputs import DELAY_NAME, FAD_NAME, META_NAME, RESULTS_PREFIX, USAGE_NAME, results_files
 
 STUDY_FILE = "study.yaml"
 STAGES_LOG = "stages.jsonl"
@@ -158,7 +156,7 @@ class RunLayout:
 
     def eval_results(self, codec: str, eval_set: str, setting: int | str) -> list[Path]:
         """Every result file of one setting: ``results.jsonl`` or its shards ``results-K-of-N.jsonl``."""
-        return sorted(self.eval_setting_dir(codec, eval_set, setting).glob(f"{RESULTS_PREFIX}*.jsonl"))
+        return results_files(self.eval_setting_dir(codec, eval_set, setting))
 
     def all_eval_results(self, codec: str) -> list[Path]:
         folder = self.eval_root / codec

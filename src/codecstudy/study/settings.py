@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from codecstudy.evaluate.scorer import EvalSettings, default_ref_cache  # MERGE: evaluate.settings
+from codecstudy.evaluate.settings import EvalSettings, default_ref_cache
 from codecstudy.machine import available_cores
 from codecstudy.study.spec import CodecRun, StudySpec
 from codecstudy.train.trainer import resolve_codec_config  # MERGE: codec config

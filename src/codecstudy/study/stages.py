@@ -26,7 +26,7 @@ from codecstudy.corpus.conditions import build_conditions
 from codecstudy.corpus.leakage import format_leakage, leakage_report
 from codecstudy.corpus.manifest import load_manifest
 from codecstudy.errors import ConfigError
-from codecstudy.evaluate.scorer import evaluate_codec  # MERGE: evaluate.scorer
+from codecstudy.evaluate.scorer import evaluate_codec
 from codecstudy.files import write_json_atomic, write_text_atomic
 from codecstudy.jsonl import write_jsonl_atomic
 from codecstudy.machine import available_cores

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codecstudy.evaluate.scorer import done_clips  # MERGE: evaluate.outputs
+from codecstudy.evaluate.outputs import done_clips
 from codecstudy.files import read_json_or_none, sha256_file
 from codecstudy.jsonl import read_jsonl
 from codecstudy.study.layout import RunLayout

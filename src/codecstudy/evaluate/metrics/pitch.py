@@ -35,7 +35,7 @@ import numpy as np
 
 from codecstudy.evaluate.metrics.base import MetricError, NotApplicable, check_pair, finite
 from codecstudy.evaluate.metrics.frames import check_rule
-from codecstudy.evaluate.metrics.spectral import _features, align_frames, reference_active
+from codecstudy.evaluate.metrics.spectral import align_frames, given_or_world_features, reference_active
 from codecstudy.evaluate.world import WorldFeatures
 
 
@@ -62,7 +62,7 @@ def _tracks(
     name: str,
 ) -> tuple[WorldFeatures, WorldFeatures]:
     ref, est = check_pair(ref, est, name, silent_ok=True)
-    return _features(ref, sr, ref_world, settings), _features(est, sr, est_world, settings)
+    return given_or_world_features(ref, sr, ref_world, settings), given_or_world_features(est, sr, est_world, settings)
 
 
 def _frame_count(r: WorldFeatures, e: WorldFeatures, max_mismatch: float) -> int:

@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+import yaml
 
-from codecstudy.evaluate.metrics.base import MetricError, as_signal, finite, require
-from codecstudy.evaluate.metrics.models import _at_16k, _cache_root, _cached, file_sha256, torch_device
+from codecstudy.evaluate.metrics.base import MetricError, as_signal, finite
+from codecstudy.evaluate.metrics.runtime import at_16k, cache_root, cached_model, file_sha256, torch_device
 from codecstudy.evaluate.metrics.wav2vec2 import fairseq_wav2vec2
 
 DEFAULT_MODEL = "default"
@@ -57,10 +59,9 @@ def _first(folder: Path, patterns: tuple[str, ...]) -> Path | None:
 
 def _download_release() -> Path:
     """The v0.1.0 release files in the cache (downloaded once, where a network is reachable)."""
-    folder = _cache_root() / "models" / "sheet-v0.1.0"
+    folder = cache_root() / "models" / "sheet-v0.1.0"
     if all((folder / name).is_file() for name in RELEASE_FILES):
         return folder
-    torch = require("torch", "torch")
     folder.mkdir(parents=True, exist_ok=True)
     for name in RELEASE_FILES:
         if (folder / name).is_file():
@@ -91,8 +92,6 @@ def model_files(model: str | Path) -> tuple[Path, Path]:
 
 
 def _read_config(path: Path) -> dict[str, Any]:
-    import yaml
-
     try:
         config = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -119,8 +118,6 @@ class SheetSSLMOS:
     """SHEET's SSL-MOS from a config and a state dict; ``__call__`` maps one ``[T]`` 16 kHz signal to its MOS."""
 
     def __init__(self, config: dict[str, Any], state: dict[str, Any], source: str = "checkpoint") -> None:
-        import torch
-
         params = config.get("model_params") or {}
         anchor = next((k for k in state if k.startswith("ssl_model.") and k.endswith("post_extract_proj.weight")),
                       None)
@@ -159,8 +156,6 @@ class SheetSSLMOS:
         return self
 
     def __call__(self, wave: np.ndarray) -> float:
-        import torch
-
         x = np.asarray(wave, dtype=np.float32)
         if x.size < MIN_SAMPLES:
             pad = (MIN_SAMPLES - x.size) // 2
@@ -181,7 +176,6 @@ class SheetSSLMOS:
 def load_sheet(model: str | Path) -> SheetSSLMOS:
     """The SSL-MOS model named by ``model`` (folder, checkpoint file or hub name); one line naming the path and what
     was expected when it is not one."""
-    torch = require("torch", "torch")
     config_path, checkpoint = model_files(model)
     config = _read_config(config_path)
     try:
@@ -206,8 +200,8 @@ def sheet_ssqa(
     """Predicted MOS of the estimate (non-intrusive, 1-5, higher is better)."""
     est = as_signal(est, "estimate", min_samples=int(0.02 * sr))
     where = torch_device(device)
-    predictor = _cached(("sheet", str(model), where), lambda: load_sheet(model).to(where))
-    return {"sheet_ssqa": finite(predictor(_at_16k(est, sr)), "SHEET-SSQA")}
+    predictor = cached_model(("sheet", str(model), where), lambda: load_sheet(model).to(where))
+    return {"sheet_ssqa": finite(predictor(at_16k(est, sr)), "SHEET-SSQA")}
 
 
 def sheet_info(model: str = DEFAULT_MODEL, **_: Any) -> dict[str, Any]:

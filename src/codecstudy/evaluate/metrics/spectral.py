@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from codecstudy.codec.spectral import mel_spectrogram, stft
 from codecstudy.evaluate.align import dtw_path, fastdtw_path
 from codecstudy.evaluate.metrics.base import MetricError, NotApplicable, check_pair, finite, is_silent, require_sound
 from codecstudy.evaluate.metrics.frames import active_mask, band_power_db, check_rule, digital_silence_frames
@@ -42,7 +43,10 @@ def world_settings(settings: dict[str, Any]) -> WorldSettings:
     return WorldSettings(**{k: v for k, v in settings.items() if k in fields})
 
 
-def _features(x: np.ndarray, sr: int, given: WorldFeatures | None, settings: dict[str, Any]) -> WorldFeatures:
+def given_or_world_features(
+    x: np.ndarray, sr: int, given: WorldFeatures | None, settings: dict[str, Any]
+) -> WorldFeatures:
+    """``given`` (the scorer's shared analysis of this signal) or a fresh WORLD analysis at the metric's settings."""
     return given if given is not None else world_features(x, sr, world_settings(settings))
 
 
@@ -85,8 +89,8 @@ def mcd(
     (``frames="parity"``), or over the reference's sounding frames only (``frames="robust"``)."""
     check_rule(frames)
     ref, est = check_pair(ref, est, "mcd", silent_ok=True)
-    r = _features(ref, sr, ref_world, settings)
-    e = _features(est, sr, est_world, settings)
+    r = given_or_world_features(ref, sr, ref_world, settings)
+    e = given_or_world_features(est, sr, est_world, settings)
     n = min(len(r.mcep), len(e.mcep))
     mismatch = (len(r.mcep) + len(e.mcep) - 2 * n) / (len(r.mcep) + len(e.mcep))
     if mismatch >= float(settings.get("max_mismatch", 0.1)):
@@ -123,8 +127,8 @@ def mcd_dtw(
     """
     check_rule(frames)
     ref, est = check_pair(ref, est, "mcd_dtw", silent_ok=True)
-    r = _features(ref, sr, ref_world, settings)
-    e = _features(est, sr, est_world, settings)
+    r = given_or_world_features(ref, sr, ref_world, settings)
+    e = given_or_world_features(est, sr, est_world, settings)
     out: dict[str, float] = {}
     if frames == "parity":
         r_frames = r.mcep[r.npow > power_threshold]
@@ -175,8 +179,6 @@ def mel_distance(
     averages over the STFT frames where the reference sounds (a silent reference frame sits at the floor, so its
     distance measures the floor against the codec's noise) and adds ``mel_distance_frames_dropped``.
     """
-    from codecstudy.codec.spectral import mel_spectrogram
-
     check_rule(frames)
     ref, est = check_pair(ref, est, "mel_distance", min_samples=2, silent_ok=True)
     n = min(ref.size, est.size)
@@ -215,8 +217,6 @@ def mrstft_distance(
 
     ``eps`` floors the squared magnitude before the square root, as auraloss does.
     """
-    from codecstudy.codec.spectral import stft
-
     ref, est = check_pair(ref, est, "mrstft_distance", min_samples=2, silent_ok=True)
     require_sound(ref, "reference", "spectral convergence")
     n = min(ref.size, est.size)

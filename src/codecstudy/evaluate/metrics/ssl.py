@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from codecstudy.evaluate.metrics.base import MetricError, as_signal, finite, package_version, require, require_sound
-from codecstudy.evaluate.metrics.models import MODEL_RATE, _at_16k, _cached, file_sha256, torch_device
+from codecstudy.evaluate.metrics.runtime import MODEL_RATE, at_16k, cached_model, file_sha256, torch_device
 
 DEFAULT_MODEL = "microsoft/wavlm-large"
 DEFAULT_LAYER = 14
@@ -77,7 +78,7 @@ def weights_sha256(source: str | Path) -> str | None:
         files += sorted(p for p in path.glob("model-*.safetensors"))
     else:
         try:
-            from huggingface_hub import try_to_load_from_cache
+            from huggingface_hub import try_to_load_from_cache  # comes with transformers (eval extra)
 
             for name in WEIGHT_FILES:
                 hit = try_to_load_from_cache(str(source), name)
@@ -97,14 +98,12 @@ def weights_sha256(source: str | Path) -> str | None:
 
 
 def _model(source: str, device: str = "cpu") -> Any:
-    return _cached(("wavlm", str(source), device), lambda: load_wavlm(source).to(device))
+    return cached_model(("wavlm", str(source), device), lambda: load_wavlm(source).to(device))
 
 
 def layer_features(model: Any, x: np.ndarray, layer: int) -> Any:
     """``[frames, dim]`` hidden states of ``layer`` for one 16 kHz signal (no input normalisation, as in
     DiscreteSpeechMetrics)."""
-    import torch
-
     n_layers = int(model.config.num_hidden_layers)
     if not 0 <= layer <= n_layers:
         raise MetricError(f"layer {layer} out of range: the model has hidden states 0..{n_layers}")
@@ -116,8 +115,6 @@ def layer_features(model: Any, x: np.ndarray, layer: int) -> Any:
 
 def bert_score(gen: Any, ref: Any) -> tuple[float, float, float]:
     """(precision, recall, F1) of greedy cosine matching between ``gen`` ``[Tg, D]`` and ``ref`` ``[Tr, D]``."""
-    import torch
-
     g = torch.nn.functional.normalize(gen.double(), dim=1)
     r = torch.nn.functional.normalize(ref.double(), dim=1)
     sim = g @ r.T
@@ -142,8 +139,8 @@ def speech_bert_score(
     est = as_signal(est, "estimate", min_samples=int(MIN_SECONDS * sr))
     require_sound(ref, "reference", "SpeechBERTScore")
     wavlm = _model(model, torch_device(device))
-    r = layer_features(wavlm, _at_16k(ref, sr), layer)
-    e = layer_features(wavlm, _at_16k(est, sr), layer)
+    r = layer_features(wavlm, at_16k(ref, sr), layer)
+    e = layer_features(wavlm, at_16k(est, sr), layer)
     precision, recall, f1 = bert_score(e, r)
     return {
         "speech_bert": finite(precision, "SpeechBERTScore precision"),

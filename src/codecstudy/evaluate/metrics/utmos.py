@@ -1,4 +1,8 @@
-"""UTMOS22 strong learner (Saeki et al. 2022, the paper's UTMOS) from its published state dict.
+"""UTMOS: the metric, and the UTMOS22 strong learner (Saeki et al. 2022, the paper's UTMOS) from its published
+state dict.
+
+No wheel ships UTMOS weights: ``utmos.checkpoint=FILE`` takes the published state dict (below) or a TorchScript
+export (:func:`load_utmos`, a module mapping ``[B, T]`` 16 kHz audio to ``[B]`` scores).
 
 The published inference checkpoint is SpeechMOS's ``utmos22_strong_step7459_v1.pt`` (torch.hub
 ``tarepan/SpeechMOS:v1.0.0``, ``utmos22_strong``; what VERSA's ``pseudo_mos`` loads), a plain state dict converted
@@ -13,16 +17,21 @@ from sarulab-speech/UTMOS22's strong learner. Its architecture:
 
 Input: 16 kHz mono. The layer sizes are read from the checkpoint's shapes, so a small random checkpoint of the same
 layout (the tests) loads the same way. A file that is not such a state dict is a one-line error naming the path
-and what was expected. A TorchScript export (``torch.jit.save``) is still accepted (``models.load_utmos``).
+and what was expected. A TorchScript export (``torch.jit.save``) is still accepted (:func:`load_utmos`).
 """
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
-from codecstudy.evaluate.metrics.base import MetricError
+import numpy as np
+import torch
+
+from codecstudy.evaluate.metrics.base import MetricError, as_signal, finite
+from codecstudy.evaluate.metrics.runtime import at_16k, cached_model, file_sha256, torch_device
 from codecstudy.evaluate.metrics.wav2vec2 import fairseq_wav2vec2
 
 EXPECTED = (
@@ -37,8 +46,6 @@ class UTMOS22Strong:
     """Builds the network from a state dict's shapes; ``__call__`` maps ``[B, T]`` 16 kHz audio to ``[B]`` MOS."""
 
     def __init__(self, state: dict[str, Any], source: str = "checkpoint") -> None:
-        import torch
-
         ssl = {k[len("wav2vec2."):]: v for k, v in state.items() if k.startswith("wav2vec2.")}
         self.ssl = fairseq_wav2vec2(ssl, source, EXPECTED)
         hidden = self.ssl.config.hidden_size
@@ -66,8 +73,6 @@ class UTMOS22Strong:
         return self
 
     def __call__(self, wave: Any) -> Any:
-        import torch
-
         with torch.inference_mode():
             frames = self.ssl(wave.to(self.domain.device)).last_hidden_state
             batch, n, _ = frames.shape
@@ -79,16 +84,12 @@ class UTMOS22Strong:
 def load_utmos22(path: str | Path) -> Any:
     """The model in ``path``: a UTMOS22 strong state dict, else a TorchScript export; otherwise one line naming the
     path and what was expected."""
-    import torch
-
     path = Path(path)
     if not path.is_file():
         raise MetricError(f"{path}: no such file; expected {EXPECTED}")
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             if any(name.endswith("constants.pkl") or "/code/" in name for name in archive.namelist()):
-                from codecstudy.evaluate.metrics.models import load_utmos
-
                 return load_utmos(path)
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
@@ -107,3 +108,43 @@ def load_utmos22(path: str | Path) -> Any:
         raise
     except Exception as exc:
         raise MetricError(f"{path}: cannot build UTMOS22 strong ({type(exc).__name__}: {exc}); expected {EXPECTED}")
+
+
+def load_utmos(checkpoint: str | Path) -> Any:
+    """A TorchScript UTMOS model (``[B, T]`` 16 kHz -> ``[B]`` MOS), loaded on CPU in eval mode.
+
+    UTMOS22 weights live on model hubs only; export them once where the hub is reachable, e.g.
+    ``torch.jit.save(torch.jit.trace(model, torch.zeros(1, 16000)), "utmos.pt")``, and pass the file here.
+    """
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise MetricError(f"UTMOS checkpoint not found: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.13 steers users to torch.export
+            model = torch.jit.load(str(path), map_location="cpu")
+    except Exception as exc:
+        raise MetricError(f"{path}: not a TorchScript UTMOS export ({type(exc).__name__}: {exc})") from None
+    return model.eval()
+
+
+def utmos(
+    ref: np.ndarray, est: np.ndarray, sr: int, *, checkpoint: str | None = None, device: str = "cpu", **_: Any
+) -> dict[str, float]:
+    """Predicted MOS of the estimate (non-intrusive, higher is better) from a UTMOS22 state dict or TorchScript."""
+    if not checkpoint:
+        raise MetricError(f"utmos needs settings utmos.checkpoint=PATH ({PUBLISHED}, or a TorchScript export)")
+    est = as_signal(est, "estimate", min_samples=int(0.1 * sr))
+    where = torch_device(device)
+    model = cached_model(("utmos", str(checkpoint), where), lambda: load_utmos22(checkpoint).to(where))
+    with torch.inference_mode():
+        score = model(torch.from_numpy(at_16k(est, sr)).float()[None].to(where))
+    return {"utmos": finite(torch.as_tensor(score).float().mean().item(), "UTMOS")}
+
+
+def utmos_info(checkpoint: str | None = None, **_: Any) -> dict[str, Any]:
+    return {
+        "format": "UTMOS22 strong state dict (SpeechMOS layout) or TorchScript",
+        "checkpoint": checkpoint,
+        "sha256": file_sha256(checkpoint) if checkpoint else None,
+    }

@@ -61,7 +61,7 @@ def _count(keys: Any, pattern: str) -> int:
 def fairseq_wav2vec2(ssl: dict[str, Any], source: str, expected: str) -> Any:
     """transformers ``Wav2Vec2Model`` (eval mode, no dropout) holding the weights of ``ssl``, a fairseq-layout
     state dict without prefix. A layout that does not fit is a one-line :class:`MetricError` naming ``source``."""
-    from transformers import Wav2Vec2Config, Wav2Vec2Model
+    from transformers import Wav2Vec2Config, Wav2Vec2Model  # the eval extra; imported only when a model loads
 
     try:
         hidden, conv_dim = (int(s) for s in ssl["post_extract_proj.weight"].shape)
