@@ -9,7 +9,7 @@ import pytest
 from helpers.evalsignals import RATE, delayed, speech
 
 from codecstudy.evaluate import align
-from codecstudy.evaluate.metrics.base import MetricError
+from codecstudy.evaluate.base import MetricError
 
 
 @pytest.mark.parametrize("delay", [0, 1, 37, 320, -25])

@@ -98,7 +98,7 @@ def test_short_clips_are_not_applicable_by_declared_duration() -> None:
 @pytest.mark.parametrize("name", ["pesq", "stoi", "visqol_audio", "visqol_speech"])
 def test_declared_minimum_is_the_librarys(name: str) -> None:
     """At the declared minimum the library scores active speech; 10 ms shorter it does not (NotApplicable)."""
-    from codecstudy.evaluate.metrics.base import MetricError, NotApplicable
+    from codecstudy.evaluate.base import MetricError, NotApplicable
 
     spec = METRICS[name]
     for package in spec.packages[:1]:

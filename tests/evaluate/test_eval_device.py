@@ -15,7 +15,7 @@ import soundfile as sf
 from helpers.evalsignals import RATE, speech, with_noise
 
 from codecstudy.errors import CodecStudyError
-from codecstudy.evaluate.metrics.base import MetricError
+from codecstudy.evaluate.base import MetricError
 from codecstudy.evaluate.metrics.runtime import torch_device
 from codecstudy.evaluate.outputs import read_results
 from codecstudy.evaluate.pair import PairScorer

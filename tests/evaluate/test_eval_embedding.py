@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from helpers.evalsignals import with_noise
 
+from codecstudy.evaluate.base import MetricError
 from codecstudy.evaluate.metrics import embedding
-from codecstudy.evaluate.metrics.base import MetricError
 
 RATE = 24000
 needs_birdnet = pytest.mark.skipif(

@@ -9,8 +9,8 @@ import pytest
 from helpers.evalsignals import RATE, lowpass, padded, speech, voiced_tone, with_noise
 
 from codecstudy.evaluate import world
+from codecstudy.evaluate.base import MetricError, NotApplicable
 from codecstudy.evaluate.metrics import frames, pitch, spectral
-from codecstudy.evaluate.metrics.base import MetricError, NotApplicable
 
 pytest.importorskip("pyworld", reason="pyworld is in the eval extra")
 pytest.importorskip("pysptk", reason="pysptk is in the eval extra")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from helpers.evalsignals import RATE, degraded_pairs, speech
 
+from codecstudy.evaluate.base import MetricError
 from codecstudy.evaluate.metrics import intrusive
-from codecstudy.evaluate.metrics.base import MetricError
 
 pesq_lib = pytest.importorskip("pesq", reason="pesq is in the eval extra")
 pystoi = pytest.importorskip("pystoi", reason="pystoi is in the eval extra")

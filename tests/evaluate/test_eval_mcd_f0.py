@@ -8,8 +8,8 @@ import pytest
 from helpers.evalsignals import RATE, degraded_pairs, speech
 
 from codecstudy.evaluate import world
+from codecstudy.evaluate.base import MetricError
 from codecstudy.evaluate.metrics import pitch, spectral
-from codecstudy.evaluate.metrics.base import MetricError
 
 pw = pytest.importorskip("pyworld", reason="pyworld is in the eval extra")
 pysptk = pytest.importorskip("pysptk", reason="pysptk is in the eval extra")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from helpers.evalsignals import RATE, speech, with_noise
 
+from codecstudy.evaluate.base import MetricError
 from codecstudy.evaluate.metrics import models, utmos
-from codecstudy.evaluate.metrics.base import MetricError
 
 TEXT = "the quick brown fox jumps over the lazy dog"
 

@@ -327,7 +327,7 @@ def _has(module: str) -> bool:
 def test_missing_library_names_the_extra(monkeypatch) -> None:
     import importlib.util
 
-    from codecstudy.evaluate.metrics.base import MissingDependency
+    from codecstudy.evaluate.base import MissingDependency
     from codecstudy.evaluate.registry import check_available, resolve_metrics
 
     real = importlib.util.find_spec

@@ -10,8 +10,8 @@ from helpers.evalsignals import RATE, speech, with_noise
 
 pytest.importorskip("transformers", reason="transformers is in the eval extra")
 
+from codecstudy.evaluate.base import MetricError  # noqa: E402
 from codecstudy.evaluate.metrics import utmos  # noqa: E402
-from codecstudy.evaluate.metrics.base import MetricError  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from codecstudy.evaluate.base import MetricError, require
 from codecstudy.evaluate.delay import clip_lag
-from codecstudy.evaluate.metrics.base import MetricError, require
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from codecstudy.evaluate.metrics.base import MetricError
+from codecstudy.evaluate.base import MetricError
 from codecstudy.evaluate.metrics.embedding import fad
 from codecstudy.files import atomic_write
 

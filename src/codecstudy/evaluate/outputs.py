@@ -35,9 +35,9 @@ import torch
 
 from codecstudy import audio
 from codecstudy.errors import CodecStudyError
+from codecstudy.evaluate.base import MetricError, package_version
 from codecstudy.evaluate.delay import CodecDelay, lag_agreement
 from codecstudy.evaluate.embeddings import save_frames, set_fad
-from codecstudy.evaluate.metrics.base import MetricError, package_version
 from codecstudy.evaluate.metrics.usage import code_counts, usage_summary
 from codecstudy.evaluate.pool import Records, Worker, WorkerSetup, run_jobs
 from codecstudy.evaluate.settings import EvalSettings

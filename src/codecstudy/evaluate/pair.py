@@ -13,9 +13,9 @@ import numpy as np
 
 from codecstudy.evaluate.align import Alignment, align_pair
 from codecstudy.evaluate.applicability import skip_reason
+from codecstudy.evaluate.base import MetricError
 from codecstudy.evaluate.cache import FeatureCache, feature_key, signal_digest
 from codecstudy.evaluate.metrics import embedding, models
-from codecstudy.evaluate.metrics.base import MetricError
 from codecstudy.evaluate.metrics.runtime import full_float32
 from codecstudy.evaluate.metrics.spectral import world_settings
 from codecstudy.evaluate.registry import MetricSpec, run_metric

@@ -26,8 +26,8 @@ import numpy as np
 
 from codecstudy.errors import CodecStudyError
 from codecstudy.evaluate.applicability import ALL_DOMAINS, ENGLISH, SPEECH
+from codecstudy.evaluate.base import MetricError, MissingDependency, package_version
 from codecstudy.evaluate.metrics import embedding, intrusive, models, pitch, sheet, spectral, ssl, utmos
-from codecstudy.evaluate.metrics.base import MetricError, MissingDependency, package_version
 
 HIGHER, LOWER = "higher", "lower"
 # Shortest clips the libraries score (measured on growing crops of active eSpeak speech at 16 kHz, 1-5 sample

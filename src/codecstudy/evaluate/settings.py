@@ -18,9 +18,9 @@ import yaml
 from codecstudy.errors import CodecStudyError
 from codecstudy.evaluate.applicability import Validity, validity_of
 from codecstudy.evaluate.applicability import parse_overrides as parse_validity
+from codecstudy.evaluate.base import MetricError
 from codecstudy.evaluate.cache import default_cache_dir
 from codecstudy.evaluate.delay import GIVEN, OFF, RULE, CodecDelay, DelaySettings
-from codecstudy.evaluate.metrics.base import MetricError
 from codecstudy.evaluate.metrics.runtime import torch_device
 from codecstudy.evaluate.registry import METRICS, MetricSpec, resolve_metrics
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import firwin, oaconvolve
 
-from codecstudy.evaluate.metrics.base import MetricError, require
+from codecstudy.evaluate.base import MetricError, require
 
 F0_METHODS = ("harvest", "dio")
 # VERSA's mcd_f0 defaults (egs/speech.yaml): the settings the paper's numbers were computed with.

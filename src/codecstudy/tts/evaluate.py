@@ -60,8 +60,8 @@ def score(
     with_speaker: bool = True,
 ) -> dict[str, Any]:
     """Metric values of one estimate; failures go to ``errors`` (metric -> message)."""
+    from codecstudy.evaluate.base import MetricError
     from codecstudy.evaluate.metrics import models
-    from codecstudy.evaluate.metrics.base import MetricError
 
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -81,7 +81,7 @@ def score(
 
 def griffin_lim_from_mel(wave: np.ndarray, sr: int, hop: int, n_mels: int = 80, iterations: int = 32) -> np.ndarray:
     """Ground-truth log-mel -> Griffin-Lim waveform (librosa); a continuous-feature reference without a vocoder."""
-    from codecstudy.evaluate.metrics.base import require
+    from codecstudy.evaluate.base import require
 
     librosa = require("librosa", "librosa")
     n_fft = 4 * hop

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from codecstudy import audio
-from codecstudy.evaluate.metrics.base import MetricError, as_signal, finite, package_version, require, require_sound
+from codecstudy.evaluate.base import MetricError, as_signal, finite, package_version, require, require_sound
 from codecstudy.evaluate.metrics.runtime import cached_model, file_sha256
 from codecstudy.evaluate.metrics.ssl import checked_source, weights_sha256
 

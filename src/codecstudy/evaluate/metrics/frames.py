@@ -43,7 +43,7 @@ import math
 
 import numpy as np
 
-from codecstudy.evaluate.metrics.base import SILENCE_PEAK, MetricError
+from codecstudy.evaluate.base import SILENCE_PEAK, MetricError
 
 FRAME_RULES = ("parity", "robust")
 BELOW_ACTIVE_DB = 60.0

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from codecstudy import audio
-from codecstudy.evaluate.metrics.base import (
+from codecstudy.evaluate.base import (
     MetricError,
     NotApplicable,
     check_pair,

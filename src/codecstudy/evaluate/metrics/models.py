@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from codecstudy.evaluate.metrics.base import (
+from codecstudy.evaluate.base import (
     MetricError,
     as_signal,
     finite,

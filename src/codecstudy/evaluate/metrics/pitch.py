@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from codecstudy.evaluate.metrics.base import MetricError, NotApplicable, check_pair, finite
+from codecstudy.evaluate.base import MetricError, NotApplicable, check_pair, finite
 from codecstudy.evaluate.metrics.frames import check_rule
 from codecstudy.evaluate.metrics.spectral import align_frames, given_or_world_features, reference_active
 from codecstudy.evaluate.world import WorldFeatures

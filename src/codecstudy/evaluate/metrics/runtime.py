@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from codecstudy import audio
-from codecstudy.evaluate.metrics.base import MetricError
+from codecstudy.evaluate.base import MetricError
 from codecstudy.files import sha256_file
 
 MODEL_RATE = 16000

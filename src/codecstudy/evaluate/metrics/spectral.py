@@ -29,7 +29,7 @@ import torch
 
 from codecstudy.codec.spectral import mel_spectrogram, stft
 from codecstudy.evaluate.align import dtw_path, fastdtw_path
-from codecstudy.evaluate.metrics.base import MetricError, NotApplicable, check_pair, finite, is_silent, require_sound
+from codecstudy.evaluate.base import MetricError, NotApplicable, check_pair, finite, is_silent, require_sound
 from codecstudy.evaluate.metrics.frames import active_mask, band_power_db, check_rule, digital_silence_frames
 from codecstudy.evaluate.world import WorldFeatures, WorldSettings, world_features
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from codecstudy.evaluate.metrics.base import MetricError, as_signal, finite, package_version, require, require_sound
+from codecstudy.evaluate.base import MetricError, as_signal, finite, package_version, require, require_sound
 from codecstudy.evaluate.metrics.runtime import MODEL_RATE, at_16k, cached_model, file_sha256, torch_device
 
 DEFAULT_MODEL = "microsoft/wavlm-large"

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from codecstudy.evaluate.metrics.base import MetricError, as_signal, finite
+from codecstudy.evaluate.base import MetricError, as_signal, finite
 from codecstudy.evaluate.metrics.runtime import at_16k, cached_model, file_sha256, torch_device
 from codecstudy.evaluate.metrics.wav2vec2 import fairseq_wav2vec2
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from codecstudy.evaluate.metrics.base import MetricError
+from codecstudy.evaluate.base import MetricError
 
 CONV_STRIDES = (5, 2, 2, 2, 2, 2, 2)
 
