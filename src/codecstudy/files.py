@@ -36,28 +36,37 @@ class LockTimeout(CodecStudyError):
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
-    """Write ``path`` as a whole: the handle writes a private temporary file that replaces ``path`` on success.
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A private temporary path beside ``path`` (same suffix, so writers that go by the extension still work) that
+    replaces ``path`` once the block ends without error; a failure removes it and leaves the old file in place.
 
-    The temporary name is unique per process and thread, so concurrent writers never share one; a failure
-    removes it and leaves the old file in place.
+    The temporary name is unique per process and thread, so concurrent writers never share one; the file is
+    fsynced before the rename, so a crash leaves the old file or the new one, never half of one.
     """
-    if mode not in ("w", "wb"):
-        raise ValueError(f"atomic_write mode must be 'w' or 'wb', not {mode!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{os.getpid()}.{threading.get_ident()}.tmp",
-                               dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}.{threading.get_ident()}.", suffix=path.suffix,
+                                dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": ""} if mode == "w" else {})) as handle:
-            yield handle
-            handle.flush()
+        yield tmp
+        with tmp.open("rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """Write ``path`` as a whole through :func:`atomic_path`: text (UTF-8, newlines as given) or bytes."""
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_write mode must be 'w' or 'wb', not {mode!r}")
+    with atomic_path(path) as tmp, tmp.open(mode, **({"encoding": "utf-8", "newline": ""} if mode == "w" else {})) \
+            as handle:
+        yield handle
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from codecstudy.files import atomic_write
 
 
 def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
@@ -58,24 +59,8 @@ def _drop_torn_tail(path: Path) -> None:
 
 
 def write_jsonl_atomic(path: str | Path, records: Iterable[dict[str, Any]]) -> Path:
-    """Write a whole file through a temporary name and rename it, so readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
+    """Write a whole file at once (:func:`codecstudy.files.atomic_write`), so readers never see half a file."""
+    with atomic_write(path, "w") as handle:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    return path
-
-
-def write_json_atomic(path: str | Path, data: Any) -> Path:
-    """Same as :func:`write_jsonl_atomic` for a single JSON document."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return Path(path)

@@ -30,7 +30,8 @@ from codecstudy.corpus.sources import make_source
 from codecstudy.corpus.sources.base import Source
 from codecstudy.corpus.splits import SplitConfig, assign_splits
 from codecstudy.errors import CodecStudyError, ConfigError
-from codecstudy.jsonl import JsonlAppender, read_jsonl, write_json_atomic, write_jsonl_atomic
+from codecstudy.files import write_json_atomic
+from codecstudy.jsonl import JsonlAppender, read_jsonl, write_jsonl_atomic
 from codecstudy.provenance import environment_info
 
 BUILD_DIR = ".build"

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from codecstudy.corpus.records import Clip
 from codecstudy.errors import CodecStudyError
-from codecstudy.jsonl import write_json_atomic, write_jsonl_atomic
+from codecstudy.files import write_json_atomic
+from codecstudy.jsonl import write_jsonl_atomic
 
 NO_LANGUAGE = "none"  # how filters name the language of non-speech clips
 

@@ -11,8 +11,6 @@ runs single-threaded, and the output is written without dither, so the same inpu
 from __future__ import annotations
 
 import importlib
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -21,6 +19,7 @@ import numpy as np
 
 from codecstudy import audio
 from codecstudy.errors import CodecStudyError
+from codecstudy.files import atomic_path
 
 INSTALL_HINT = "pip install --no-deps tinysoundfont==0.3.7"
 SAMPLE_RATE = 44100
@@ -147,15 +146,8 @@ def write_rendered(samples: np.ndarray, sample_rate: int, out: Path, peak_db: fl
     if samples.size == 0 or not np.any(samples):
         raise CodecStudyError(f"{out.name}: the MIDI rendering is silent")
     normalised = audio.normalize_peak(samples, peak_db)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(out) as tmp:
         audio.write(tmp, normalised, sample_rate, subtype="PCM_16")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from codecstudy import __version__
 from codecstudy.errors import CodecStudyError
-from codecstudy.jsonl import write_json_atomic
+from codecstudy.files import write_json_atomic, write_text_atomic
 from codecstudy.listen import loudness
 from codecstudy.listen.anchors import anchors
 from codecstudy.listen.trials import REFERENCE, Trial, trials_hash
@@ -138,11 +138,7 @@ def build_test(
                      "per_trial": {t.id: t.loudness for t in trials}},
         "max_seconds": settings.max_seconds,
     })
-    page = out / PAGE_FILE
-    tmp = page.with_name(page.name + ".tmp")
-    tmp.write_text(render(test, base_css), encoding="utf-8")
-    tmp.replace(page)
-    return page
+    return write_text_atomic(out / PAGE_FILE, render(test, base_css))
 
 
 def page_data(trials: list[Trial], study: dict[str, str], settings: ListenSettings) -> dict[str, Any]:

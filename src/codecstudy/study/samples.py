@@ -11,7 +11,8 @@ import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from codecstudy.jsonl import read_jsonl, write_json_atomic
+from codecstudy.files import write_json_atomic
+from codecstudy.jsonl import read_jsonl
 
 
 @dataclass

@@ -643,7 +643,7 @@ class Trainer:
         return step
 
     def _write_summary(self, result: TrainResult) -> None:
-        from codecstudy.jsonl import write_json_atomic
+        from codecstudy.files import write_json_atomic
         from codecstudy.provenance import environment_info
 
         write_json_atomic(

@@ -32,7 +32,8 @@ import torch
 from codecstudy import audio
 from codecstudy.corpus.manifest import load_manifest
 from codecstudy.corpus.records import Clip
-from codecstudy.jsonl import JsonlAppender, read_jsonl, write_json_atomic
+from codecstudy.files import write_json_atomic
+from codecstudy.jsonl import JsonlAppender, read_jsonl
 from codecstudy.tts.bundle import TTSBundle
 from codecstudy.tts.data import load_wave, speaker_name, usable
 from codecstudy.tts.synthesize import synthesize

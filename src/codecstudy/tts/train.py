@@ -25,7 +25,7 @@ from codecstudy.config import dump_yaml
 from codecstudy.corpus.manifest import load_manifest
 from codecstudy.corpus.records import Clip
 from codecstudy.errors import CodecStudyError
-from codecstudy.jsonl import write_json_atomic
+from codecstudy.files import write_json_atomic
 from codecstudy.tts.bundle import MODEL_FILE, TTSBundle, build_model
 from codecstudy.tts.config import TTSConfig
 from codecstudy.tts.data import (

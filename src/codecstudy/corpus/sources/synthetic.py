@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -28,6 +27,7 @@ from codecstudy.corpus import espeak, procedural
 from codecstudy.corpus.records import SkippedItem, SourceItem
 from codecstudy.corpus.sources.base import Source, SourceOutput
 from codecstudy.errors import CodecStudyError
+from codecstudy.files import atomic_path
 
 #: Bump when a generator changes its output, so that files cached under the old name are not reused.
 GENERATOR_VERSION = 1
@@ -162,13 +162,8 @@ def _content_hash(spec: dict[str, object]) -> str:
 
 def _write_atomic(path: Path, samples: np.ndarray, sample_rate: int) -> None:
     """Write under a temporary name, then rename, so a reader never sees a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
+    with atomic_path(path) as temporary:
         audio.write(temporary, samples, sample_rate, subtype="PCM_16")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 class SyntheticSource(Source):

@@ -6,16 +6,15 @@ Each sound is preceded by a description that states its own licence, so the lice
 
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from codecstudy.corpus.records import SourceItem
 from codecstudy.corpus.sources.embedded.common import Context, Entry, Skip, relative_id
 from codecstudy.corpus.sources.embedded.packages import PackageSpec
+from codecstudy.files import write_bytes_atomic
 
 
 @dataclass(frozen=True)
@@ -80,17 +79,6 @@ def opensfx_license(preamble: bytes, default: str) -> str:
     return default
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def opensfx_entries(context: Context, spec: PackageSpec) -> Iterator[Entry]:
     unpacked = context.unpack(spec.name)
     root = unpacked.root / spec.content_root
@@ -103,7 +91,7 @@ def opensfx_entries(context: Context, spec: PackageSpec) -> Iterator[Entry]:
                 continue
             out = out_dir / cat.stem / f"{index:03d}.wav"
             if not (out.is_file() and out.stat().st_size == len(chunk.data)):
-                _write_atomic(out, chunk.data)
+                write_bytes_atomic(out, chunk.data)
             yield SourceItem(
                 path=str(out), source=f"embedded/{spec.name}", domain="environment",
                 license=opensfx_license(chunk.preamble, spec.license), item_id=relative_id(spec.name, rel),
