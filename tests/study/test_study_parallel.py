@@ -14,7 +14,7 @@ import torch
 
 from codecstudy.jsonl import read_jsonl
 from codecstudy.study.layout import RunLayout
-from codecstudy.study.parallel import Item, Plan, Scheduler, plan
+from codecstudy.study.parallel import BY_ANOTHER, Item, Outcome, Plan, Scheduler, plan
 from codecstudy.study.runner import StudyRunner
 from codecstudy.study.spec import load_study
 
@@ -40,8 +40,8 @@ def _record(log: list[str]):
         log.append(f"begin {item.key}")
         return True
 
-    def finish(item: Item, state: object, detail: str, seconds: float) -> None:
-        log.append(f"end {item.key} {detail}")
+    def finish(item: Item, state: object, outcome: Outcome) -> None:
+        log.append(f"end {item.key} {outcome.detail}")
 
     return begin, finish
 
@@ -57,6 +57,43 @@ def test_sequential_scheduler_keeps_the_study_order_and_the_process_threads(tmp_
     items = [Item("train", "a", partial(_work, "a")), Item("evaluate", "a/x", partial(_work, "ax"), after=("train a",))]
     Scheduler(Plan(1, 4), lambda item: RunLayout(tmp_path).item_lock(item.stage, item.item)).run(items, *_record(log))
     assert log == ["begin train a", "end train a a:None", "begin evaluate a/x", "end evaluate a/x ax:None"]
+
+
+def test_an_item_another_runner_finished_while_this_one_waited_is_not_run(tmp_path: Path) -> None:
+    """Two runners on one folder: the one that waited for the item's lock finds it complete and says so."""
+    import threading
+    from types import SimpleNamespace
+
+    from codecstudy.files import file_lock
+
+    layout = RunLayout(tmp_path)
+    done = tmp_path / "done"
+
+    def state() -> SimpleNamespace:
+        return SimpleNamespace(status="complete" if done.exists() else "missing")
+
+    def work(threads: int | None) -> str:
+        raise AssertionError("the item was run twice")
+
+    item = Item("train", "a", work, state=state)
+    held, release = threading.Event(), threading.Event()
+
+    def other_runner() -> None:
+        with file_lock(layout.item_lock("train", "a")):
+            held.set()
+            release.wait(10)
+            done.write_text("", encoding="utf-8")
+
+    thread = threading.Thread(target=other_runner)
+    thread.start()
+    held.wait(10)
+    outcomes: list[Outcome] = []
+    timer = threading.Timer(0.3, release.set)
+    timer.start()
+    Scheduler(Plan(1, 1), lambda i: layout.item_lock(i.stage, i.item)).run(
+        [item], begin=lambda i, s: s.status != "complete", finish=lambda i, s, o: outcomes.append(o))
+    thread.join()
+    assert outcomes == [Outcome(BY_ANOTHER, 0.0, by_another=True)]
 
 
 def test_parallel_scheduler_runs_items_after_what_they_wait_for(tmp_path: Path) -> None:

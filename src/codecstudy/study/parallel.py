@@ -33,6 +33,7 @@ import torch
 from codecstudy.files import file_lock
 from codecstudy.machine import available_cores
 from codecstudy.study.spec import CodecRun
+from codecstudy.study.state import COMPLETE
 
 AUTO = "auto"
 
@@ -114,20 +115,36 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def run_item(work: Callable[[int | None], str], lock: Path, threads: int) -> tuple[str, float]:
-    """In a worker: the item's work under its lock; returns (detail, seconds)."""
-    began = time.perf_counter()
+@dataclass(frozen=True)
+class Outcome:
+    """What running an item came to: its detail line and seconds, or that another runner had done it meanwhile."""
+
+    detail: str
+    seconds: float
+    by_another: bool = False
+
+
+BY_ANOTHER = "done by another runner"
+
+
+def run_item(work: Callable[[int | None], str], state: Callable[[], Any] | None, lock: Path,
+             threads: int | None) -> Outcome:
+    """The item's work under its lock. The state is read again once the lock is held: an item that another runner
+    completed while this one waited for the lock is not run again, and is reported as such."""
     with file_lock(lock, timeout=None):
+        if state is not None and getattr(state(), "status", None) == COMPLETE:
+            return Outcome(BY_ANOTHER, 0.0, by_another=True)
+        began = time.perf_counter()
         detail = work(threads)
-    return detail, time.perf_counter() - began
+    return Outcome(detail, time.perf_counter() - began)
 
 
 class Scheduler:
     """Runs items in study order as their dependencies finish, ``plan.processes`` at a time.
 
     ``begin(item, state)`` is called in this process when an item is due and returns False when it is complete
-    (nothing to run); ``finish(item, state, detail, seconds)`` when it is done. With one process everything runs
-    here, in order, exactly as a sequential runner would.
+    (nothing to run); ``finish(item, state, outcome)`` when it is done. With one process everything runs here, in
+    order, exactly as a sequential runner would.
     """
 
     def __init__(self, plan: Plan, lock_of: Callable[[Item], Path]) -> None:
@@ -138,16 +155,13 @@ class Scheduler:
         self,
         items: list[Item],
         begin: Callable[[Item, Any], bool],
-        finish: Callable[[Item, Any, str, float], None],
+        finish: Callable[[Item, Any, Outcome], None],
     ) -> None:
         if not self.plan.parallel:
             for item in items:
                 state = item.state() if item.state else None
                 if begin(item, state):
-                    with file_lock(self.lock_of(item), timeout=None):
-                        began = time.perf_counter()
-                        detail = item.work(None)
-                    finish(item, state, detail, time.perf_counter() - began)
+                    finish(item, state, run_item(item.work, item.state, self.lock_of(item), None))
             return
         self._run_pool(items, begin, finish)
 
@@ -155,11 +169,11 @@ class Scheduler:
         self,
         items: list[Item],
         begin: Callable[[Item, Any], bool],
-        finish: Callable[[Item, Any, str, float], None],
+        finish: Callable[[Item, Any, Outcome], None],
     ) -> None:
         done: set[str] = set()
         waiting = list(items)
-        running: dict[Future[tuple[str, float]], tuple[Item, Any]] = {}
+        running: dict[Future[Outcome], tuple[Item, Any]] = {}
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(self.plan.processes, mp_context=context, initializer=_init_worker,
                                  initargs=(self.plan.threads,)) as pool:
@@ -172,7 +186,7 @@ class Scheduler:
                     if not begin(item, state):
                         done.add(item.key)
                         continue
-                    future = pool.submit(run_item, item.work, self.lock_of(item), self.plan.threads)
+                    future = pool.submit(run_item, item.work, item.state, self.lock_of(item), self.plan.threads)
                     running[future] = (item, state)
                 if not running:
                     if waiting and not any(all(a in done for a in i.after) for i in waiting):
@@ -181,8 +195,7 @@ class Scheduler:
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in finished:
                     item, state = running.pop(future)
-                    detail, seconds = future.result()  # an item's error stops the run, as sequentially
-                    finish(item, state, detail, seconds)
+                    finish(item, state, future.result())  # an item's error stops the run, as sequentially
                     done.add(item.key)
 
 

@@ -26,7 +26,7 @@ from codecstudy.study.checks import check_study
 from codecstudy.study.eta import StudyProgress, WorkEstimate, announcement, calibrate
 from codecstudy.study.layout import RunLayout, default_run_dir
 from codecstudy.study.listening import build_listening_test, write_listening_tables
-from codecstudy.study.parallel import Item, Scheduler, plan
+from codecstudy.study.parallel import BY_ANOTHER, Item, Outcome, Scheduler, plan
 from codecstudy.study.report.build import build_report
 from codecstudy.study.schedule import count_items, study_items
 from codecstudy.study.settings import tts_steps
@@ -40,7 +40,8 @@ Echo = Callable[[str], None]
 
 @dataclass
 class StageRecord:
-    """What one run did with one stage item: ``ran`` (was missing), ``resumed`` (was partial) or ``skipped``."""
+    """What one run did with one stage item: ``ran`` (was missing), ``resumed`` (was partial), ``skipped`` (was
+    complete) or ``done by another runner`` (complete once another runner released the item's lock)."""
 
     stage: str
     item: str
@@ -86,6 +87,12 @@ class StudyRunner:
         record = StageRecord(current.stage, current.item, verb, round(seconds, 2), detail)
         self.echo(f"         {label}: {detail} ({record.seconds:.1f} s)")
         return self._record(record)
+
+    def _by_another(self, current: StageState) -> StageRecord:
+        """The item was complete once its lock was free: another runner did it while this one waited."""
+        label = f"{current.stage}" + (f" {current.item}" if current.item else "")
+        self.echo(f"         {label}: {BY_ANOTHER}")
+        return self._record(StageRecord(current.stage, current.item, BY_ANOTHER, 0.0, ""))
 
     def _record(self, record: StageRecord) -> StageRecord:
         self.records.append(record)
@@ -162,8 +169,11 @@ class StudyRunner:
                 progress.item_finished(item)
                 return False
 
-            def finish(item: Item, current: StageState, detail: str, seconds: float) -> None:
-                self._finish(current, detail, seconds)
+            def finish(item: Item, current: StageState, outcome: Outcome) -> None:
+                if outcome.by_another:
+                    self._by_another(current)
+                else:
+                    self._finish(current, outcome.detail, outcome.seconds)
                 progress.item_finished(item)
 
             lock_of = lambda item: self.layout.item_lock(item.stage, item.item)  # noqa: E731
