@@ -11,10 +11,16 @@ from pathlib import Path
 
 from codecstudy.codec.catalog import open_codec
 from codecstudy.codec.espnet import is_hub_name, locate
+from codecstudy.corpus.conditions import select_eval_set
+from codecstudy.corpus.manifest import load_manifest
 from codecstudy.errors import CodecStudyError, ConfigError
+from codecstudy.evaluate.base import MetricError
+from codecstudy.evaluate.metrics.runtime import torch_device
 from codecstudy.evaluate.registry import check_available
+from codecstudy.study.layout import RunLayout
 from codecstudy.study.settings import eval_settings
 from codecstudy.study.spec import StudySpec
+from codecstudy.study.state import COMPLETE, corpus_state
 from codecstudy.train.trainer import resolve_codec_config  # MERGE: codec config
 from codecstudy.tts.config import load_tts_config
 
@@ -135,11 +141,45 @@ def check_baselines(spec: StudySpec) -> list[str]:
     return notes
 
 
-def check_study(spec: StudySpec, only: list[str] | None = None) -> list[str]:
-    """Every check above, in the order a run meets them; returns the plan's notes."""
+def check_device(spec: StudySpec) -> list[str]:
+    """``evaluate.device`` names a device this machine has (a GPU asked for where none is visible fails here, not
+    after training)."""
+    if spec.evaluate.device in (None, "cpu"):
+        return []
+    try:
+        device = torch_device(spec.evaluate.device)
+    except MetricError as exc:
+        raise ConfigError(f"{spec.where}evaluate.device: {exc}") from None
+    return [f"model-based metrics on {device}"]
+
+
+def check_corpus(spec: StudySpec, layout: RunLayout) -> list[str]:
+    """Once the study's corpus is built: every trained condition and every evaluation set selects clips from it
+    (a problem names the study key and the manifest)."""
+    if corpus_state(spec, layout).status != COMPLETE:
+        return []
+    clips = load_manifest(layout.corpus)
+    problems = []
+    for index, condition in enumerate(spec.conditions.conditions):
+        if condition.name not in spec.checkpoints and not condition.select(clips):
+            problems.append(f"conditions[{index}] ({condition.name}): matches no clips of the "
+                            f"{'/'.join(condition.splits)} split of {layout.manifest}")
+    for index, eval_set in enumerate(spec.conditions.eval_sets):
+        if not select_eval_set(clips, eval_set, spec.conditions.seed):
+            problems.append(f"eval_sets[{index}] ({eval_set.name}): matches no clips of {layout.manifest}")
+    if problems:
+        raise ConfigError(spec.where + "; ".join(problems))
+    return [f"corpus {layout.corpus}: every condition and evaluation set selects clips"]
+
+
+def check_study(spec: StudySpec, only: list[str] | None = None, layout: RunLayout | None = None) -> list[str]:
+    """Every check above, in the order a run meets them; returns the plan's notes. With ``layout``, an existing
+    corpus is checked against the conditions and evaluation sets too."""
     notes = check_inputs(spec, only)
+    notes += check_corpus(spec, layout) if layout is not None else []
     notes += check_codecs(spec)
     notes += check_tts(spec)
     notes += check_metrics(spec)
+    notes += check_device(spec)
     notes += check_baselines(spec)
     return notes

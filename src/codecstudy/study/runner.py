@@ -22,7 +22,7 @@ from codecstudy.csvtable import read_csv
 from codecstudy.files import file_lock
 from codecstudy.jsonl import JsonlAppender
 from codecstudy.study import state
-from codecstudy.study.checks import check_study
+from codecstudy.study.checks import check_corpus, check_study
 from codecstudy.study.eta import StudyProgress, WorkEstimate, announcement, calibrate
 from codecstudy.study.layout import RunLayout, default_run_dir
 from codecstudy.study.listening import build_listening_test, write_listening_tables
@@ -102,7 +102,7 @@ class StudyRunner:
 
     # -------------------------------------------------------------------------------------------- the run
     def dry_run(self, only: list[str] | None = None) -> str:
-        notes = check_study(self.spec, only)
+        notes = check_study(self.spec, only, self.layout)
         states = state.study_state(self.spec, self.layout, only)
         if only:
             states = [s for s in states if s.stage not in ("aggregate", "report")]
@@ -114,10 +114,11 @@ class StudyRunner:
 
     def run(self, only: list[str] | None = None) -> list[StageRecord]:
         spec, layout = self.spec, self.layout
-        check_study(spec, only)
+        check_study(spec, only, layout)
         with file_lock(layout.run_lock("corpus"), timeout=None):
             write_study_file(spec, layout)  # under the lock: two runners never interleave its record
             self._stage(state.corpus_state(spec, layout), lambda: corpus_stage(spec, layout, self.progress))
+            check_corpus(spec, layout)  # a condition or set that selects nothing, named before anything is drawn
             self._stage(state.conditions_state(spec, layout), lambda: conditions_stage(spec, layout))
         runs = spec.codec_runs(only)
         self._train_and_evaluate(runs, baselines=not only)

@@ -250,20 +250,32 @@ def report_state(layout: RunLayout) -> StageState:
 
 
 # --------------------------------------------------------------------------------------------- the study
-def _evaluation_states(spec: StudySpec, layout: RunLayout, runs: list[CodecRun], baselines: bool) -> list[StageState]:
+def _unbuilt_set(spec: StudySpec, eval_set: str) -> str:
+    """The plan's detail for an evaluation set still to be (re)built: what the study asks of it."""
+    limit = next((s.max_clips for s in spec.conditions.eval_sets if s.name == eval_set), None)
+    clips = f"at most {limit} clips" if limit else "every matching clip"
+    return f"eval set to be built: {clips} x {len(spec.evaluate.n_q)} n_q"
+
+
+def _evaluation_states(spec: StudySpec, layout: RunLayout, runs: list[CodecRun], baselines: bool,
+                       sets_current: bool) -> list[StageState]:
+    """Each codec x set; ``sets_current`` is False when the eval sets are still to be (re)built, so that the
+    plan shows what the study asks (its ``max_clips``), not what an earlier version of the sets held."""
     identities = {run.name: codec_identity(layout.codec_file(run.name)) for run in runs}
     alignment = eval_settings(spec).alignment()
     states = []
     for eval_set in spec.eval_set_names:
-        ids = eval_clip_ids(layout, eval_set) if layout.eval_manifest(eval_set).is_file() else []
+        built = sets_current and layout.eval_manifest(eval_set).is_file()
+        ids = eval_clip_ids(layout, eval_set) if built else []
         for run in runs:
             if not ids:
-                states.append(StageState("evaluate", f"{run.name}/{eval_set}", MISSING, "eval set not built"))
+                states.append(StageState("evaluate", f"{run.name}/{eval_set}", MISSING, _unbuilt_set(spec, eval_set)))
             else:
                 states.append(eval_state(run.name, eval_set, layout, spec.evaluate.n_q, ids, identities[run.name],
                                          alignment))
     for eval_set in spec.eval_set_names if baselines else ():
-        ids = eval_clip_ids(layout, eval_set) if layout.eval_manifest(eval_set).is_file() else []
+        built = sets_current and layout.eval_manifest(eval_set).is_file()
+        ids = eval_clip_ids(layout, eval_set) if built else []
         states += [baseline_state(b, eval_set, layout, ids, alignment) for b in spec.baseline_runs()]
     return states
 
@@ -274,7 +286,8 @@ def study_state(spec: StudySpec, layout: RunLayout, only: list[str] | None = Non
     runs = spec.codec_runs(only)
     targets = training_targets(runs)
     states += [codec_state(run, layout, targets) for run in runs]
-    states += _evaluation_states(spec, layout, runs, baselines=bool(spec.baseline_runs()) and not only)
+    states += _evaluation_states(spec, layout, runs, baselines=bool(spec.baseline_runs()) and not only,
+                                 sets_current=states[1].status == COMPLETE)
     if spec.tts.enabled:
         steps = tts_steps(spec)
         states += [tts_state(run.name, layout, steps) for run in runs]
