@@ -89,7 +89,7 @@ def test_reference_spectra_without_autograd_learn_the_same_weights(tmp_path, mon
     """The mel and STFT losses transform the target under no_grad (half their backward cost); a few GAN steps
     with that path and with the former batched path (fake and real in one autograd graph) end with identical
     weights."""
-    from codecstudy.codec import losses
+    from codecstudy.codec.losses import reconstruction as losses
 
     batched = losses._fake_and_real
 
