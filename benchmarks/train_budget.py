@@ -33,8 +33,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from codecstudy.codec.registry import load_codec
-from codecstudy.train.trainer import Trainer, resolve_codec_config
+from codecstudy.codec.catalog import load_codec
+from codecstudy.codec.presets import resolve_codec_config
+from codecstudy.train.trainer import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_tiny_quality import score  # noqa: E402

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from codecstudy.bench.harness import machine_info, speechy_batch
-from codecstudy.codec.registry import preset_config
+from codecstudy.codec.presets import preset_config
 from codecstudy.corpus.records import Clip
 from codecstudy.train.data import AudioCache, CachedClip, CropDataset, CropSampler
 from codecstudy.train.trainer import Trainer

@@ -39,7 +39,7 @@ from codecstudy.bench.harness import (
     speechy_batch,
     time_call,
 )
-from codecstudy.codec.registry import preset_config
+from codecstudy.codec.presets import preset_config
 from codecstudy.train.trainer import Trainer
 
 

@@ -54,7 +54,7 @@ def test_remaining_time_follows_logged_steps_and_the_process_layout(tmp_path: Pa
 def test_calibration_times_real_training_steps() -> None:
     from helpers.trainsetup import TINY
 
-    from codecstudy.train.trainer import resolve_codec_config
+    from codecstudy.codec.presets import resolve_codec_config
 
     config = resolve_codec_config("soundstream-tiny", [*TINY, "train.steps=10"])
     seconds = time_training_steps(config, steps=2, threads=1)

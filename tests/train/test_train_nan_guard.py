@@ -8,10 +8,11 @@ import pytest
 import torch
 from helpers.trainsetup import TINY, write_corpus
 
+from codecstudy.codec.catalog import load_codec
 from codecstudy.codec.losses import GeneratorLoss
-from codecstudy.codec.registry import load_codec
+from codecstudy.codec.presets import resolve_codec_config
 from codecstudy.errors import CodecStudyError
-from codecstudy.train.trainer import resolve_codec_config, train
+from codecstudy.train.trainer import train
 
 
 def _poison(monkeypatch, bad_calls: set[int]) -> dict[str, int]:

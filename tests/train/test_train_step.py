@@ -8,11 +8,12 @@ import pytest
 import torch
 from helpers.trainsetup import TINY, write_corpus
 
+from codecstudy.codec.presets import resolve_codec_config
 from codecstudy.codec.quantize import EMACodebook
+from codecstudy.codec.training_config import OptimizerConfig
 from codecstudy.corpus.manifest import load_manifest
-from codecstudy.train.config import OptimizerConfig
 from codecstudy.train.data import AudioCache, CropDataset, CropSampler, crop_loader
-from codecstudy.train.trainer import Trainer, resolve_codec_config
+from codecstudy.train.trainer import Trainer
 
 
 def _trainer(tmp_path, *extra: str) -> Trainer:

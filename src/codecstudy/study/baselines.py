@@ -22,7 +22,7 @@ from codecstudy.study.spec import Baseline, StudySpec
 
 def scoring_rate(spec: StudySpec) -> int:
     """The sample rate the trained codecs are scored at (their config's), which the baselines are scored at too."""
-    from codecstudy.train.trainer import resolve_codec_config
+    from codecstudy.codec.presets import resolve_codec_config
 
     return int(resolve_codec_config(spec.codec_source(spec.architectures[0]), list(spec.codec.overrides)).sample_rate)
 

@@ -45,7 +45,8 @@ def check_checkpoints(spec: StudySpec) -> tuple[list[str], list[str]]:
 
 def import_checkpoint(run: CodecRun, layout: RunLayout) -> str:
     """Load the given codec and save it where a trained codec of this run would be."""
-    from codecstudy.codec.registry import load_codec, save_codec
+    from codecstudy.codec.catalog import load_codec
+    from codecstudy.codec.registry import save_codec
 
     model = load_codec(run.source)
     save_codec(layout.codec_file(run.name), model)

@@ -86,7 +86,7 @@ def time_training_steps(config: Any, steps: int = CALIBRATION_STEPS, threads: in
 
 def calibrate(items: Iterable[Item], plan: Plan) -> Calibration:
     """Seconds per step of every codec config that still has training to do."""
-    from codecstudy.train.trainer import resolve_codec_config
+    from codecstudy.codec.presets import resolve_codec_config
 
     seen: dict[str, float] = {}
     threads = plan.threads if plan.parallel else None

@@ -58,9 +58,9 @@ def check_study(spec: StudySpec, only: list[str] | None = None) -> list[str]:
     """Everything a run would trip over later, checked now: dataset folders, codec configs with their overrides,
     numbers of codebooks, metric names, settings and libraries, ``--only`` names. Returns notes for the plan;
     raises ConfigError naming the study key at fault."""
+    from codecstudy.codec.presets import resolve_codec_config
     from codecstudy.evaluate.registry import check_available
     from codecstudy.study.checkpoints import check_checkpoints
-    from codecstudy.train.trainer import resolve_codec_config
 
     where = _where(spec)
     problems: list[str] = []
@@ -197,7 +197,8 @@ def build_conditions_stage(spec: StudySpec, layout: RunLayout) -> str:
 
 def train_stage(run: CodecRun, spec: StudySpec, layout: RunLayout, progress: bool, threads: int | None = None) -> str:
     """Train (or resume) one codec; ``threads`` as :func:`eval_settings` (a codec's ``train.threads`` wins)."""
-    from codecstudy.train.trainer import resolve_codec_config, train
+    from codecstudy.codec.presets import resolve_codec_config
+    from codecstudy.train.trainer import train
 
     if threads is not None:
         import torch

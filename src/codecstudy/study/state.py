@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codecstudy.codec.registry import unwrap_codec_payload
 from codecstudy.jsonl import read_jsonl
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.spec import CodecRun, StudySpec
@@ -81,7 +82,7 @@ def conditions_state(spec: StudySpec, layout: RunLayout) -> StageState:
 
 def target_steps(run: CodecRun) -> int:
     """``train.steps`` of a codec run after its overrides."""
-    from codecstudy.train.trainer import resolve_codec_config
+    from codecstudy.codec.presets import resolve_codec_config
 
     return int(resolve_codec_config(run.source, list(run.overrides)).train_config().steps)
 
@@ -124,8 +125,7 @@ def codec_identity(path: Path) -> str | None:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # missing or unreadable: the evaluation will say why
         return None
-    if isinstance(payload, dict) and isinstance(payload.get("codec"), dict):
-        payload = payload["codec"]
+    payload = unwrap_codec_payload(payload)
     return payload.get("identity") if isinstance(payload, dict) else None
 
 

@@ -37,16 +37,16 @@ import torch
 import yaml
 from torch import Tensor, nn
 
-from codecstudy.codec.config import CodecConfig, load_codec_config
+from codecstudy.codec.config import CodecConfig
 from codecstudy.codec.discriminators import build_discriminator
 from codecstudy.codec.losses import DiscriminatorLoss, DiscriminatorLossConfig, GeneratorLoss
 from codecstudy.codec.quantize import CodebookUsage, EMACodebook
-from codecstudy.codec.registry import build_codec, codec_payload, preset_config, preset_names
+from codecstudy.codec.registry import build_codec, codec_payload
+from codecstudy.codec.training_config import OptimizerConfig, TrainConfig
 from codecstudy.corpus.manifest import load_manifest
 from codecstudy.errors import CodecStudyError
 from codecstudy.train import checkpoint as ckpt
 from codecstudy.train import distributed as D
-from codecstudy.train.config import OptimizerConfig, TrainConfig
 from codecstudy.train.data import (
     AudioCache,
     CachedClip,
@@ -76,18 +76,6 @@ RESUMABLE_CHANGES = (
     "train.nan_guard_max_skips",
     "train.valid",
 )
-
-
-def resolve_codec_config(source: str, overrides: list[str] | None = None) -> CodecConfig:
-    """``--config``: a codec YAML file or a preset name, with ``key=value`` overrides."""
-    path = Path(source)
-    if path.is_file():
-        return load_codec_config(path, overrides)
-    if source in preset_names():
-        return preset_config(source, overrides)
-    if path.suffix or "/" in source:
-        raise CodecStudyError(f"{source}: codec config not found")
-    raise CodecStudyError(f"{source}: neither a codec YAML nor a preset (presets: {', '.join(preset_names())})")
 
 
 @dataclass
