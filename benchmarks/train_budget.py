@@ -57,7 +57,7 @@ class BudgetTrainer(Trainer):
         """The step, then each exponential moving average of the generator's weights (``--ema``)."""
         out = super().train_step(wave, index)
         with torch.no_grad():
-            params = dict(self.model.named_parameters())
+            params = dict(self.gan.model.named_parameters())
             for decay in self.ema_decays:
                 average = self.averages.setdefault(decay, {k: p.detach().clone() for k, p in params.items()})
                 for key, p in params.items():

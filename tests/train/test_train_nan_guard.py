@@ -48,10 +48,10 @@ def test_nan_steps_are_skipped_without_changing_anything(tmp_path, monkeypatch):
     original_step = trainer_module.Trainer.train_step
 
     def spy(self, wave, index):
-        before = {k: v.clone() for k, v in self.model.state_dict().items()}
+        before = {k: v.clone() for k, v in self.gan.model.state_dict().items()}
         terms, skipped = original_step(self, wave, index)
         if skipped:
-            after = self.model.state_dict()
+            after = self.gan.model.state_dict()
             snapshots[index] = all(torch.equal(before[k], after[k]) for k in before)
         return terms, skipped
 
