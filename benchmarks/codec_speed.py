@@ -8,7 +8,7 @@ Ours is then loaded with the reference's weights and checked to compute the same
 audio from the same codes), so the timings compare two implementations of one model, not two models.
 
 Rows: ours after ``prepare_for_inference()`` (weight norm folded, fast inference kernels); ours with the plain
-layers (``seanet.FAST_INFERENCE = False``, what the kernels gain); the reference as its README uses it (weight
+layers (``kernels.FAST_INFERENCE = False``, what the kernels gain); the reference as its README uses it (weight
 norm recomputed on every call) and the reference with weight norm removed. Everything runs under
 ``torch.inference_mode``, batch 1, at 6 kbps (8 codebooks) by default. In each repeat the models run one after
 another in rotating order, so background load hits them alike; the tables give medians over repeats.
@@ -50,9 +50,9 @@ from codecstudy.bench import (
     retain_freed_memory,
     time_call,
 )
-from codecstudy.codec import seanet
 from codecstudy.codec.models.base import CodecModel
 from codecstudy.codec.registry import codec_from_preset
+from codecstudy.codec.seanet import kernels
 
 PRESET = "encodec-24k"
 KBPS_PER_CODEBOOK = 0.75  # 75 frames/s x 10 bits
@@ -155,15 +155,15 @@ class Contender:
 
 def our_contender(model: CodecModel, n_q: int, fast: bool, params: int) -> Contender:
     def with_kernels(fn: Callable[[], Any]) -> Any:
-        before = seanet.FAST_INFERENCE
-        seanet.FAST_INFERENCE = fast
+        before = kernels.FAST_INFERENCE
+        kernels.FAST_INFERENCE = fast
         try:
             return fn()
         finally:
-            seanet.FAST_INFERENCE = before
+            kernels.FAST_INFERENCE = before
 
     name = "ours" if fast else "ours, plain layers"
-    note = "prepare_for_inference(); " + ("fast inference kernels" if fast else "seanet.FAST_INFERENCE = False")
+    note = "prepare_for_inference(); " + ("fast inference kernels" if fast else "kernels.FAST_INFERENCE = False")
     return Contender(
         name=name,
         encode=lambda x: with_kernels(lambda: model.encode(x, n_q=n_q)),

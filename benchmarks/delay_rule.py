@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from codecstudy import audio
-from codecstudy.codec.registry import load_codec
+from codecstudy.codec.catalog import load_codec
 from codecstudy.corpus.manifest import load_manifest
 from codecstudy.evaluate.delay import DelaySettings, calibrate_delay, clip_lag
 from codecstudy.evaluate.pair import PairScorer

@@ -54,7 +54,7 @@ def train_speed(preset: str, steps: int, warmup: int) -> dict[str, Any]:
     import torch
 
     from codecstudy.bench.harness import speechy_batch
-    from codecstudy.codec.registry import preset_config
+    from codecstudy.codec.presets import preset_config
     from codecstudy.train.trainer import Trainer
 
     config = preset_config(preset, ["train.bf16=true", "train.tf32=true"])

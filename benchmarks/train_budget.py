@@ -33,8 +33,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from codecstudy.codec.registry import load_codec
-from codecstudy.train.trainer import Trainer, resolve_codec_config
+from codecstudy.codec.catalog import load_codec
+from codecstudy.codec.presets import resolve_codec_config
+from codecstudy.train.trainer import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_tiny_quality import score  # noqa: E402
@@ -56,7 +57,7 @@ class BudgetTrainer(Trainer):
         """The step, then each exponential moving average of the generator's weights (``--ema``)."""
         out = super().train_step(wave, index)
         with torch.no_grad():
-            params = dict(self.model.named_parameters())
+            params = dict(self.gan.model.named_parameters())
             for decay in self.ema_decays:
                 average = self.averages.setdefault(decay, {k: p.detach().clone() for k, p in params.items()})
                 for key, p in params.items():

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from codecstudy.bench.harness import machine_info, speechy_batch
-from codecstudy.codec.registry import preset_config
+from codecstudy.codec.presets import preset_config
 from codecstudy.corpus.records import Clip
 from codecstudy.train.data import AudioCache, CachedClip, CropDataset, CropSampler
 from codecstudy.train.trainer import Trainer
@@ -84,9 +84,9 @@ class PhaseTimer:
 
 def phases(trainer: Trainer, wave: torch.Tensor, dataset: CropDataset, timer: PhaseTimer, index: int) -> None:
     """One generator step cut into phases (no GAN: the demo's schedule never reaches the discriminator)."""
-    model, loss = trainer.model, trainer.gen_loss
+    model, loss = trainer.gan.model, trainer.gan.gen_loss
     timer("data", lambda: dataset[index])
-    snapshot = trainer._snapshot_codebooks()
+    snapshot = trainer.gan.snapshot_codebooks()
     latent = timer("encoder", lambda: model.encoder(wave))
     q = timer("quantizer", lambda: model.quantizer(latent))
     recon = timer("decoder", lambda: model.decoder(q.quantized)[..., : wave.shape[-1]])
@@ -94,18 +94,18 @@ def phases(trainer: Trainer, wave: torch.Tensor, dataset: CropDataset, timer: Ph
     waveform = timer("loss/waveform", lambda: torch.nn.functional.l1_loss(recon, wave))
     mel = timer("loss/mel", lambda: loss.mel(recon, wave))
     total = weights["waveform"] * waveform + weights["mel"] * mel + weights["commitment"] * q.commitment
-    trainer.g_opt.zero_grad(set_to_none=True)
+    trainer.gan.g_opt.zero_grad(set_to_none=True)
     timer("backward", total.backward)
     leaf = recon.detach().requires_grad_(True)
     mel_alone = loss.mel(leaf, wave) * weights["mel"]
     timer("backward/mel", mel_alone.backward)
 
     def optimizer() -> None:
-        torch.nn.utils.get_total_norm([p.grad for p in trainer.g_params if p.grad is not None], 2.0)
-        trainer.g_opt.step()
+        torch.nn.utils.get_total_norm([p.grad for p in trainer.gan.g_params if p.grad is not None], 2.0)
+        trainer.gan.g_opt.step()
 
     timer("optimizer", optimizer)
-    trainer._restore_codebooks(snapshot)
+    trainer.gan.restore_codebooks(snapshot)
     timer("step", lambda: trainer.train_step(wave, index))
 
 

@@ -39,7 +39,7 @@ from codecstudy.bench.harness import (
     speechy_batch,
     time_call,
 )
-from codecstudy.codec.registry import preset_config
+from codecstudy.codec.presets import preset_config
 from codecstudy.train.trainer import Trainer
 
 
@@ -77,8 +77,8 @@ def measure(preset: str, warmup: int, repeats: int, batch: int | None) -> dict[s
         "preset": preset,
         "batch": tc.batch_size,
         "segment_seconds": tc.segment_seconds,
-        "generator_params_m": round(sum(p.numel() for p in trainer.g_params) / 1e6, 3),
-        "discriminator_params_m": round(sum(p.numel() for p in trainer.d_params) / 1e6, 3),
+        "generator_params_m": round(sum(p.numel() for p in trainer.gan.g_params) / 1e6, 3),
+        "discriminator_params_m": round(sum(p.numel() for p in trainer.gan.d_params) / 1e6, 3),
     }
     for label, index in (("gan", gan_index), ("reconstruction_only", 0 if tc.discriminator_start > 0 else None)):
         if index is None:

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import torch
 
-from codecstudy.codec.registry import codec_from_preset, load_codec
+from codecstudy.codec.catalog import load_codec
+from codecstudy.codec.registry import codec_from_preset
+from codecstudy.codec.training_config import ValidConfig
 from codecstudy.corpus.manifest import load_manifest, save_manifest
-from codecstudy.train.config import ValidConfig
 from codecstudy.train.data import AudioCache
 from codecstudy.train.logging import read_metrics
 from codecstudy.train.validation import load_validation_audio, validate

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helpers.trainsetup import TINY, write_corpus
 
-from codecstudy.train.trainer import resolve_codec_config
+from codecstudy.codec.presets import resolve_codec_config
 
 REPO = Path(__file__).resolve().parents[2]
 

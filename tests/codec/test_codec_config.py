@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from codecstudy.codec.config import CodecConfig, codec_config_from_dict
-from codecstudy.codec.registry import preset_config, preset_names
+from codecstudy.codec.presets import preset_config, preset_names
 from codecstudy.errors import CodecStudyError, ConfigError
 
 EXPECTED_PRESETS = {

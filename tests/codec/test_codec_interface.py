@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from codecstudy.codec.catalog import adapter_kind, open_codec
+from codecstudy.codec.catalog import adapter_kind, load_codec, open_codec
 from codecstudy.codec.interface import parse_rate
-from codecstudy.codec.registry import load_codec
 from codecstudy.errors import CodecStudyError
 
 
@@ -52,7 +51,7 @@ def test_batch_encoding_equals_clip_by_clip() -> None:
 def test_names_route_to_adapters_or_to_codecstudy_models(tmp_path, monkeypatch) -> None:
     assert adapter_kind("opus:6kbps") == "opus"
     assert adapter_kind("soundstream-tiny") is None
-    assert adapter_kind("espnet:/some/exp") is None  # the ESPnet loader belongs to codecstudy.codec.registry
+    assert adapter_kind("espnet:/some/exp") is None  # ESPnet models are codecstudy models (catalog.load_codec)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "opus").write_bytes(b"")  # a file called like a kind is a checkpoint path
     assert adapter_kind("opus") is None

@@ -266,13 +266,20 @@ def test_invalid_configs_fail_loudly(bad: object) -> None:
         build_discriminator(bad)
 
 
+def test_every_config_type_has_a_builder() -> None:
+    from codecstudy.codec.discriminators.combined import BUILDERS
+    from codecstudy.codec.discriminators.configs import DISCRIMINATOR_TYPES
+
+    assert tuple(BUILDERS) == DISCRIMINATOR_TYPES
+
+
 def test_rejects_non_mono_input() -> None:
     with pytest.raises(ValueError, match=r"\[B, 1, T\]"):
         build_discriminator("encodec-tiny")(torch.randn(2, 2, 1000))
 
 
 def test_complex_conv_equals_a_true_complex_convolution() -> None:
-    from codecstudy.codec.discriminators import _ComplexConv2d
+    from codecstudy.codec.discriminators.stft import _ComplexConv2d
 
     torch.manual_seed(0)
     conv = _ComplexConv2d(3, 5, (3, 4), stride=(1, 2), padding=(1, 2), norm="none")

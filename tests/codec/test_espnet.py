@@ -16,9 +16,10 @@ import yaml
 from helpers.espnet import espnet_state, small_config, small_model, write_exp
 
 from codecstudy.cli import main
+from codecstudy.codec.catalog import load_codec
 from codecstudy.codec.espnet import codec_config_from_espnet, espnet_codebooks, load_espnet_codec
 from codecstudy.codec.models.soundstream import SoundStream
-from codecstudy.codec.registry import load_codec, preset_config
+from codecstudy.codec.presets import preset_config
 from codecstudy.errors import CodecStudyError
 
 RECIPE = Path(__file__).parent / "data" / "espnet_soundstream4_large_v1.1.yaml"

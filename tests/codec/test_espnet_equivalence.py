@@ -26,8 +26,9 @@ import pytest
 import torch
 import yaml
 
+from codecstudy.codec.catalog import load_codec
 from codecstudy.codec.espnet import espnet_codebooks
-from codecstudy.codec.registry import load_codec, preset_config
+from codecstudy.codec.presets import preset_config
 
 pytestmark = pytest.mark.slow
 # Skipped only where espnet is not installed at all; an installed espnet that fails to import is an error.

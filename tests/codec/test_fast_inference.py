@@ -1,4 +1,5 @@
-"""The inference kernels in seanet.py must compute what the plain layers compute, in every configuration."""
+"""The inference kernels in codecstudy.codec.seanet must compute what the plain layers compute, in every
+configuration."""
 
 from __future__ import annotations
 
@@ -8,17 +9,16 @@ import warnings
 import pytest
 import torch
 
-from codecstudy.codec import seanet
 from codecstudy.codec.config import SEANetConfig
 from codecstudy.codec.registry import codec_from_preset
-from codecstudy.codec.seanet import ResidualUnit, SConv1d, SConvTranspose1d, fast_kernels_active
+from codecstudy.codec.seanet import ResidualUnit, SConv1d, SConvTranspose1d, fast_kernels_active, kernels
 
 
 def _both(module: torch.nn.Module, *args: torch.Tensor, monkeypatch: pytest.MonkeyPatch) -> tuple:
     with torch.no_grad():
-        monkeypatch.setattr(seanet, "FAST_INFERENCE", False)
+        monkeypatch.setattr(kernels, "FAST_INFERENCE", False)
         plain = module(*args)
-        monkeypatch.setattr(seanet, "FAST_INFERENCE", True)
+        monkeypatch.setattr(kernels, "FAST_INFERENCE", True)
         fast = module(*args)
     return plain, fast
 
@@ -66,7 +66,7 @@ def test_polyphase_transposed_conv_matches(causal: bool, kernel: int, stride: in
 def test_blocked_residual_unit_matches(overrides: dict, dilation: int, monkeypatch) -> None:
     cfg = SEANetConfig(**overrides)
     unit = ResidualUnit(8, dilation, cfg)
-    monkeypatch.setattr(seanet, "RESIDUAL_BLOCK", 37)  # many blocks, the last one short
+    monkeypatch.setattr(kernels, "RESIDUAL_BLOCK", 37)  # many blocks, the last one short
     x = torch.randn(2, 8, 250)
     original = x.clone()
     plain, fast = _both(unit, x, monkeypatch=monkeypatch)
@@ -80,17 +80,17 @@ def test_blocked_residual_unit_matches(overrides: dict, dilation: int, monkeypat
 @pytest.mark.parametrize("name", ["soundstream-tiny", "encodec-tiny", "dac-tiny"])
 def test_codec_gives_the_same_codes_and_audio_with_fast_kernels(name: str, noise, monkeypatch) -> None:
     model = codec_from_preset(name).prepare_for_inference()
-    monkeypatch.setattr(seanet, "RESIDUAL_BLOCK", 1000)
+    monkeypatch.setattr(kernels, "RESIDUAL_BLOCK", 1000)
     wave = noise(2, 16000)
     lengths = torch.tensor([16000, 9000])
-    monkeypatch.setattr(seanet, "FAST_INFERENCE", False)
+    monkeypatch.setattr(kernels, "FAST_INFERENCE", False)
     codes = model.encode(wave, lengths)
     audio = model.decode(codes, lengths)
-    monkeypatch.setattr(seanet, "FAST_INFERENCE", True)
+    monkeypatch.setattr(kernels, "FAST_INFERENCE", True)
     assert torch.equal(model.encode(wave, lengths), codes)
     torch.testing.assert_close(model.decode(codes, lengths), audio, rtol=1e-5, atol=1e-5)
     whole = model.encode(wave)  # no lengths: blocked residual units
-    monkeypatch.setattr(seanet, "FAST_INFERENCE", False)
+    monkeypatch.setattr(kernels, "FAST_INFERENCE", False)
     assert torch.equal(model.encode(wave), whole)
 
 

@@ -5,11 +5,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from codecstudy.codec.catalog import load_codec
 from codecstudy.codec.registry import (
     codec_from_preset,
     codec_payload,
-    load_codec,
     save_codec,
+    unwrap_codec_payload,
 )
 from codecstudy.codec.seanet import has_weight_norm
 from codecstudy.errors import CodecStudyError
@@ -39,6 +40,14 @@ def test_folded_checkpoint_and_trainer_nesting(tmp_path: Path, noise) -> None:
     assert torch.equal(loaded.decode(loaded.encode(wave)), model.decode(model.encode(wave)))
     torch.save({"codec": codec_payload(model), "optimizer": {}, "step": 10}, tmp_path / "train.pt")
     assert load_codec(tmp_path / "train.pt").identity_hash() == identity
+
+
+def test_unwrap_codec_payload_finds_the_codec_in_either_checkpoint() -> None:
+    payload = codec_payload(codec_from_preset("soundstream-tiny"))
+    assert unwrap_codec_payload(payload) is payload
+    assert unwrap_codec_payload({"codec": payload, "step": 3, "optimizers": {}}) is payload
+    assert unwrap_codec_payload({"codec": "codec.pt"}) == {"codec": "codec.pt"}  # not nested: left to the caller
+    assert unwrap_codec_payload([payload]) == [payload]
 
 
 def test_yaml_and_preset_sources(tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ def test_scoring_progress_counts_sharded_result_files(tmp_path: Path) -> None:
 def test_calibration_times_real_training_steps() -> None:
     from helpers.trainsetup import TINY
 
-    from codecstudy.train.trainer import resolve_codec_config
+    from codecstudy.codec.presets import resolve_codec_config
 
     config = resolve_codec_config("soundstream-tiny", [*TINY, "train.steps=10"])
     seconds = time_training_steps(config, steps=2, threads=1)

@@ -9,7 +9,7 @@ import pytest
 from helpers.trainsetup import TINY, clip_record, write_corpus
 
 from codecstudy.cli import main
-from codecstudy.codec.registry import load_codec
+from codecstudy.codec.catalog import load_codec
 from codecstudy.train.logging import read_metrics
 
 

@@ -8,7 +8,7 @@ import sys
 
 from helpers.trainsetup import TINY, cli_env, write_corpus
 
-from codecstudy.codec.registry import load_codec
+from codecstudy.codec.catalog import load_codec
 from codecstudy.train import checkpoint as ckpt
 
 

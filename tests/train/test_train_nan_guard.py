@@ -8,10 +8,11 @@ import pytest
 import torch
 from helpers.trainsetup import TINY, write_corpus
 
+from codecstudy.codec.catalog import load_codec
 from codecstudy.codec.losses import GeneratorLoss
-from codecstudy.codec.registry import load_codec
+from codecstudy.codec.presets import resolve_codec_config
 from codecstudy.errors import CodecStudyError
-from codecstudy.train.trainer import resolve_codec_config, train
+from codecstudy.train.trainer import train
 
 
 def _poison(monkeypatch, bad_calls: set[int]) -> dict[str, int]:
@@ -47,10 +48,10 @@ def test_nan_steps_are_skipped_without_changing_anything(tmp_path, monkeypatch):
     original_step = trainer_module.Trainer.train_step
 
     def spy(self, wave, index):
-        before = {k: v.clone() for k, v in self.model.state_dict().items()}
+        before = {k: v.clone() for k, v in self.gan.model.state_dict().items()}
         terms, skipped = original_step(self, wave, index)
         if skipped:
-            after = self.model.state_dict()
+            after = self.gan.model.state_dict()
             snapshots[index] = all(torch.equal(before[k], after[k]) for k in before)
         return terms, skipped
 

@@ -8,11 +8,12 @@ import pytest
 import torch
 from helpers.trainsetup import TINY, write_corpus
 
+from codecstudy.codec.presets import resolve_codec_config
 from codecstudy.codec.quantize import EMACodebook
+from codecstudy.codec.training_config import OptimizerConfig
 from codecstudy.corpus.manifest import load_manifest
-from codecstudy.train.config import OptimizerConfig
 from codecstudy.train.data import AudioCache, CropDataset, CropSampler, crop_loader
-from codecstudy.train.trainer import Trainer, resolve_codec_config
+from codecstudy.train.trainer import Trainer
 
 
 def _trainer(tmp_path, *extra: str) -> Trainer:
@@ -30,17 +31,17 @@ def _wave(batch: int = 2, samples: int = 4000) -> torch.Tensor:
 def test_discriminator_trains_only_from_its_start_step(tmp_path):
     trainer = _trainer(tmp_path, "train.discriminator_start=2")
     trainer.build()
-    before = {k: v.clone() for k, v in trainer.disc.state_dict().items()}
+    before = {k: v.clone() for k, v in trainer.gan.disc.state_dict().items()}
     terms, skipped = trainer.train_step(_wave(), 0)
     assert not skipped and "train/generator/mel" in terms
     assert "train/generator/adversarial" not in terms and "train/discriminator/total" not in terms
-    assert all(torch.equal(before[k], v) for k, v in trainer.disc.state_dict().items())
+    assert all(torch.equal(before[k], v) for k, v in trainer.gan.disc.state_dict().items())
     terms, _ = trainer.train_step(_wave(), 2)
     for key in ("train/generator/adversarial", "train/generator/feature_matching", "train/discriminator/real",
                 "train/discriminator/fake", "train/discriminator/total"):
         assert key in terms and math.isfinite(terms[key])
-    assert any(not torch.equal(before[k], v) for k, v in trainer.disc.state_dict().items())
-    assert all(p.requires_grad for p in trainer.disc.parameters())  # frozen only inside the generator step
+    assert any(not torch.equal(before[k], v) for k, v in trainer.gan.disc.state_dict().items())
+    assert all(p.requires_grad for p in trainer.gan.disc.parameters())  # frozen only inside the generator step
 
 
 def test_bf16_autocast_path_keeps_the_quantizer_in_float32(tmp_path):
@@ -52,9 +53,9 @@ def test_bf16_autocast_path_keeps_the_quantizer_in_float32(tmp_path):
     for index in range(3):
         terms, skipped = trainer.train_step(_wave(), index)
         assert not skipped and math.isfinite(terms["train/generator/total"])
-    books = [m for m in trainer.model.modules() if isinstance(m, EMACodebook)]
+    books = [m for m in trainer.gan.model.modules() if isinstance(m, EMACodebook)]
     assert books and all(b.embed.dtype == torch.float32 and bool(b.initialized) for b in books)
-    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+    assert all(p.dtype == torch.float32 for p in trainer.gan.model.parameters())
 
 
 def test_bf16_and_tf32_are_no_ops_on_cpu(tmp_path):
@@ -73,7 +74,7 @@ def test_learning_rate_is_applied_each_step(tmp_path):
                        "train.discriminator_start=100")
     trainer.build()
     trainer.train_step(_wave(), 3)
-    assert trainer.g_opt.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5**3)
+    assert trainer.gan.g_opt.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5**3)
 
 
 def test_loader_workers_give_the_same_batches(tmp_path):
@@ -89,7 +90,7 @@ def test_reference_spectra_without_autograd_learn_the_same_weights(tmp_path, mon
     """The mel and STFT losses transform the target under no_grad (half their backward cost); a few GAN steps
     with that path and with the former batched path (fake and real in one autograd graph) end with identical
     weights."""
-    from codecstudy.codec import losses
+    from codecstudy.codec.losses import reconstruction as losses
 
     batched = losses._fake_and_real
 
@@ -106,7 +107,7 @@ def test_reference_spectra_without_autograd_learn_the_same_weights(tmp_path, mon
         for index, wave in enumerate(waves):
             trainer.train_step(wave, index)
         monkeypatch.setattr(losses, "_fake_and_real", batched)
-        return {**trainer.model.state_dict(), **{f"d.{k}": v for k, v in trainer.disc.state_dict().items()}}
+        return {**trainer.gan.model.state_dict(), **{f"d.{k}": v for k, v in trainer.gan.disc.state_dict().items()}}
 
     new, old = weights(tmp_path / "new", False), weights(tmp_path / "old", True)
     assert new.keys() == old.keys()
@@ -114,4 +115,4 @@ def test_reference_spectra_without_autograd_learn_the_same_weights(tmp_path, mon
         torch.testing.assert_close(new[key], old[key], rtol=0, atol=0, msg=key)
     fresh = _trainer(tmp_path / "init")
     fresh.build()
-    assert any(not torch.equal(new[k], v) for k, v in fresh.model.state_dict().items())  # the steps learned
+    assert any(not torch.equal(new[k], v) for k, v in fresh.gan.model.state_dict().items())  # the steps learned

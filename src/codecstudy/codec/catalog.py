@@ -1,12 +1,53 @@
-"""Open any codec by name: an adapter kind (``opus:6kbps``, ``encodec:24khz``) or a codecstudy model (checkpoint,
-codec YAML, preset, ``espnet:PATH``) wrapped in :class:`codecstudy.codec.native.NativeCodec`."""
+"""Every name a codec goes by, resolved in one place.
+
+:func:`open_codec` opens anything a study scores: an adapter kind (``opus:6kbps``, ``encodec:24khz``) or a
+codecstudy model wrapped in :class:`codecstudy.codec.native.NativeCodec`. :func:`load_codec` gives the codecstudy
+model itself (trainable, weight norm unfolded) from a checkpoint, a codec YAML, a preset or ``espnet:PATH``; it sits
+here, above :mod:`codecstudy.codec.registry` (the checkpoint format) and :mod:`codecstudy.codec.espnet` (ESPnet's),
+so that neither of those needs the other.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from codecstudy.codec.config import load_codec_config
+from codecstudy.codec.espnet import PREFIX as ESPNET_PREFIX
+from codecstudy.codec.espnet import load_espnet_codec
 from codecstudy.codec.external import KINDS, kind_class
 from codecstudy.codec.interface import Codec
+from codecstudy.codec.models.base import CodecModel
+from codecstudy.codec.native import NativeCodec
+from codecstudy.codec.presets import preset_names, preset_path
+from codecstudy.codec.registry import build_codec, codec_from_preset, read_codec_checkpoint
+from codecstudy.errors import CodecStudyError
+
+CONFIG_SUFFIXES = (".yaml", ".yml")
+
+
+def load_codec(source: str | Path) -> CodecModel:
+    """A codec from a checkpoint file, a codec YAML (random init), a preset name, or ``espnet:PATH`` (an ESPnet
+    SoundStream model, see :mod:`codecstudy.codec.espnet`); returned in eval mode.
+
+    Weight norm stays unfolded so that the model can be trained further; call ``prepare_for_inference()`` for
+    fast inference.
+    """
+    if str(source).startswith(ESPNET_PREFIX):
+        return load_espnet_codec(str(source))
+    path = Path(source)
+    if path.is_file():
+        if path.suffix.lower() in CONFIG_SUFFIXES:
+            return build_codec(load_codec_config(path)).eval()
+        return read_codec_checkpoint(path)
+    name = str(source)
+    if preset_path(name).is_file():
+        return codec_from_preset(name).eval()
+    if path.suffix or os.sep in name:
+        raise CodecStudyError(f"{path}: codec checkpoint not found")
+    raise CodecStudyError(
+        f"{name}: neither a codec checkpoint nor a preset (presets: {', '.join(preset_names()) or 'none'})"
+    )
 
 
 def adapter_kind(name: str) -> str | None:
@@ -24,9 +65,6 @@ def open_codec(name: str) -> Codec:
     if kind is not None:
         rest = name.partition(":")[2]
         return kind_class(kind)(name, rest.split(":") if rest else [])
-    from codecstudy.codec.native import NativeCodec
-    from codecstudy.codec.registry import load_codec
-
     return NativeCodec(name, load_codec(name).prepare_for_inference())
 
 

@@ -74,7 +74,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _load_inference_codec(source: str) -> CodecModel:
-    from codecstudy.codec.registry import load_codec, preset_names
+    from codecstudy.codec.catalog import load_codec
+    from codecstudy.codec.presets import preset_names
 
     model = load_codec(source)
     if not Path(source).exists() and source in preset_names():
@@ -124,8 +125,7 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _codec_info(args: argparse.Namespace) -> int:
-    from codecstudy.codec.catalog import adapter_kind, info_lines
-    from codecstudy.codec.registry import load_codec
+    from codecstudy.codec.catalog import adapter_kind, info_lines, load_codec
 
     if adapter_kind(args.codec):
         print("\n".join(info_lines(args.codec)))
@@ -159,7 +159,7 @@ def _codec_info(args: argparse.Namespace) -> int:
 
 def _codec_list(args: argparse.Namespace) -> int:
     from codecstudy.codec.catalog import kind_lines
-    from codecstudy.codec.registry import preset_config, preset_names
+    from codecstudy.codec.presets import preset_config, preset_names
 
     print("codecstudy presets (untrained; train them or pass a checkpoint):")
     for name in preset_names():
@@ -175,8 +175,8 @@ def _codec_list(args: argparse.Namespace) -> int:
 
 
 def _codec_export(args: argparse.Namespace) -> int:
+    from codecstudy.codec.catalog import load_codec
     from codecstudy.codec.export import export_onnx, export_torchscript, verify_export
-    from codecstudy.codec.registry import load_codec
 
     model = load_codec(args.codec)
     formats = ["torchscript", "onnx"] if args.format == "both" else [args.format]

@@ -14,9 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from codecstudy.config import apply_overrides, load_yaml, validate
+from codecstudy.codec.discriminators.configs import CombinedDiscriminatorConfig
+from codecstudy.codec.discriminators.presets import parse_discriminator_config
+from codecstudy.codec.losses.configs import GeneratorLossConfig, default_loss_config
+from codecstudy.codec.training_config import TrainConfig
+from codecstudy.config import apply_overrides, format_validation_error, load_yaml, validate
 
 Architecture = Literal["soundstream", "encodec", "dac"]
 
@@ -117,10 +121,10 @@ class CodecConfig(_Strict):
     """Everything needed to rebuild a codec: architecture, rate, network, quantizer, plus its training losses.
 
     ``loss``, ``discriminator`` and ``train`` belong to the trainer. They are kept here, as plain mappings, so one
-    file describes a codec recipe; their schemas are owned by :mod:`codecstudy.codec.losses`
-    (``GeneratorLossConfig``), :mod:`codecstudy.codec.discriminators` (``parse_discriminator_config``) and
-    :mod:`codecstudy.train.config` (``TrainConfig``), which validate them when the config is loaded. Empty means
-    the architecture's reference setting (for ``train``: ESPnet's recipe).
+    file describes a codec recipe; their schemas are owned by :mod:`codecstudy.codec.losses.configs`
+    (``GeneratorLossConfig``), :mod:`codecstudy.codec.discriminators.presets` (``parse_discriminator_config``) and
+    :mod:`codecstudy.codec.training_config` (``TrainConfig``), which validate them when the config is loaded. Empty
+    means the architecture's reference setting (for ``train``: ESPnet's recipe).
     """
 
     architecture: Architecture
@@ -141,10 +145,6 @@ class CodecConfig(_Strict):
 
     @model_validator(mode="after")
     def _check_training_sections(self) -> CodecConfig:
-        from pydantic import ValidationError
-
-        from codecstudy.config import format_validation_error
-
         try:
             self.generator_loss()
         except ValidationError as exc:
@@ -161,24 +161,18 @@ class CodecConfig(_Strict):
             raise ValueError(format_validation_error(exc, prefix="train")) from None
         return self
 
-    def generator_loss(self) -> Any:
+    def generator_loss(self) -> GeneratorLossConfig:
         """The ``loss`` section as a ``losses.GeneratorLossConfig`` (the architecture's default when empty)."""
-        from codecstudy.codec.losses import GeneratorLossConfig, default_loss_config
-
         if not self.loss:
             return default_loss_config(self.architecture)[0]
         return GeneratorLossConfig.model_validate(self.loss)
 
-    def discriminator_config(self, size: str = "paper") -> Any:
+    def discriminator_config(self, size: str = "paper") -> CombinedDiscriminatorConfig:
         """The ``discriminator`` section as a ``discriminators.CombinedDiscriminatorConfig``."""
-        from codecstudy.codec.discriminators import parse_discriminator_config
-
         return parse_discriminator_config(self.discriminator or None, architecture=self.architecture, size=size)
 
-    def train_config(self) -> Any:
-        """The ``train`` section as a ``codecstudy.train.config.TrainConfig``."""
-        from codecstudy.train.config import TrainConfig
-
+    def train_config(self) -> TrainConfig:
+        """The ``train`` section as a :class:`codecstudy.codec.training_config.TrainConfig`."""
         return TrainConfig.model_validate(self.train)
 
     @property

@@ -6,7 +6,7 @@ builds, so a checkpoint needs no ESPnet code at all: its ``codec_conf`` is mappe
 state dict renamed onto ours (``load_state_dict(strict=True)`` then holds every tensor). The equivalence with ESPnet's
 own model code is tested in ``tests/codec/test_espnet_equivalence.py`` (``make test-extra``).
 
-Accepted sources (``load_codec("espnet:SOURCE")``, ``--codec espnet:SOURCE``):
+Accepted sources (``catalog.load_codec("espnet:SOURCE")``, ``--codec espnet:SOURCE``):
 
 * an ESPnet exp folder, ``exp/codec_<tag>/`` with ``config.yaml`` and one ``*.pth`` (name the file,
   ``espnet:exp/codec_x/360epoch.pth``, when there are several);
@@ -34,6 +34,7 @@ import yaml
 
 from codecstudy.codec.config import CodecConfig, codec_config_from_dict
 from codecstudy.codec.models.soundstream import SoundStream
+from codecstudy.codec.presets import preset_config
 from codecstudy.errors import CodecStudyError
 
 PREFIX = "espnet:"
@@ -173,8 +174,6 @@ def codec_config_from_espnet(train_config: Mapping[str, Any], where: str = "conf
     Architecture and quantizer come from ``codec_conf``; the training sections (losses, discriminators, schedule)
     are soundstream-paper's, the recipe the paper's codecs were trained with.
     """
-    from codecstudy.codec.registry import preset_config
-
     sample_rate, p = generator_params(train_config, where)
     gp = "codec_conf.generator_params."
     if p["encdec_channels"] != 1:
@@ -368,7 +367,7 @@ def locate(source: str | Path) -> tuple[Path, Path]:
 def download(tag: str) -> tuple[Path, Path]:
     """``(config.yaml, model .pth)`` of a hub model, fetched by ``espnet_model_zoo`` (needs internet)."""
     try:
-        from espnet_model_zoo.downloader import ModelDownloader
+        from espnet_model_zoo.downloader import ModelDownloader  # optional package, for hub names only
     except ImportError as exc:
         raise CodecStudyError(
             f"espnet:{tag}: no such local folder, and downloading it as a hub model needs espnet_model_zoo "

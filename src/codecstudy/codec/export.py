@@ -22,8 +22,10 @@ import torch
 from torch import Tensor, nn
 
 from codecstudy.codec.models.base import CodecModel
+from codecstudy.codec.registry import build_codec
 from codecstudy.codec.seanet import fold_weight_norm, has_weight_norm
 from codecstudy.errors import CodecStudyError
+from codecstudy.files import write_text_atomic
 
 MIN_EXPORT_FRAMES = 8
 """Frames of the example input used for tracing; real inputs may be shorter only with constant padding."""
@@ -69,15 +71,13 @@ def _inference_copy(model: CodecModel) -> CodecModel:
     ``copy.deepcopy`` is not usable here: a deep-copied parametrized module shares its generated class with the
     original, and removing the parametrization from the copy deletes the original's ``weight`` too.
     """
-    from codecstudy.codec.registry import build_codec
-
     identity = model.identity_hash()
     clone = build_codec(model.config)
     if not has_weight_norm(model):
         fold_weight_norm(clone)
     clone.load_state_dict(model.state_dict())
     fold_weight_norm(clone)
-    clone._identity = identity
+    clone.keep_identity(identity)
     return clone.eval()
 
 
@@ -100,9 +100,7 @@ def _write_metadata(model: CodecModel, out_dir: Path, fmt: str, n_q: int) -> Pat
         "format": fmt,
         "input": "encoder: float32 wave [B, 1, T], T a multiple of hop_length; decoder: int64 codes [B, n_q, F]",
     }
-    path = out_dir / f"{fmt}.json"
-    path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_text_atomic(out_dir / f"{fmt}.json", json.dumps(meta, indent=2) + "\n")
 
 
 def _n_q(model: CodecModel, n_q: int | None) -> int:
@@ -140,7 +138,7 @@ def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
 
 def onnx_available() -> bool:
     try:
-        import onnx  # noqa: F401
+        import onnx  # noqa: F401 - optional package, only looked for here
     except ImportError:
         return False
     return True
@@ -190,7 +188,7 @@ def verify_export(model: CodecModel, result: ExportResult, frames: int = 2 * MIN
             got_codes, got_wave = enc(wave), dec(codes)
     else:
         try:
-            import onnxruntime as ort
+            import onnxruntime as ort  # optional package (the eval extra), needed only to verify an ONNX export
         except ImportError as exc:
             raise CodecStudyError("verifying an ONNX export needs onnxruntime: pip install onnxruntime") from exc
         options = ort.SessionOptions()

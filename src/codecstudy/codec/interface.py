@@ -17,6 +17,7 @@ bytes are (raw codec packets, packed token bits, or a whole file with its contai
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
 from abc import ABC, abstractmethod
@@ -35,8 +36,6 @@ class MissingPackageError(CodecStudyError):
 
 def require(module: str, install: str, codec: str) -> Any:
     """``import module`` or fail with one line naming what to install (``install``: an extra or a pip line)."""
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError as exc:

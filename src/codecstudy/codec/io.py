@@ -22,20 +22,17 @@ truncated and corrupted files. Every problem is a :class:`TokenFileError` whose 
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from codecstudy.codec.models.base import CodecModel
 from codecstudy.errors import CodecStudyError
-
-if TYPE_CHECKING:
-    from codecstudy.codec.models.base import CodecModel
+from codecstudy.files import write_bytes_atomic
 
 MAGIC = b"CSTOKENS"
 VERSION = 1
@@ -138,11 +135,7 @@ def write_tokens(path: str | Path, tokens: TokenFile) -> Path:
         tokens.n_q, tokens.n_frames, tokens.n_samples, bytes.fromhex(tokens.codec_hash),
     )
     body = header + np.ascontiguousarray(codes, dtype="<u4" if wide else "<u2").tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(body + _CRC.pack(zlib.crc32(body)))
-    os.replace(tmp, path)
-    return path
+    return write_bytes_atomic(path, body + _CRC.pack(zlib.crc32(body)))
 
 
 def read_tokens(path: str | Path) -> TokenFile:

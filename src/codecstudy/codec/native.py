@@ -1,4 +1,4 @@
-"""A codecstudy model (trained here, a preset, or anything :func:`registry.load_codec` returns) as a :class:`Codec`.
+"""A codecstudy model (trained here, a preset, or anything :func:`catalog.load_codec` returns) as a :class:`Codec`.
 
 Its settings are the numbers of codebooks ``"1"`` .. ``"N"``. Residual quantization is greedy, so the first ``n``
 codebooks of an ``N``-codebook encoding *are* the ``n``-codebook encoding: :meth:`roundtrip_many` encodes once and
@@ -9,14 +9,13 @@ decodes each setting, exactly as the scorer always did. The measured bitrate cou
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import numpy as np
+import torch
 
 from codecstudy.codec.interface import Codec, RoundTrip, Setting, packed_bytes
-
-if TYPE_CHECKING:
-    from codecstudy.codec.models.base import CodecModel
+from codecstudy.codec.models.base import CodecModel
 
 
 class NativeCodec(Codec):
@@ -46,8 +45,6 @@ class NativeCodec(Codec):
         return self.model.codebook_size
 
     def weights(self) -> str:
-        from pathlib import Path
-
         if Path(self.source).is_file() and not self.source.endswith((".yaml", ".yml")):
             return f"checkpoint {self.source}"
         return f"random initialisation (seed {self.model.config.seed}): an untrained preset or codec YAML"
@@ -65,17 +62,13 @@ class NativeCodec(Codec):
     def identity(self) -> str:
         return self.model.identity_hash()
 
-    def _tensor(self, wave: np.ndarray):  # noqa: ANN202 - torch is imported lazily
-        import torch
-
+    def _tensor(self, wave: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)).view(1, 1, -1)
 
     def encode(self, wave: np.ndarray, setting: str) -> np.ndarray:
         return self.model.encode(self._tensor(wave), n_q=self.setting(setting).n_q)[0].numpy()
 
     def encode_batch(self, waves: Sequence[np.ndarray], setting: str) -> list[np.ndarray]:
-        import torch
-
         lengths = [w.size for w in waves]
         batch = torch.zeros(len(waves), 1, max(lengths))
         for i, w in enumerate(waves):
@@ -84,8 +77,6 @@ class NativeCodec(Codec):
         return [codes[i, :, : self.model.frames_for(n)].numpy() for i, n in enumerate(lengths)]
 
     def decode(self, codes: np.ndarray, setting: str, length: int | None = None) -> np.ndarray:
-        import torch
-
         n_q = self.setting(setting).n_q
         tensor = torch.from_numpy(np.asarray(codes[:n_q], dtype=np.int64))[None]
         wave = self.model.decode(tensor, lengths=None if length is None else [length])

@@ -1,59 +1,40 @@
-"""Build, save and load codecs: architecture name -> class, presets, and the codec-alone checkpoint format.
+"""Build, save and read codecs: architecture name -> class, and the codec-alone checkpoint format.
 
-A codec is named on the command line by a checkpoint path, a codec YAML, or a preset name
-(``soundstream-tiny``). A preset builds an **untrained** model whose random weights are fixed by the config's
-``seed``, so two processes building the same preset get the same weights and the same identity hash (useful for
-tests and for checking the plumbing, useless for listening).
+A preset (:mod:`codecstudy.codec.presets`) builds an **untrained** model whose random weights are fixed by the
+config's ``seed``, so two processes building the same preset get the same weights and the same identity hash
+(useful for tests and for checking the plumbing, useless for listening). Opening a codec by any of its names (a
+checkpoint path, a codec YAML, a preset, ``espnet:PATH``) is :func:`codecstudy.codec.catalog.load_codec`.
 
 Checkpoint (``torch.save`` of a plain dict, loadable with ``weights_only=True``)::
 
     {"format": "codecstudy-codec", "format_version": 1, "codecstudy_version": "0.1.0",
      "config": {...CodecConfig...}, "state_dict": {...}, "weight_norm_folded": false, "identity": "<sha256>"}
 
-The trainer nests this dict under a ``"codec"`` key beside its optimizer state; :func:`load_codec` accepts both.
+The trainer nests this dict under a ``"codec"`` key beside its optimizer state; :func:`unwrap_codec_payload` finds
+it in either, and every reader here accepts both.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from codecstudy import __version__
-from codecstudy.codec.config import (
-    CodecConfig,
-    codec_config_from_dict,
-    load_codec_config,
-)
+from codecstudy.codec.config import CodecConfig, codec_config_from_dict
 from codecstudy.codec.models.base import CodecModel
 from codecstudy.codec.models.dac import DAC
 from codecstudy.codec.models.encodec import EnCodec
 from codecstudy.codec.models.soundstream import SoundStream
+from codecstudy.codec.presets import preset_config
 from codecstudy.codec.seanet import fold_weight_norm, has_weight_norm
 from codecstudy.errors import CodecStudyError
+from codecstudy.files import atomic_write
 
 ARCHITECTURES: dict[str, type[CodecModel]] = {"soundstream": SoundStream, "encodec": EnCodec, "dac": DAC}
-PRESET_DIR = Path(__file__).resolve().parents[3] / "configs" / "codecs"
 CHECKPOINT_FORMAT = "codecstudy-codec"
 CHECKPOINT_VERSION = 1
-_CONFIG_SUFFIXES = (".yaml", ".yml")
-
-
-def preset_names() -> list[str]:
-    """Names of the YAML presets in ``configs/codecs``."""
-    if not PRESET_DIR.is_dir():
-        return []
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
-
-
-def preset_config(name: str, overrides: list[str] | None = None) -> CodecConfig:
-    path = PRESET_DIR / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(preset_names()) or f"none found in {PRESET_DIR}"
-        raise CodecStudyError(f"unknown codec preset {name!r} (presets: {known})")
-    return load_codec_config(path, overrides)
 
 
 def build_codec(config: CodecConfig | dict[str, Any]) -> CodecModel:
@@ -84,10 +65,17 @@ def codec_payload(model: CodecModel) -> dict[str, Any]:
     }
 
 
+def unwrap_codec_payload(payload: Any) -> Any:
+    """The codec's own dict inside a loaded checkpoint: a training checkpoint nests it under ``"codec"``, a codec
+    checkpoint is it. Anything else is returned unchanged, for the caller to reject."""
+    if isinstance(payload, dict) and isinstance(payload.get("codec"), dict):
+        return payload["codec"]
+    return payload
+
+
 def codec_from_payload(payload: dict[str, Any], where: str = "checkpoint") -> CodecModel:
     """Rebuild a model from :func:`codec_payload` output; damaged or foreign payloads raise CodecStudyError."""
-    if "codec" in payload and isinstance(payload["codec"], dict):
-        payload = payload["codec"]
+    payload = unwrap_codec_payload(payload)
     if payload.get("format") != CHECKPOINT_FORMAT:
         raise CodecStudyError(f"{where}: not a codecstudy codec checkpoint (no format {CHECKPOINT_FORMAT!r})")
     version = payload.get("format_version")
@@ -106,7 +94,7 @@ def codec_from_payload(payload: dict[str, Any], where: str = "checkpoint") -> Co
         raise CodecStudyError(f"{where}: weights do not fit the stored config ({first})") from None
     stored = payload.get("identity")
     if payload.get("weight_norm_folded"):
-        model._identity = stored
+        model.keep_identity(stored)
     elif stored is not None and model.identity_hash() != stored:
         raise CodecStudyError(f"{where}: weights do not match the checkpoint's identity hash (damaged checkpoint)")
     return model.eval()
@@ -114,42 +102,19 @@ def codec_from_payload(payload: dict[str, Any], where: str = "checkpoint") -> Co
 
 def save_codec(path: str | Path, model: CodecModel) -> Path:
     """Write a codec checkpoint atomically (a killed save never leaves a half-written file under ``path``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(codec_payload(model), tmp)
-    os.replace(tmp, path)
-    return path
+    with atomic_write(path, "wb") as handle:
+        torch.save(codec_payload(model), handle)
+    return Path(path)
 
 
-def load_codec(source: str | Path) -> CodecModel:
-    """A codec from a checkpoint file, a codec YAML (random init), a preset name, or ``espnet:PATH`` (an ESPnet
-    SoundStream model, see :mod:`codecstudy.codec.espnet`); returned in eval mode.
-
-    Weight norm stays unfolded so that the model can be trained further; call ``prepare_for_inference()`` for
-    fast inference.
-    """
-    if str(source).startswith("espnet:"):
-        from codecstudy.codec.espnet import load_espnet_codec
-
-        return load_espnet_codec(str(source))
-    path = Path(source)
-    if path.is_file():
-        if path.suffix.lower() in _CONFIG_SUFFIXES:
-            return build_codec(load_codec_config(path)).eval()
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # pickle, zip and torch errors all mean "not a checkpoint we can read"
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise CodecStudyError(f"{path}: cannot read codec checkpoint ({first})") from None
-        if not isinstance(payload, dict):
-            raise CodecStudyError(f"{path}: not a codecstudy codec checkpoint")
-        return codec_from_payload(payload, where=str(path))
-    name = str(source)
-    if (PRESET_DIR / f"{name}.yaml").is_file():
-        return codec_from_preset(name).eval()
-    if path.suffix or os.sep in name:
-        raise CodecStudyError(f"{path}: codec checkpoint not found")
-    raise CodecStudyError(
-        f"{name}: neither a codec checkpoint nor a preset (presets: {', '.join(preset_names()) or 'none'})"
-    )
+def read_codec_checkpoint(path: Path) -> CodecModel:
+    """The model in a codec (or training) checkpoint file, in eval mode; an unreadable or foreign file raises
+    CodecStudyError naming it."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle, zip and torch errors all mean "not a checkpoint we can read"
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CodecStudyError(f"{path}: cannot read codec checkpoint ({first})") from None
+    if not isinstance(payload, dict):
+        raise CodecStudyError(f"{path}: not a codecstudy codec checkpoint")
+    return codec_from_payload(payload, where=str(path))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from codecstudy.codec.catalog import open_codec
 from codecstudy.codec.espnet import is_hub_name, locate
+from codecstudy.codec.presets import resolve_codec_config
 from codecstudy.corpus.conditions import select_eval_set
 from codecstudy.corpus.manifest import load_manifest
 from codecstudy.errors import CodecStudyError, ConfigError
@@ -21,7 +22,6 @@ from codecstudy.study.layout import RunLayout
 from codecstudy.study.settings import eval_settings
 from codecstudy.study.spec import StudySpec
 from codecstudy.study.state import COMPLETE, corpus_state
-from codecstudy.train.trainer import resolve_codec_config  # MERGE: codec config
 from codecstudy.tts.config import load_tts_config
 
 

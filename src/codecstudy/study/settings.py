@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+from codecstudy.codec.presets import resolve_codec_config
 from codecstudy.evaluate.settings import EvalSettings, default_ref_cache
 from codecstudy.machine import available_cores
 from codecstudy.study.spec import CodecRun, StudySpec
-from codecstudy.train.trainer import resolve_codec_config  # MERGE: codec config
 from codecstudy.tts.config import load_tts_config
 
 #: The parts of a study that decide what a listening test plays; its hash goes into the page and every export.

@@ -20,7 +20,9 @@ import torch
 import yaml
 
 from codecstudy.bench.harness import speechy_batch
-from codecstudy.codec.registry import load_codec, save_codec
+from codecstudy.codec.catalog import load_codec
+from codecstudy.codec.presets import resolve_codec_config
+from codecstudy.codec.registry import save_codec
 from codecstudy.corpus.builder import build_corpus
 from codecstudy.corpus.conditions import build_conditions
 from codecstudy.corpus.leakage import format_leakage, leakage_report
@@ -35,7 +37,7 @@ from codecstudy.study.layout import RunLayout
 from codecstudy.study.settings import eval_settings, scoring_rate
 from codecstudy.study.spec import Baseline, CodecRun, StudySpec
 from codecstudy.study.state import conditions_fingerprint
-from codecstudy.train.trainer import Trainer, resolve_codec_config, train  # MERGE: train split
+from codecstudy.train.trainer import Trainer, train
 from codecstudy.tts.config import load_tts_config
 from codecstudy.tts.stage import run_tts
 

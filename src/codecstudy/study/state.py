@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from codecstudy.codec.registry import unwrap_codec_payload
 from codecstudy.evaluate.outputs import done_clips
 from codecstudy.files import read_json_or_none, sha256_file
 from codecstudy.jsonl import read_jsonl
@@ -96,14 +99,11 @@ def codec_state(run: CodecRun, layout: RunLayout, targets: dict[Any, int]) -> St
 
 def codec_identity(path: Path) -> str | None:
     """The identity hash stored in a codec checkpoint (what the scorer records as ``codec_identity``)."""
-    import torch  # torch only when a codec file is asked about (`study status` of a folder without codecs needs none)
-
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # missing or unreadable: the evaluation will say why
         return None
-    if isinstance(payload, dict) and isinstance(payload.get("codec"), dict):  # MERGE: codec's unwrapping
-        payload = payload["codec"]
+    payload = unwrap_codec_payload(payload)
     return payload.get("identity") if isinstance(payload, dict) else None
 
 

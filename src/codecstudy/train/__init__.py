@@ -1,5 +1,5 @@
 """Codec training: the G/D loop, data crops, checkpoints, logging and multi-process (DDP) plumbing.
 
-Submodules are imported on demand so that reading a codec config (which validates its ``train`` section through
-:mod:`codecstudy.train.config`) does not pull in the trainer.
+The ``train:`` section of a codec config is read by :mod:`codecstudy.codec.training_config`; this package only
+runs it. Submodules are imported on demand.
 """

@@ -8,9 +8,9 @@ A checkpoint is a ``torch.save``d dict of tensors and plain Python values (loada
      "schedulers": {...}, "sampler": {"seed", "position", ...}, "rng": {"python", "numpy", "torch", "cuda"},
      "rng_per_rank": [...], "nan_skips": 0, "best": {...}, "config": {...}}
 
-Writes go to a temporary file in the same folder, are flushed and fsynced, then renamed over the target and the
-folder is fsynced: a crash or SIGKILL at any moment leaves either the old file or the new one, never a torn one,
-and a failed write (disk full, read-only folder) leaves the previous checkpoints untouched.
+Writes go through :func:`codecstudy.files.atomic_write` (a temporary file in the same folder, fsynced, renamed over
+the target), then the folder is fsynced: a crash or SIGKILL at any moment leaves either the old file or the new one,
+never a torn one, and a failed write (disk full, read-only folder) leaves the previous checkpoints untouched.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from codecstudy.errors import CodecStudyError
+from codecstudy.files import atomic_write
 
 FORMAT = "codecstudy-train"
 FORMAT_VERSION = 1
@@ -55,19 +56,10 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     Raises :class:`CodecStudyError` naming the file (an ``OSError`` here is the user's disk, not a bug).
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as handle:
+        with atomic_write(path, "wb") as handle:
             torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
     except OSError as exc:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
         reason = exc.strerror or str(exc) or type(exc).__name__
         raise CodecStudyError(f"{path}: cannot write checkpoint ({reason}); earlier checkpoints are intact") from None
     _fsync_dir(path.parent)
@@ -125,7 +117,8 @@ def prune(folder: str | Path, keep_last: int) -> list[Path]:
 
 
 def remove_stale_temporaries(folder: str | Path) -> None:
-    """Temporary files of writes killed mid-way; never valid, safe to delete before training restarts."""
+    """Temporary files of writes killed mid-way (``atomic_write`` names them ``.NAME.*.tmp``); never valid, safe to
+    delete before training restarts."""
     folder = Path(folder)
     if folder.is_dir():
         for path in folder.glob(".*.tmp"):

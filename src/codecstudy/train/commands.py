@@ -47,7 +47,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from codecstudy.train.trainer import resolve_codec_config, train
+    # torch, through the trainer: the CLI parser is built without it (see the module docstring)
+    from codecstudy.codec.presets import resolve_codec_config
+    from codecstudy.train.trainer import train
 
     config = resolve_codec_config(args.config, args.overrides)
     result = train(

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -27,10 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from codecstudy import audio
 from codecstudy.corpus.records import Clip
 from codecstudy.errors import CodecStudyError
+from codecstudy.files import atomic_write
 
 PCM_SCALE = 32767.0
 
@@ -55,11 +56,8 @@ def _write_entry(task: tuple[Clip, int, str]) -> tuple[str, str | None]:
         pcm = _decode(clip, sample_rate)
     except CodecStudyError as exc:
         return clip.id, str(exc)
-    path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-    np.save(tmp, pcm)
-    os.replace(tmp, path)
+    with atomic_write(target, "wb") as handle:
+        np.save(handle, pcm)
     return clip.id, None
 
 
@@ -89,8 +87,6 @@ class AudioCache:
 
         A clip whose file cannot be decoded any more is left out with a warning; none left is an error.
         """
-        from tqdm import tqdm
-
         missing = [c for c in clips if not self.path(c).is_file()]
         failed: dict[str, str] = {}
         if missing:

@@ -26,6 +26,7 @@ import torch.distributed as dist
 from torch import nn
 
 from codecstudy.codec.quantize import EMACodebook
+from codecstudy.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -166,8 +167,6 @@ def sync_codebooks(ctx: DistContext, model: nn.Module, broadcast: bool = False) 
 def shard_size(batch_size: int, ctx: DistContext) -> int:
     """Crops per process for a global batch; the batch must split evenly so that N x B/N == one process x B."""
     if batch_size % ctx.world_size:
-        from codecstudy.errors import ConfigError
-
         raise ConfigError(
             f"train.batch_size ({batch_size}) must be divisible by the number of processes ({ctx.world_size})"
         )

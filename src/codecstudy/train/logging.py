@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from codecstudy.jsonl import JsonlAppender, read_jsonl
 
@@ -35,7 +36,7 @@ _BAR_KEYS = (("g", "train/generator/total"), ("mel", "train/generator/mel"), ("d
 
 def _summary_writer(folder: Path, purge_step: int | None) -> Any:
     try:
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # tensorboard: heavy, and the run goes on without it
     except ImportError:
         warnings.warn(
             "tensorboard is not installed: no TensorBoard logs (train.log and metrics.jsonl are still written); "
@@ -71,8 +72,6 @@ class TrainLogger:
     """Rank 0's reporting; every method is cheap enough to call each step."""
 
     def __init__(self, out_dir: Path, total_steps: int, start_step: int, show_progress: bool = True) -> None:
-        from tqdm import tqdm
-
         self.out_dir = out_dir
         self.total = total_steps
         self.log = open(out_dir / LOG_NAME, "a", encoding="utf-8")

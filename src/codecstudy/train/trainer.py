@@ -1,32 +1,12 @@
-"""The codec training loop: generator/discriminator alternation, NaN guard, validation, checkpoints, resume.
+"""Training a codec: the run (data, the step loop, validation, checkpoints, the summary) and its entry, :func:`train`.
 
-One step, in ESPnet's order (``generator_first: true`` with cached generator output):
-
-1. the generator (encoder, quantizer with bandwidth dropout, decoder) reconstructs the batch;
-2. from ``train.discriminator_start`` on, the discriminator scores the reconstruction and the real audio in one
-   batched call with its weights frozen, for the adversarial and feature-matching terms;
-3. the generator takes its step on the weighted loss of the ``loss:`` section;
-4. the discriminator takes its step on the same (detached) reconstruction, which saves a second generator pass.
-
-Before ``discriminator_start`` only the reconstruction and quantizer terms train the generator: a GAN that
-starts on random reconstructions mostly teaches the discriminator to spot noise, and on a CPU budget the early
-steps are better spent on the mel loss.
-
-**NaN guard.** A step whose loss or gradient norm is not finite (on any process) changes nothing: no optimizer
-update, and the EMA codebooks, which the forward pass already moved, are put back. It is counted; more than
-``train.nan_guard_max_skips`` such steps stop the run with a message that names the setting.
-
-**Exact resume.** Everything that decides the next step is in the checkpoint: weights and EMA codebooks,
-optimizer moments, the learning-rate schedule (a function of the step), every process's python/numpy/torch RNG
-state and the crop sampler's position (crops are a function of seed and step). Re-running the same command after
-a kill (even SIGKILL) continues from the newest checkpoint and ends with the same weights as an uninterrupted
-run, given the same number of processes and threads (floating-point sums depend on both).
+What one step does (and the NaN guard) is :mod:`codecstudy.train.step`; what a checkpoint holds and how a run
+resumes exactly is :mod:`codecstudy.train.resume`. A step whose loss or gradient is not finite is counted here;
+more than ``train.nan_guard_max_skips`` such steps stop the run with a message that names the setting.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,19 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
-from torch import Tensor, nn
+from torch import Tensor
 
-from codecstudy.codec.config import CodecConfig, load_codec_config
-from codecstudy.codec.discriminators import build_discriminator
-from codecstudy.codec.losses import DiscriminatorLoss, DiscriminatorLossConfig, GeneratorLoss
-from codecstudy.codec.quantize import CodebookUsage, EMACodebook
-from codecstudy.codec.registry import build_codec, codec_payload, preset_config, preset_names
+from codecstudy.codec.config import CodecConfig
+from codecstudy.codec.quantize import CodebookUsage
+from codecstudy.codec.registry import codec_payload
+from codecstudy.codec.training_config import TrainConfig
 from codecstudy.corpus.manifest import load_manifest
 from codecstudy.errors import CodecStudyError
+from codecstudy.files import write_json_atomic
+from codecstudy.provenance import environment_info
 from codecstudy.train import checkpoint as ckpt
 from codecstudy.train import distributed as D
-from codecstudy.train.config import OptimizerConfig, TrainConfig
 from codecstudy.train.data import (
     AudioCache,
     CachedClip,
@@ -57,37 +36,13 @@ from codecstudy.train.data import (
     training_entries,
 )
 from codecstudy.train.logging import NullLogger, TrainLogger
+from codecstudy.train.resume import claim_run_folder, restore_rng_states, training_payload
+from codecstudy.train.step import GanStep
 from codecstudy.train.validation import ValidationResult, better, load_validation_audio, summarize, validate
 
 CHECKPOINT_DIR = "checkpoints"
 CODEC_NAME = "codec.pt"
-CONFIG_NAME = "config.yaml"
 SUMMARY_NAME = "summary.json"
-
-# Settings that may change between a run and its resumption: they do not change what the next step computes.
-RESUMABLE_CHANGES = (
-    "name",
-    "train.steps",
-    "train.log_interval",
-    "train.valid_interval",
-    "train.checkpoint_interval",
-    "train.keep_last",
-    "train.num_workers",
-    "train.nan_guard_max_skips",
-    "train.valid",
-)
-
-
-def resolve_codec_config(source: str, overrides: list[str] | None = None) -> CodecConfig:
-    """``--config``: a codec YAML file or a preset name, with ``key=value`` overrides."""
-    path = Path(source)
-    if path.is_file():
-        return load_codec_config(path, overrides)
-    if source in preset_names():
-        return preset_config(source, overrides)
-    if path.suffix or "/" in source:
-        raise CodecStudyError(f"{source}: codec config not found")
-    raise CodecStudyError(f"{source}: neither a codec YAML nor a preset (presets: {', '.join(preset_names())})")
 
 
 @dataclass
@@ -101,45 +56,6 @@ class TrainResult:
     resumed_from: int | None
     is_main: bool
     valid_metrics: dict[str, float] = field(default_factory=dict)
-
-
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict):
-        out: dict[str, Any] = {}
-        for key, value in data.items():
-            out.update(_flatten(value, f"{prefix}{key}."))
-        return out
-    return {prefix.rstrip("."): data}
-
-
-def config_difference(stored: dict[str, Any], current: dict[str, Any]) -> str | None:
-    """The first setting that differs in a way that forbids resuming, as ``key: stored -> current``."""
-    old, new = _flatten(stored), _flatten(current)
-    for key in sorted(set(old) | set(new)):
-        if any(key == p or key.startswith(p + ".") for p in RESUMABLE_CHANGES):
-            continue
-        if old.get(key) != new.get(key):
-            return f"{key}: {old.get(key)!r} in the run, {new.get(key)!r} now"
-    return None
-
-
-def _set_requires_grad(module: nn.Module, flag: bool) -> None:
-    for p in module.parameters():
-        p.requires_grad_(flag)
-
-
-def _split_outputs(outputs: list[tuple[Tensor, list[Tensor]]], n: int) -> tuple[list[Any], list[Any]]:
-    """Discriminator outputs on ``cat(fake, real)`` -> (fake outputs, real outputs with detached features)."""
-    fake = [(logits[:n], [f[:n] for f in fmaps]) for logits, fmaps in outputs]
-    real = [(logits[n:].detach(), [f[n:].detach() for f in fmaps]) for logits, fmaps in outputs]
-    return fake, real
-
-
-def _grad_norm(params: list[nn.Parameter]) -> Tensor:
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    return torch.nn.utils.get_total_norm(grads, 2.0)
 
 
 class _Accumulator:
@@ -204,28 +120,6 @@ class Trainer:
             torch.backends.cuda.matmul.allow_tf32 = self.tc.tf32
             torch.backends.cudnn.allow_tf32 = self.tc.tf32
 
-    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        """bfloat16 autocast on CUDA when ``train.bf16``; a no-op on CPU (CPU bf16 is slower than float32 here)."""
-        if self.amp_device is not None:
-            return torch.autocast(self.amp_device, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
-    def _quantizer_in_float32(self) -> None:
-        """Run the quantizer outside autocast, on a float32 latent.
-
-        Nearest-code search in bfloat16 picks wrong codes for near ties, and the EMA statistics are float32
-        buffers that bfloat16 vectors cannot be accumulated into; the quantizer is a small part of the cost.
-        """
-        quantizer = self.model.quantizer
-        inner = quantizer.forward
-
-        @functools.wraps(inner)
-        def forward(z: Tensor, *args: Any, **kwargs: Any) -> Any:
-            with torch.autocast(z.device.type, enabled=False):
-                return inner(z.float(), *args, **kwargs)
-
-        quantizer.forward = forward  # type: ignore[method-assign]
-
     def _on_main(self, fn: Any) -> Any:
         """Run ``fn`` on rank 0 only; a user error there is raised on every process (no rank is left waiting)."""
         error = None
@@ -253,95 +147,29 @@ class Trainer:
         return entries
 
     def _prepare_folder(self) -> None:
-        def check() -> None:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            stored = self.out_dir / CONFIG_NAME
-            current = self.config.model_dump(mode="json")
-            if stored.is_file() and ckpt.step_checkpoints(self.ckpt_dir):
-                previous = yaml.safe_load(stored.read_text(encoding="utf-8")) or {}
-                diff = config_difference(previous, current)
-                if diff:
-                    raise CodecStudyError(
-                        f"{self.out_dir} holds a run with another config ({diff}); use another --out, or the "
-                        "run's own settings to resume it"
-                    )
-            text = yaml.safe_dump(current, sort_keys=False, allow_unicode=True)
-            tmp = stored.with_name(stored.name + ".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(stored)
-            ckpt.remove_stale_temporaries(self.ckpt_dir)
-            ckpt.remove_stale_temporaries(self.out_dir)
-
-        self._on_main(check)
+        self._on_main(lambda: claim_run_folder(self.out_dir, self.ckpt_dir, self.config))
 
     def build(self) -> None:
         """Models, losses and optimizers (also used alone by benchmarks/train_speed.py)."""
-        cfg = self.config
-        ckpt.seed_everything(self.tc.seed)  # the discriminator's initial weights: the same on every process
-        self.model = build_codec(cfg).to(self.device).train()
-        self.disc = build_discriminator(cfg.discriminator_config(), architecture=cfg.architecture).to(self.device)
-        self.disc.train()
-        ckpt.seed_everything(self.tc.seed, self.ctx.rank)
-        gen_loss_cfg = cfg.generator_loss()
-        self.gen_loss = GeneratorLoss(gen_loss_cfg, cfg.sample_rate).to(self.device)
-        self.disc_loss = DiscriminatorLoss(
-            DiscriminatorLossConfig(
-                adversarial=gen_loss_cfg.adversarial,
-                average_over_discriminators=gen_loss_cfg.average_over_discriminators,
-            )
-        )
-        if self.tc.bf16:
-            self._quantizer_in_float32()
-        self.g_params = [p for p in self.model.parameters() if p.requires_grad]
-        self.d_params = [p for p in self.disc.parameters() if p.requires_grad]
-        self.g_opt = self._optimizer(self.g_params, self.tc.generator)
-        self.d_opt = self._optimizer(self.d_params, self.tc.discriminator)
-        self.g_train: nn.Module = self.model
-        self.d_train: nn.Module = self.disc
-        if self.ctx.enabled:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            unused = cfg.quantizer.kind == "factorized"  # codebooks beyond a step's n_q get no gradient
-            self.g_train = DDP(self.model, device_ids=ids, broadcast_buffers=False, find_unused_parameters=unused)
-            self.d_train = DDP(self.disc, device_ids=ids, broadcast_buffers=False)
-        self.ema_buffers = [
-            buf for book in self.model.modules() if isinstance(book, EMACodebook)
-            for buf in (book.embed, book.embed_avg, book.cluster_size, book.initialized)
-        ]
-
-    @staticmethod
-    def _optimizer(params: list[nn.Parameter], oc: OptimizerConfig) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(params, lr=oc.lr, betas=oc.betas, eps=oc.eps, weight_decay=oc.weight_decay)
-
-    def _set_learning_rates(self, step: int) -> None:
-        for opt, oc in ((self.g_opt, self.tc.generator), (self.d_opt, self.tc.discriminator)):
-            lr = oc.lr * oc.lr_factor(step)
-            for group in opt.param_groups:
-                group["lr"] = lr
+        self.gan = GanStep(self.config, self.tc, self.ctx, self.device, self.amp_device)
 
     # ------------------------------------------------------------------------------------------- checkpoints
     def _payload(self, step: int, rng_states: list[dict[str, Any]]) -> dict[str, Any]:
-        return {
-            "format": ckpt.FORMAT,
-            "format_version": ckpt.FORMAT_VERSION,
-            "step": step,
-            "codec": codec_payload(self.model),
-            "discriminator": {k: v.detach().cpu() for k, v in self.disc.state_dict().items()},
-            "optimizers": {"generator": self.g_opt.state_dict(), "discriminator": self.d_opt.state_dict()},
-            "schedulers": {
-                name: {"kind": oc.scheduler, "base_lr": oc.lr, "factor": oc.lr_factor(step), "step": step}
-                for name, oc in (("generator", self.tc.generator), ("discriminator", self.tc.discriminator))
-            },
-            "sampler": self.sampler.state_dict(),
-            "rng": rng_states[0],
-            "rng_per_rank": rng_states,
-            "world_size": self.ctx.world_size,
-            "nan_skips": self.nan_skips,
-            "best": dict(self.best),
-            "config": self.config.model_dump(mode="json"),
-            "data": {"train": str(self.data_path), "valid": str(self.valid_path) if self.valid_path else None},
-        }
+        return training_payload(
+            self.gan,
+            step,
+            tc=self.tc,
+            sampler=self.sampler,
+            rng_states=rng_states,
+            world_size=self.ctx.world_size,
+            nan_skips=self.nan_skips,
+            best=self.best,
+            config=self.config,
+            data=self._data_paths(),
+        )
+
+    def _data_paths(self) -> dict[str, str | None]:
+        return {"train": str(self.data_path), "valid": str(self.valid_path) if self.valid_path else None}
 
     def save_checkpoint(self, step: int) -> None:
         rng_states = D.gather_objects(self.ctx, ckpt.capture_rng())
@@ -362,24 +190,17 @@ class Trainer:
         if path is None:
             return 0
         payload = ckpt.load_checkpoint(path)
-        self.model.load_state_dict(payload["codec"]["state_dict"])
-        self.disc.load_state_dict(payload["discriminator"])
-        self.g_opt.load_state_dict(payload["optimizers"]["generator"])
-        self.d_opt.load_state_dict(payload["optimizers"]["discriminator"])
+        self.gan.load_checkpoint_state(payload)
         self.sampler.load_state_dict(payload["sampler"])
         self.nan_skips = int(payload.get("nan_skips", 0))
         self.best = dict(payload.get("best") or {})
         step = int(payload["step"])
-        states = payload.get("rng_per_rank") or [payload["rng"]]
-        if len(states) == self.ctx.world_size:
-            ckpt.restore_rng(states[self.ctx.rank])
-        else:
-            ckpt.seed_everything(self.tc.seed + step, self.ctx.rank)
-            if self.ctx.is_main:
-                print(
-                    f"note: {path} was written by {len(states)} processes, this run has {self.ctx.world_size}: "
-                    "training continues, but not bit-identically to an uninterrupted run"
-                )
+        written_by = restore_rng_states(payload, rank=self.ctx.rank, world_size=self.ctx.world_size, seed=self.tc.seed)
+        if written_by != self.ctx.world_size and self.ctx.is_main:
+            print(
+                f"note: {path} was written by {written_by} processes, this run has {self.ctx.world_size}: "
+                "training continues, but not bit-identically to an uninterrupted run"
+            )
         self.resumed_path = Path(path)
         return step
 
@@ -387,7 +208,7 @@ class Trainer:
         path = self.out_dir / CODEC_NAME
 
         def write() -> None:
-            payload = codec_payload(self.model)
+            payload = codec_payload(self.gan.model)
             payload["training"] = {"step": step, "best": dict(self.best), "data": str(self.data_path)}
             ckpt.atomic_save(payload, path)
 
@@ -395,81 +216,9 @@ class Trainer:
         return path
 
     # -------------------------------------------------------------------------------------------- one step
-    def _snapshot_codebooks(self) -> list[Tensor] | None:
-        if not self.ema_buffers:
-            return None
-        return [b.clone() for b in self.ema_buffers]
-
-    def _restore_codebooks(self, snapshot: list[Tensor] | None) -> None:
-        if snapshot is not None:
-            with torch.no_grad():
-                for buf, saved in zip(self.ema_buffers, snapshot):
-                    buf.copy_(saved)
-
-    def _generator_losses(self, out: Any, wave: Tensor, gan: bool) -> tuple[Tensor, dict[str, float]]:
-        recon = out.recon.float()
-        disc_fake = disc_real = None
-        if gan:
-            _set_requires_grad(self.disc, False)
-            with self._autocast():
-                outputs = self.disc(torch.cat((recon, wave), dim=0))
-            disc_fake, disc_real = _split_outputs(outputs, wave.shape[0])
-        return self.gen_loss(
-            recon,
-            wave,
-            disc_fake,
-            disc_real,
-            commitment=out.losses["commitment"].float(),
-            codebook=out.losses["codebook"].float(),
-            quantization=out.losses["quantization"].float(),
-        )
-
     def train_step(self, wave: Tensor, index: int) -> tuple[dict[str, float], bool]:
         """One G (and D) update for the step with 0-based ``index``; returns (logged terms, skipped)."""
-        gan = self.tc.gan_active(index)
-        first_init = self.ctx.enabled and not D.codebooks_initialized(self.model)
-        snapshot = self._snapshot_codebooks()
-        self._set_learning_rates(index)
-        with self._autocast():
-            out = self.g_train(wave)
-        g_loss, g_terms = self._generator_losses(out, wave, gan)
-        self.g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        g_norm = _grad_norm(self.g_params)
-        bad = D.any_true(self.ctx, not (bool(torch.isfinite(g_loss)) and bool(torch.isfinite(g_norm))))
-        if bad:
-            self.g_opt.zero_grad(set_to_none=True)
-            self._restore_codebooks(snapshot)
-            if gan:
-                _set_requires_grad(self.disc, True)
-            return {}, True
-        if self.tc.generator.grad_clip:
-            torch.nn.utils.clip_grads_with_norm_(self.g_params, self.tc.generator.grad_clip, g_norm)
-        self.g_opt.step()
-        D.sync_codebooks(self.ctx, self.model, broadcast=first_init)
-        terms = {f"train/generator/{k}": v for k, v in g_terms.items()}
-        terms["train/generator/grad_norm"] = float(g_norm)
-        terms["train/codes_replaced"] = float(out.replaced_codes)
-        self._usage = out.usage
-        if not gan:
-            return terms, False
-        _set_requires_grad(self.disc, True)
-        with self._autocast():
-            outputs = self.d_train(torch.cat((out.recon.detach().float(), wave), dim=0))
-        fake, real = _split_outputs(outputs, wave.shape[0])
-        d_loss, d_terms = self.disc_loss(fake, real)
-        self.d_opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        d_norm = _grad_norm(self.d_params)
-        if D.any_true(self.ctx, not (bool(torch.isfinite(d_loss)) and bool(torch.isfinite(d_norm)))):
-            self.d_opt.zero_grad(set_to_none=True)
-            return terms, True
-        if self.tc.discriminator.grad_clip:
-            torch.nn.utils.clip_grads_with_norm_(self.d_params, self.tc.discriminator.grad_clip, d_norm)
-        self.d_opt.step()
-        terms.update({f"train/discriminator/{k}": v for k, v in d_terms.items()})
-        terms["train/discriminator/grad_norm"] = float(d_norm)
-        return terms, False
+        return self.gan.update(wave, index)
 
     # ------------------------------------------------------------------------------------------ validation
     def _validate(self, step: int) -> None:
@@ -479,7 +228,7 @@ class Trainer:
         def run() -> None:
             start = time.perf_counter()
             with torch.random.fork_rng(devices=[]):
-                result: ValidationResult = validate(self.model, self.valid_clips, self.tc.valid, self.device)
+                result: ValidationResult = validate(self.gan.model, self.valid_clips, self.tc.valid, self.device)
             metrics = dict(result.metrics)
             metrics["valid/seconds"] = time.perf_counter() - start
             self.logger.scalars(step, "valid", metrics)
@@ -544,7 +293,6 @@ class Trainer:
         self._best_pending = False
         self._logged_references: set[str] = set()
         self.last_valid: dict[str, float] = {}
-        self._usage: CodebookUsage | None = None
         self.resumed_path: Path | None = None
         start = self._resume()
         resumed_from = start if self.resumed_path else None
@@ -557,7 +305,7 @@ class Trainer:
             step = self._loop(start)
         finally:
             self.logger.close()
-        self.rank_hashes = D.gather_objects(self.ctx, self._weights_hash())
+        self.rank_hashes = D.gather_objects(self.ctx, self.gan.weights_hash())
         if len(set(self.rank_hashes)) > 1:
             raise CodecStudyError(
                 f"the {self.ctx.world_size} processes ended with different weights ({self.rank_hashes}); "
@@ -579,24 +327,13 @@ class Trainer:
         self._on_main(lambda: self._write_summary(result))
         return result
 
-    def _weights_hash(self) -> str:
-        """SHA-256 of generator and discriminator state: equal on every process after a correct DDP run."""
-        import hashlib
-
-        digest = hashlib.sha256()
-        for prefix, module in (("g.", self.model), ("d.", self.disc)):
-            for name, tensor in sorted(module.state_dict().items()):
-                digest.update((prefix + name).encode())
-                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        return digest.hexdigest()
-
     def _announce(self, start: int) -> None:
         tc = self.tc
-        counts = self.model.parameter_counts()
+        counts = self.gan.model.parameter_counts()
         minutes = sum(e.frames for e in self.train_entries) / self.config.sample_rate / 60
         text = (
             f"{self.config.name}: {counts['total'] / 1e6:.2f} M generator and "
-            f"{sum(p.numel() for p in self.d_params) / 1e6:.3f} M discriminator parameters; "
+            f"{sum(p.numel() for p in self.gan.d_params) / 1e6:.3f} M discriminator parameters; "
             f"{len(self.train_entries)} training clips ({minutes:.1f} min) from {self.data_path}; "
             f"{len(self.valid_clips)} validation clips; batch {tc.batch_size} x {tc.segment_seconds:g} s on "
             f"{self.ctx.world_size} process(es), {self.device}, {torch.get_num_threads()} threads"
@@ -624,13 +361,14 @@ class Trainer:
                     self._stop_for_nans(step)
             else:
                 acc.add(terms)
-                if self._usage is not None:
-                    acc.usage = self._usage if acc.usage is None else acc.usage + self._usage
+                usage = self.gan.last_usage
+                if usage is not None:
+                    acc.usage = usage if acc.usage is None else acc.usage + usage
             self.logger.step(step, terms)
             if step % tc.log_interval == 0 or step == tc.steps:
                 values = D.mean_scalars(self.ctx, acc.means())
                 values["train/steps_per_second"] = self.logger.steps_per_second(step)
-                values["train/lr/generator"] = self.g_opt.param_groups[0]["lr"]
+                values["train/lr/generator"] = self.gan.g_opt.param_groups[0]["lr"]
                 values["train/skipped_steps"] = float(self.nan_skips)
                 self.logger.scalars(step, "train", values)
                 acc = _Accumulator()
@@ -643,9 +381,6 @@ class Trainer:
         return step
 
     def _write_summary(self, result: TrainResult) -> None:
-        from codecstudy.files import write_json_atomic
-        from codecstudy.provenance import environment_info
-
         write_json_atomic(
             self.out_dir / SUMMARY_NAME,
             {
@@ -658,7 +393,7 @@ class Trainer:
                 "valid": result.valid_metrics,
                 "world_size": self.ctx.world_size,
                 "rank_weight_hashes": self.rank_hashes,
-                "data": {"train": str(self.data_path), "valid": str(self.valid_path) if self.valid_path else None},
+                "data": self._data_paths(),
                 "environment": environment_info(),
             },
         )

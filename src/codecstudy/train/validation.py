@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from codecstudy import audio
 from codecstudy.codec.models.base import CodecModel
 from codecstudy.codec.spectral import mel_spectrogram
-from codecstudy.train.config import ValidConfig
+from codecstudy.codec.training_config import ValidConfig
 from codecstudy.train.data import AudioCache, CachedClip
 
 MEL_SETTINGS = {"n_fft": 1024, "hop_length": 256, "n_mels": 80, "eps": 1e-5}
@@ -69,7 +70,7 @@ def si_snr(ref: np.ndarray, est: np.ndarray, clamp_db: float = 100.0) -> float:
 
 def _stoi(ref: np.ndarray, est: np.ndarray, sample_rate: int) -> float | None:
     try:
-        from pystoi import stoi
+        from pystoi import stoi  # optional package (the eval extra)
     except ImportError:
         _warn_once("stoi", "pystoi is not installed: validation without STOI (pip install 'codecstudy[eval]')")
         return None
@@ -80,12 +81,10 @@ def _stoi(ref: np.ndarray, est: np.ndarray, sample_rate: int) -> float | None:
 
 def _pesq(ref: np.ndarray, est: np.ndarray, sample_rate: int) -> float | None:
     try:
-        from pesq import pesq
+        from pesq import pesq  # optional package (the eval extra)
     except ImportError:
         _warn_once("pesq", "pesq is not installed: validation without PESQ (pip install 'codecstudy[eval]')")
         return None
-    from codecstudy import audio
-
     if sample_rate != 16000:
         ref, est = audio.resample(ref, sample_rate, 16000), audio.resample(est, sample_rate, 16000)
     try:

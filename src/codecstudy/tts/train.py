@@ -84,7 +84,7 @@ def train_tts(
     show_progress: bool = True,
 ) -> TrainResult:
     """Train (or resume) a TTS model on ``codec_source``'s tokens of ``data``'s transcribed clips."""
-    from codecstudy.codec.registry import load_codec
+    from codecstudy.codec.catalog import load_codec
     from codecstudy.train.checkpoint import atomic_save, capture_rng, restore_rng
     from codecstudy.train.logging import TrainLogger
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from codecstudy.codec.registry import build_codec, codec_from_preset, preset_config
+from codecstudy.codec.presets import preset_config
+from codecstudy.codec.registry import build_codec, codec_from_preset
 from codecstudy.errors import CodecStudyError
 
 TINY = ["soundstream-tiny", "encodec-tiny", "dac-tiny"]

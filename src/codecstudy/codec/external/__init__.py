@@ -5,11 +5,12 @@ below, and each part is either one of the codec's settings (``opus:6kbps``, ``co
 codecs, the model (``encodec:24khz``, ``dac:16khz``, ``snac:/path/to/folder``, ``mimi:kyutai/moshiko-pytorch-bf16``).
 Every module imports its library only when a codec is opened, and fails with one line naming the extra or package
 to install (:func:`codecstudy.codec.interface.require`). Names of other kinds (``espnet:PATH``, checkpoints,
-presets) are codecstudy models, loaded by :func:`codecstudy.codec.registry.load_codec`.
+presets) are codecstudy models, loaded by :func:`codecstudy.codec.catalog.load_codec`.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 
@@ -50,7 +51,5 @@ KINDS: dict[str, Kind] = {
 
 def kind_class(kind: str) -> type:
     """The adapter class of a registered kind (imports its module, not its library)."""
-    import importlib
-
     entry = KINDS[kind]
     return getattr(importlib.import_module(f"{__name__}.{entry.module}"), entry.cls)

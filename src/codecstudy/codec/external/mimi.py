@@ -47,7 +47,7 @@ class Mimi(NeuralCodec):
         if self.weights_from == RANDOM:
             return loaders.get_mimi(None, device="cpu", num_codebooks=MAX_CODEBOOKS)
         if self.weights_from is None:
-            from huggingface_hub import hf_hub_download
+            from huggingface_hub import hf_hub_download  # comes with moshi (optional), for the published weights
 
             path = hf_hub_download(loaders.DEFAULT_REPO, loaders.MIMI_NAME)
         else:

@@ -17,6 +17,7 @@ import numpy as np
 
 from codecstudy.codec.external.base import ExternalCodec
 from codecstudy.codec.interface import RoundTrip, Setting, fit_length, packed_bytes, require
+from codecstudy.errors import CodecStudyError
 
 RANDOM = "random"
 SEED = 0
@@ -31,7 +32,7 @@ def stub_torchaudio() -> None:
     placed only when the real import fails, and only when one of these adapters is opened.
     """
     try:
-        import torchaudio  # noqa: F401
+        import torchaudio  # noqa: F401 - optional package, only tried here (see above)
     except Exception:  # noqa: BLE001 - a broken CUDA build fails with OSError, a missing one with ImportError
         for name in [n for n in sys.modules if n == "torchaudio" or n.startswith("torchaudio.")]:
             del sys.modules[name]
@@ -61,8 +62,6 @@ class NeuralCodec(ExternalCodec):
                 raise self._bad_part(part)
 
     def _bad_part(self, part: str) -> Exception:
-        from codecstudy.errors import CodecStudyError
-
         settings = f"; settings: {', '.join(s.name for s in self.settings())}" if hasattr(self, "model") else ""
         return CodecStudyError(
             f"codec {self.source}: unexpected {part!r} (model variants: {', '.join(self.variants)}; weights: a path, a "

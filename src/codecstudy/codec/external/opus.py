@@ -8,6 +8,8 @@ is followed by that many zeros (rounded up to a whole frame) so the decoded stre
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 import numpy as np
 
 from codecstudy.codec.external.base import ClassicCodec
@@ -25,8 +27,6 @@ class Opus(ClassicCodec):
     library = ("opuslib_next", "the 'classic' extra (pip install opuslib-next-bundled)")
 
     def weights(self) -> str:
-        from importlib.metadata import PackageNotFoundError, version
-
         self._lib()
         try:
             return f"none: libopus bundled with opuslib-next-bundled {version('opuslib-next-bundled')}"

@@ -286,6 +286,11 @@ class CodecModel(nn.Module):
             digest.update(data.numpy().tobytes() if data.dtype != torch.bfloat16 else data.float().numpy().tobytes())
         return digest.hexdigest()
 
+    def keep_identity(self, identity: str | None) -> None:
+        """Answer :meth:`identity_hash` with ``identity``, the hash of the unfolded weights this model's folded
+        weights were computed from (a folded checkpoint, an export copy), once weight norm is folded."""
+        self._identity = identity
+
 
 class StreamingDecoder:
     """Chunked decoding for causal codecs; the concatenated chunks equal :meth:`CodecModel.decode`.

@@ -3,7 +3,9 @@
 It lives inside the codec YAML (``configs/codecs/*.yaml``) so that one file is the whole recipe: the network, its
 losses (``loss:``), its adversary (``discriminator:``) and how it is trained. :class:`codecstudy.codec.config.
 CodecConfig` keeps the section as a plain mapping and validates it with :class:`TrainConfig` when the config is
-loaded, so a typo in a preset fails at once rather than after the corpus cache is built.
+loaded, so a typo in a preset fails at once rather than after the corpus cache is built. The schema lives here,
+beside the codec config that holds it, so that reading a config never reaches up into the trainer
+(:mod:`codecstudy.train` reads it from here).
 
 Defaults are ESPnet-Codec's SoundStream recipe (``train_soundstream4_large_v1.1``): AdamW 2e-4, betas (0.5, 0.9),
 eps 1e-9, no weight decay, ``ExponentialLR`` 0.999875 stepped once per 5000-iteration epoch, no gradient
