@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from helpers.debs import ar_archive, make_deb
 
-from codecstudy.corpus import debian
+from codecstudy.corpus import debian, debversion
 from codecstudy.errors import CodecStudyError
 
 FILES = {
@@ -156,19 +156,19 @@ def test_broken_debs_are_clear_errors(tmp_path: Path) -> None:
     ],
 )
 def test_debian_versions_compare_as_dpkg_documents(older: str, newer: str) -> None:
-    assert debian.compare_versions(older, newer) == -1
-    assert debian.compare_versions(newer, older) == 1
-    assert debian.compare_versions(newer, newer) == 0
+    assert debversion.compare_versions(older, newer) == -1
+    assert debversion.compare_versions(newer, older) == 1
+    assert debversion.compare_versions(newer, newer) == 0
 
 
 def test_tilde_chain_and_equal_spellings() -> None:
     # deb-version(7): "~~" < "~~a" < "~" < "" < "a"
-    assert sorted(["a", "", "~", "~~a", "~~"], key=debian.version_key) == ["~~", "~~a", "~", "", "a"]
-    assert debian.compare_versions("1.01", "1.1") == 0  # numbers, so leading zeros do not count
-    assert debian.compare_versions("0:1.0", "1.0") == 0  # the default epoch is 0
-    assert debian.compare_versions("1.0", "1.0-0") == 0  # an absent revision is "0"
+    assert sorted(["a", "", "~", "~~a", "~~"], key=debversion.version_key) == ["~~", "~~a", "~", "", "a"]
+    assert debversion.compare_versions("1.01", "1.1") == 0  # numbers, so leading zeros do not count
+    assert debversion.compare_versions("0:1.0", "1.0") == 0  # the default epoch is 0
+    assert debversion.compare_versions("1.0", "1.0-0") == 0  # an absent revision is "0"
     with pytest.raises(CodecStudyError, match="epoch"):
-        debian.compare_versions("x:1.0", "1.0")
+        debversion.compare_versions("x:1.0", "1.0")
 
 
 def _random_version(rng: random.Random) -> str:
@@ -200,7 +200,7 @@ def test_version_order_agrees_with_dpkg(tmp_path: Path) -> None:
     result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
     expected = [int(line) for line in result.stdout.split()]
     assert len(expected) == len(pairs) and result.stderr == ""
-    ours = [debian.compare_versions(a, b) for a, b in pairs]
+    ours = [debversion.compare_versions(a, b) for a, b in pairs]
     assert [(a, b, o) for (a, b), o, e in zip(pairs, ours, expected) if o != e] == []
     assert {-1, 0, 1} <= set(expected)  # the sample holds all three outcomes
 

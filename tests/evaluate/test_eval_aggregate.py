@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from codecstudy.evaluate import aggregate
+from codecstudy.evaluate import aggregate, statistics
 
 
 def record(condition: str, clip: str, n_q: int | None = 8, set_name: str = "en", **metrics) -> dict:
@@ -16,12 +16,12 @@ def record(condition: str, clip: str, n_q: int | None = 8, set_name: str = "en",
 
 def test_bootstrap_ci_contains_mean_and_is_reproducible() -> None:
     values = np.random.default_rng(0).normal(3.0, 1.0, 200)
-    lo, hi = aggregate.bootstrap_ci(values, seed=1)
+    lo, hi = statistics.bootstrap_ci(values, seed=1)
     assert lo < values.mean() < hi
-    assert (lo, hi) == aggregate.bootstrap_ci(values, seed=1)
+    assert (lo, hi) == statistics.bootstrap_ci(values, seed=1)
     assert hi - lo == pytest.approx(2 * 1.96 / math.sqrt(200), rel=0.25)
-    assert aggregate.bootstrap_ci(np.array([2.0])) == (2.0, 2.0)
-    assert all(math.isnan(v) for v in aggregate.bootstrap_ci(np.array([])))
+    assert statistics.bootstrap_ci(np.array([2.0])) == (2.0, 2.0)
+    assert all(math.isnan(v) for v in statistics.bootstrap_ci(np.array([])))
 
 
 def test_summary_does_not_depend_on_the_order_of_result_lines() -> None:
@@ -67,7 +67,7 @@ def test_best_worst_counts_follow_directions_and_ties() -> None:
 
 
 def test_holm_correction() -> None:
-    adjusted = aggregate.holm([0.01, 0.04, 0.03, math.nan])
+    adjusted = statistics.holm([0.01, 0.04, 0.03, math.nan])
     assert adjusted[0] == pytest.approx(0.03)
     assert adjusted[2] == pytest.approx(0.06)
     assert adjusted[1] == pytest.approx(0.06)  # monotone: never below the previous step
@@ -131,9 +131,9 @@ def test_sign_flip_p_is_exact_when_every_difference_has_one_sign(n: int) -> None
     """Only the observed signs and their mirror image are as extreme: p = 2 / 2^n, never 0 (the paired bootstrap
     said 0 here, since no resample of all-positive differences has a mean on the other side)."""
     diff = np.arange(1.0, n + 1.0)
-    assert aggregate.sign_flip_p(diff) == 2.0 / 2**n
-    assert aggregate.sign_flip_p(-diff) == 2.0 / 2**n
-    assert aggregate.sign_flip_p(np.concatenate([diff, np.zeros(5)])) == 2.0 / 2**n  # zeros flip to themselves
+    assert statistics.sign_flip_p(diff) == 2.0 / 2**n
+    assert statistics.sign_flip_p(-diff) == 2.0 / 2**n
+    assert statistics.sign_flip_p(np.concatenate([diff, np.zeros(5)])) == 2.0 / 2**n  # zeros flip to themselves
 
 
 def test_sign_flip_p_matches_scipy_exact_and_monte_carlo_never_reaches_zero() -> None:
@@ -143,15 +143,15 @@ def test_sign_flip_p_matches_scipy_exact_and_monte_carlo_never_reaches_zero() ->
     for n in (4, 9, 14):
         diff = rng.normal(0.4, 1.0, n)
         exact = permutation_test((diff,), np.mean, permutation_type="samples", vectorized=True, n_resamples=np.inf)
-        assert aggregate.sign_flip_p(diff) == pytest.approx(exact.pvalue, rel=1e-12)
+        assert statistics.sign_flip_p(diff) == pytest.approx(exact.pvalue, rel=1e-12)
     diff = rng.normal(0.3, 1.0, 20)  # above MAX_EXACT_FLIPS: seeded Monte Carlo, close to the exact value
-    exact = aggregate.sign_flip_p(diff, max_exact=20)
-    assert aggregate.sign_flip_p(diff, 20000, seed=1) == pytest.approx(exact, abs=0.01)
-    assert aggregate.sign_flip_p(diff, 500, seed=1) == aggregate.sign_flip_p(diff, 500, seed=1)
+    exact = statistics.sign_flip_p(diff, max_exact=20)
+    assert statistics.sign_flip_p(diff, 20000, seed=1) == pytest.approx(exact, abs=0.01)
+    assert statistics.sign_flip_p(diff, 500, seed=1) == statistics.sign_flip_p(diff, 500, seed=1)
     # all 40 differences positive: no random pattern is as extreme, p = (0 + 1) / (B + 1)
-    assert aggregate.sign_flip_p(np.full(40, 0.5), 99) == 0.01
-    assert aggregate.sign_flip_p(np.full(40, 0.5), 999) == 0.001
-    assert aggregate.sign_flip_p(np.zeros(40)) == 1.0
+    assert statistics.sign_flip_p(np.full(40, 0.5), 99) == 0.01
+    assert statistics.sign_flip_p(np.full(40, 0.5), 999) == 0.001
+    assert statistics.sign_flip_p(np.zeros(40)) == 1.0
 
 
 @pytest.mark.parametrize("method", ["bootstrap", "permutation"])

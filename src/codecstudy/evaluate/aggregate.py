@@ -13,7 +13,8 @@ bitrates can be pooled freely.
   every condition ties is left out.
 * Paired tests between every two conditions per set x n_q x metric, over clips scored in both: Wilcoxon
   signed-rank (default) or a sign-flip permutation test of the mean difference (exact up to
-  :data:`MAX_EXACT_FLIPS` non-zero differences, else seeded Monte Carlo with the (b+1)/(B+1) correction, so a
+  :data:`~codecstudy.evaluate.statistics.MAX_EXACT_FLIPS` non-zero differences, else seeded Monte Carlo
+  with the (b+1)/(B+1) correction, so a
   p-value is never 0); p-values Holm-corrected over all tests in the table, since a table of many comparisons would
   otherwise show "significant" differences by chance.
 * Clustered data (MUSHRA: several ratings per listener) names a ``cluster`` per record: the CIs then resample whole
@@ -25,34 +26,31 @@ Outputs: ``summary``, ``counts`` and ``pairwise`` as CSV, Markdown and LaTeX (bo
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import wilcoxon
 
+from codecstudy.csvtable import write_csv
 from codecstudy.errors import CodecStudyError
 from codecstudy.evaluate.registry import METRICS
 from codecstudy.evaluate.registry import directions as declared_directions
+from codecstudy.evaluate.statistics import (
+    PAIRED_TESTS,
+    Cluster,
+    bootstrap_ci,
+    cluster_ci,
+    cluster_sums,
+    holm,
+    paired_p,
+)
 from codecstudy.jsonl import read_jsonl
 
 CORPUS_RATES = {"wer": ("wer_errors", "wer_words"), "cer": ("cer_errors", "cer_chars")}
-#: Paired tests by the name ``--test``/``report.test`` gives them; ``bootstrap`` is the former name of the
-#: permutation test (it was a paired bootstrap, which reported p = 0 whenever no resample crossed zero).
-PAIRED_TESTS = {"wilcoxon": "wilcoxon", "permutation": "sign-flip permutation", "bootstrap": "sign-flip permutation"}
-#: Up to this many non-zero paired differences the sign-flip test enumerates all 2^n sign patterns (65536 at 16).
-MAX_EXACT_FLIPS = 16
-#: Names a record's cluster: the unit that is sampled independently, e.g. the listener of a rating. Functions
-#: that take one treat every record as its own unit when it is None.
-Cluster = Callable[[dict[str, Any]], str]
-
-
 def load_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
     """All result lines under the given folders or files."""
     records: list[dict[str, Any]] = []
@@ -98,26 +96,6 @@ class SummaryRow:
     ci_high: float
 
 
-def bootstrap_ci(
-    values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95, weights: np.ndarray | None = None
-) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean (or of ``sum(values) / sum(weights)`` when weights are given)."""
-    n = values.size
-    if n == 0:
-        return math.nan, math.nan
-    if n == 1:
-        v = float(values[0] / weights[0]) if weights is not None else float(values[0])
-        return v, v
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(n_boot, n))
-    if weights is None:
-        stats = values[idx].mean(axis=1)
-    else:
-        stats = values[idx].sum(axis=1) / np.maximum(weights[idx].sum(axis=1), 1e-12)
-    alpha = (1.0 - level) / 2.0
-    return float(np.quantile(stats, alpha)), float(np.quantile(stats, 1.0 - alpha))
-
-
 def _groups(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for record in records:
@@ -137,23 +115,6 @@ def _skipped(record: dict[str, Any], key: str) -> bool:
     if not skipped:
         return False
     return any(name in skipped and key in METRICS[name].outputs for name in skipped if name in METRICS)
-
-
-def cluster_ci(
-    values: np.ndarray, clusters: list[str], n_boot: int = 1000, seed: int = 0, weights: np.ndarray | None = None
-) -> tuple[float, float]:
-    """Cluster bootstrap CI of ``sum(values) / sum(weights)`` (weights default to 1, i.e. the mean): clusters are
-    drawn with replacement and bring all their values, so values that are correlated within a cluster are not
-    counted as independent evidence."""
-    weights = np.ones_like(values) if weights is None else weights
-    return bootstrap_ci(_cluster_sums(values, clusters), n_boot, seed, weights=_cluster_sums(weights, clusters))
-
-
-def _cluster_sums(values: np.ndarray, clusters: list[str]) -> np.ndarray:
-    """The sum of ``values`` per cluster, in cluster-name order (so seeded resamples do not follow record order)."""
-    index = {c: i for i, c in enumerate(sorted(set(clusters)))}
-    at = np.array([index[c] for c in clusters], dtype=np.intp)
-    return np.bincount(at, weights=values, minlength=len(index))
 
 
 def summarize(
@@ -242,67 +203,6 @@ class PairRow:
     significant: bool
 
 
-def holm(p_values: list[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (NaN entries stay NaN and are not counted)."""
-    valid = [(p, i) for i, p in enumerate(p_values) if not math.isnan(p)]
-    m = len(valid)
-    adjusted = [math.nan] * len(p_values)
-    running = 0.0
-    for rank, (p, i) in enumerate(sorted(valid)):
-        running = max(running, min(1.0, (m - rank) * p))
-        adjusted[i] = running
-    return adjusted
-
-
-@lru_cache(maxsize=MAX_EXACT_FLIPS + 1)
-def _all_signs(n: int) -> np.ndarray:
-    """Every pattern of n signs, one per row (2^n x n of +-1): the exact null distribution's support."""
-    signs = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1) * 2.0 - 1.0
-    signs.flags.writeable = False
-    return signs
-
-
-def sign_flip_p(diff: np.ndarray, n_resamples: int = 1000, seed: int = 0, max_exact: int = MAX_EXACT_FLIPS) -> float:
-    """Two-sided p-value of a paired sign-flip permutation test of the mean difference.
-
-    Under the null hypothesis each paired difference is as likely to have the opposite sign, so the observed
-    ``|sum(diff)|`` is ranked among the sums with the signs flipped. Zero differences are the same either way and
-    are left out. Up to ``max_exact`` non-zero differences every one of the 2^n patterns is counted (an exact
-    p-value, at least 2 / 2^n since the observed pattern and its mirror always count); above that ``n_resamples``
-    seeded random patterns give ``(b + 1) / (B + 1)``, b of them at least as extreme, which is a valid p-value
-    and never 0.
-    """
-    nonzero = np.asarray(diff, dtype=np.float64)
-    nonzero = nonzero[nonzero != 0]
-    n = nonzero.size
-    if n == 0:
-        return 1.0
-    observed = abs(float(nonzero.sum()))
-    tolerance = 1e-10 * float(np.abs(nonzero).sum())  # sums of the same numbers in another order are ties
-    if n <= max_exact:
-        extreme = np.count_nonzero(np.abs(_all_signs(n) @ nonzero) >= observed - tolerance)
-        return float(extreme / 2**n)
-    rng = np.random.default_rng(seed)
-    rows = max(1, (1 << 20) // n)  # at most ~1M random signs in memory at a time
-    extreme, done = 0, 0
-    while done < n_resamples:
-        batch = min(rows, n_resamples - done)
-        signs = rng.integers(0, 2, size=(batch, n)) * 2.0 - 1.0
-        extreme += int(np.count_nonzero(np.abs(signs @ nonzero) >= observed - tolerance))
-        done += batch
-    return float((extreme + 1) / (n_resamples + 1))
-
-
-def _paired_p(diff: np.ndarray, method: str, n_boot: int, seed: int) -> float:
-    if method not in PAIRED_TESTS:
-        raise CodecStudyError(f"paired test must be one of {', '.join(PAIRED_TESTS)}, got {method!r}")
-    if diff.size < 2 or np.all(diff == 0):
-        return math.nan if diff.size < 2 else 1.0
-    if method == "wilcoxon":
-        return float(wilcoxon(diff, zero_method="wilcox").pvalue)
-    return sign_flip_p(diff, n_boot, seed)
-
-
 def paired_tests(
     records: list[dict[str, Any]],
     directions: dict[str, str],
@@ -337,11 +237,11 @@ def paired_tests(
                     diff = np.array([x - y for x, y, _ in ok], dtype=np.float64)
                     if cluster is not None:
                         units = [cluster(conditions[a][c]) for _, _, c in ok]
-                        diff = _cluster_sums(diff, units) / _cluster_sums(np.ones_like(diff), units)
+                        diff = cluster_sums(diff, units) / cluster_sums(np.ones_like(diff), units)
                     mean_diff = float(diff.mean())
                     sign = 1.0 if direction == "higher" else -1.0
                     better = a if sign * mean_diff > 0 else b if sign * mean_diff < 0 else "="
-                    p = _paired_p(diff, method, n_boot, seed)
+                    p = paired_p(diff, method, n_boot, seed)
                     rows.append(PairRow(set_name, n_q, key, a, b, len(diff), mean_diff, better, p, math.nan, False))
     adjusted = holm([r.p for r in rows])
     for row, p_adj in zip(rows, adjusted):
@@ -353,16 +253,6 @@ def paired_tests(
 # ------------------------------------------------------------------------------------------------------ output
 def _fmt(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
-
-
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        if not rows:
-            return
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def _markdown(header: list[str], body: list[list[str]]) -> str:
@@ -460,7 +350,7 @@ def write_tables(
     pairs = paired_tests(records, directions, method=test, alpha=alpha, n_boot=n_boot, seed=seed)
     written: dict[str, Path] = {}
 
-    _write_csv(out / "summary.csv", [asdict(r) for r in rows])
+    write_csv(out / "summary.csv", [asdict(r) for r in rows])
     header, body = summary_table(rows)
     (out / "summary.md").write_text(
         "Mean [95 % bootstrap CI] over clips; bold = best condition per set, n_q and metric.\n\n"
@@ -471,14 +361,14 @@ def write_tables(
     (out / "summary.tex").write_text(_latex(header, body), encoding="utf-8")
 
     count_rows = [{"condition": c, **v} for c, v in counts.items()]
-    _write_csv(out / "counts.csv", count_rows)
+    write_csv(out / "counts.csv", count_rows)
     body = [[c, str(v["best"]), str(v["worst"]), str(v["compared"])] for c, v in counts.items()]
     (out / "counts.md").write_text(_markdown(["condition", "best", "worst", "cells compared"], body), encoding="utf-8")
     (out / "counts.tex").write_text(
         _latex(["condition", "best", "worst", "cells"], body).replace("{lllr}", "{lrrr}"), encoding="utf-8"
     )
 
-    _write_csv(out / "pairwise.csv", [asdict(r) for r in pairs])
+    write_csv(out / "pairwise.csv", [asdict(r) for r in pairs])
     body = [
         [
             r.set,
