@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from codecstudy.codec.interface import Codec, RoundTrip, Setting, packed_bytes
+from codecstudy.codec.interface import Codec, RoundTrip, Setting, Streaming, packed_bytes
 
 if TYPE_CHECKING:
     from codecstudy.codec.models.base import CodecModel
@@ -61,6 +61,12 @@ class NativeCodec(Codec):
         n_q = self.setting(setting).n_q
         own = getattr(self.model, "delay_samples", None)
         return int(own(n_q)) if callable(own) else 0
+
+    def streaming(self) -> Streaming:
+        if self.model.causal:
+            return Streaming(False, True, "causal: model.streaming_decoder() decodes codes chunk by chunk exactly as "
+                             "offline; no chunked encoder (its causal codes of a prefix equal the whole clip's)")
+        return Streaming(False, False, "non-causal convolutions (seanet.causal: false) read future samples")
 
     def identity(self) -> str:
         return self.model.identity_hash()
