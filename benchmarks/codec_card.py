@@ -28,8 +28,9 @@ from codecstudy.codec.interface import MissingPackageError
 from codecstudy.codec.registry import preset_config, preset_names
 from codecstudy.files import write_json_atomic, write_text_atomic
 
-ADAPTERS = ["opus", "codec2", "lc3", "amrwb", "g722", "mp3", "encodec:24khz:random", "dac:16khz:random",
-            "snac:24khz:random", "mimi:random"]
+ADAPTERS = ["opus", "codec2", "lc3", "amrwb", "g722", "mp3", "encodec:24khz:random", "dac:16khz:random:4:12",
+            "snac:24khz:random", "mimi:random:8:32"]
+"""Neural adapters at a few settings each (DAC's 16 kHz model runs at about real time on one thread)."""
 BEGIN = "<!-- codec-card:begin (benchmarks/codec_card.py replaces this section) -->"
 END = "<!-- codec-card:end -->"
 SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile",

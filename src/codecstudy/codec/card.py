@@ -288,7 +288,8 @@ def _parameters_line(parameters: dict[str, int] | None) -> str:
     parts = ", ".join(f"{k} {v / 1e6:.3g} M" for k, v in parameters.items() if k not in ("total", "quantizer_buffers"))
     text = f"{parameters['total'] / 1e6:.3g} M" + (f" ({parts})" if parts else "")
     if "quantizer_buffers" in parameters:
-        text += f" + {parameters['quantizer_buffers'] / 1e6:.3g} M quantizer buffer values (EMA codebooks)"
+        buffers = parameters["quantizer_buffers"] / 1e6
+        text += f" + {buffers:.3g} M quantizer buffer values (EMA codebooks, their statistics)"
     return text
 
 

@@ -74,13 +74,31 @@ def codec_macs(codec: Codec, setting: str, wave: np.ndarray) -> MacCount:
         return MacCount(None, None, "not counted: no separate encode and decode to count")
     seconds = wave.size / codec.sample_rate
     try:
-        encode = count_macs(lambda: codec.encode(wave, setting))
-        codes = codec.encode(wave, setting)
-        decode = count_macs(lambda: codec.decode(codes, setting, wave.size))
+        encode_call, decode_call = _coding_calls(codec, setting, wave)
+        encode = count_macs(encode_call)
+        decode = count_macs(decode_call)
     except Exception as exc:  # noqa: BLE001 - any failure of the counter means "not counted", with its reason
         first = (str(exc).strip().splitlines() or [""])[0]
         return MacCount(None, None, f"not counted: FlopCounterMode failed ({type(exc).__name__}: {first})")
     return MacCount(encode / seconds, decode / seconds, MAC_CONVENTION)
+
+
+def _coding_calls(codec: Codec, setting: str, wave: np.ndarray) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """The encode and decode calls to count. For the pretrained adapters these are the package model's own calls
+    (``_encode``/``_decode``) outside the adapter's ``inference_mode``, under which FlopCounterMode cannot read
+    parametrized weight-norm weights (SNAC); :func:`count_flops` runs them under ``no_grad``."""
+    import torch
+
+    from codecstudy.codec.external.neural import NeuralCodec
+
+    if isinstance(codec, NeuralCodec):
+        chosen = codec.setting(setting)
+        batch = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)).view(1, 1, -1)
+        with torch.no_grad():
+            codes = codec._encode(batch, chosen)
+        return (lambda: codec._encode(batch, chosen)), (lambda: codec._decode(codes, chosen))
+    codes = codec.encode(wave, setting)
+    return (lambda: codec.encode(wave, setting)), (lambda: codec.decode(codes, setting, wave.size))
 
 
 def parameter_counts(codec: Codec) -> dict[str, int] | None:
