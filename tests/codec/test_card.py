@@ -184,3 +184,19 @@ def test_unknown_codec_is_one_line_naming_the_kinds(capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "opus" in err and "mimi" in err and "soundstream-tiny" in err
     assert "espnet:PATH" in err
+
+
+def test_cards_of_a_checkpoint_and_an_espnet_model(tmp_path) -> None:  # noqa: ANN001 - pytest's tmp_path
+    from helpers.espnet import espnet_state, small_model, write_exp
+
+    from codecstudy.codec.card import open_for_card
+    from codecstudy.codec.registry import save_codec
+
+    save_codec(tmp_path / "codec.pt", codec_from_preset("encodec-tiny"))
+    folder = write_exp(tmp_path / "exp", espnet_state(small_model()))
+    for name, frame in ((str(tmp_path / "codec.pt"), 320), (f"espnet:{folder}", 8)):
+        card = codec_card(open_for_card(name), ["1"], timing=False)
+        (setting,) = card.settings
+        assert setting.latency.frame_samples == frame and setting.latency.lookahead_samples is not None
+        assert setting.macs_encode_per_s and setting.macs_decode_per_s and card.parameters
+        assert setting.measured_bps == pytest.approx(setting.nominal_bps, rel=0.01)
