@@ -22,6 +22,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 from codecstudy.bench import load_average
 from codecstudy.codec.card import CodecCard, card_dict, card_rows, codec_card, open_for_card
 from codecstudy.codec.interface import MissingPackageError
@@ -89,8 +91,6 @@ def markdown_table(cards: list[CodecCard]) -> list[str]:
 
 
 def section(cards: list[CodecCard], skipped: list[str], started: tuple[float, ...] | None, cpu: str) -> str:
-    import torch
-
     ended = load_average()
     loads = " -> ".join("?" if lv is None else f"{lv[0]:.1f}" for lv in (started, ended))
     sources = sorted({(c.kind, s.latency.source) for c in cards for s in c.settings if s.latency.frame_samples})

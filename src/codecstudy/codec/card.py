@@ -33,8 +33,12 @@ from typing import Any
 
 import numpy as np
 
+from codecstudy.codec.catalog import adapter_kind, open_codec
+from codecstudy.codec.external import KINDS
 from codecstudy.codec.interface import Codec, Latency, Streaming
+from codecstudy.codec.native import NativeCodec
 from codecstudy.errors import CodecStudyError
+from codecstudy.files import json_text
 
 RTF_SECONDS: tuple[float, ...] = (1.0, 10.0)
 """Clip lengths at which the real-time factor is measured."""
@@ -106,13 +110,11 @@ class CodecCard:
 # ------------------------------------------------------------------------------------------------- opening
 def check_codec_name(name: str) -> None:
     """Fail with one line naming what a codec can be when ``name`` is none of them (before any loading)."""
-    from codecstudy.codec.catalog import adapter_kind
-    from codecstudy.codec.external import KINDS
-    from codecstudy.codec.registry import preset_names
-
     path = Path(name)
     if adapter_kind(name) or path.exists() or path.suffix or "/" in name or name.startswith("espnet:"):
         return  # an adapter, or a file that load_codec opens or reports as missing
+    from codecstudy.codec.registry import preset_names  # imports torch, which adapter names do not need
+
     if name in preset_names():
         return
     raise CodecStudyError(
@@ -123,8 +125,6 @@ def check_codec_name(name: str) -> None:
 
 def open_for_card(name: str) -> Codec:
     """The codec ``name`` as a study would open it, after :func:`check_codec_name`."""
-    from codecstudy.codec.catalog import open_codec
-
     check_codec_name(name)
     return open_codec(name)
 
@@ -132,7 +132,7 @@ def open_for_card(name: str) -> Codec:
 # ------------------------------------------------------------------------------------------------ measuring
 def probe_signal(seconds: float, sample_rate: int) -> np.ndarray:
     """A speech-like test signal (harmonics under a syllable-rate envelope, a little noise), seeded, 1-D float32."""
-    from codecstudy.bench.harness import speechy_batch
+    from codecstudy.bench.harness import speechy_batch  # torch, lazy: `codec info` of a classic codec stays light
 
     return speechy_batch(1, max(1, round(seconds * sample_rate)), sample_rate)[0, 0].numpy()
 
@@ -163,8 +163,7 @@ def measure_rtf(codec: Codec, setting: str, seconds: float, repeats: int) -> Rea
 
 def codec_latency(codec: Codec, setting: str) -> LatencyInfo:
     """Computed from the layers for codecstudy models, as declared for the others, else "not stated"."""
-    from codecstudy.codec.cost import seanet_latency
-    from codecstudy.codec.native import NativeCodec
+    from codecstudy.codec.cost import seanet_latency  # torch (see probe_signal)
 
     latency: Latency | None
     if isinstance(codec, NativeCodec):
@@ -193,9 +192,9 @@ def token_rate(codec: Codec, n_q: int | None, nominal_bps: float | None) -> tupl
 
 
 def _machine(load_before: tuple[float, ...] | None) -> dict[str, Any]:
-    import torch
+    import torch  # lazy (see probe_signal)
 
-    from codecstudy.bench.harness import load_average, machine_info
+    from codecstudy.bench.harness import load_average, machine_info  # torch
 
     info = machine_info()
     return {"cpu": info["cpu"], "logical_cpus": info["logical_cpus"], "torch": info["torch"],
@@ -210,8 +209,8 @@ def codec_card(codec: Codec, settings: Sequence[str] | None = None, *, timing: b
     Everything runs with one torch thread (restored afterwards); ``timing=False`` skips the real-time factors
     (the rest is not timed and does not depend on the machine's load).
     """
-    from codecstudy.bench.harness import load_average, num_threads
-    from codecstudy.codec.cost import codec_macs, parameter_counts
+    from codecstudy.bench.harness import load_average, num_threads  # torch (see probe_signal)
+    from codecstudy.codec.cost import codec_macs, parameter_counts  # torch
 
     names = [codec.setting(s).name for s in (settings or codec.default_settings())]
     rtf_seconds = RTF_SECONDS if rtf_seconds is None else tuple(rtf_seconds)
@@ -257,8 +256,6 @@ def card_dict(card: CodecCard) -> dict[str, Any]:
 
 def card_json(card: CodecCard) -> str:
     """The card as JSON (``codecstudy codec info NAME --json``)."""
-    from codecstudy.files import json_text
-
     return json_text(card_dict(card))
 
 

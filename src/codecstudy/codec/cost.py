@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from codecstudy.bench.harness import count_flops
+from codecstudy.codec.external.neural import NeuralCodec
 from codecstudy.codec.interface import Codec, Latency
+from codecstudy.codec.seanet import fast_kernels_active
 
 MAC_CONVENTION = (
     "MACs = FLOPs / 2 as torch.utils.flop_counter.FlopCounterMode counts them on the codec's own encode and decode "
@@ -48,8 +51,6 @@ def torch_model(codec: Codec) -> nn.Module | None:
 def plain_layers() -> Iterator[None]:
     """Run SEANet layers as plain convolutions for the block (counting must not see the inference kernels' extra
     head/tail convolutions, an implementation detail), restoring the switch afterwards."""
-    from codecstudy.codec.seanet import fast_kernels_active
-
     module = importlib.import_module(fast_kernels_active.__module__)
     before = module.FAST_INFERENCE
     module.FAST_INFERENCE = False
@@ -87,10 +88,6 @@ def _coding_calls(codec: Codec, setting: str, wave: np.ndarray) -> tuple[Callabl
     """The encode and decode calls to count. For the pretrained adapters these are the package model's own calls
     (``_encode``/``_decode``) outside the adapter's ``inference_mode``, under which FlopCounterMode cannot read
     parametrized weight-norm weights (SNAC); :func:`count_flops` runs them under ``no_grad``."""
-    import torch
-
-    from codecstudy.codec.external.neural import NeuralCodec
-
     if isinstance(codec, NeuralCodec):
         chosen = codec.setting(setting)
         batch = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)).view(1, 1, -1)

@@ -18,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 DPI = 90
 
@@ -84,8 +85,6 @@ def _panel(ax: Any, points: list[CostPoint], cost: str, xlabel: str, ylabel: str
         for p, x, y in zip(mine, xs, ys):
             ax.annotate(p.label, (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7, color=color)
     if placed:
-        from matplotlib.ticker import FuncFormatter
-
         ax.set_xscale("log")
         values = [getattr(p, cost) for p in placed]
         short = FuncFormatter(lambda x, _pos: f"{x:.3g}")
