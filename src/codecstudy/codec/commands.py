@@ -56,6 +56,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         codec_commands, "info", "print parameters, hop, frame rate and bitrate per number of codebooks", CODEC_HELP
     )
     info.add_argument("codec", metavar="CODEC", help="checkpoint, codec YAML, preset or codec name (opus:6kbps)")
+    info.add_argument("--card", action="store_true", help="measure and print the codec card: parameters, MACs/s, "
+                      "latency, token rate, bitrates, streaming, real-time factors (one thread; takes a while)")
+    info.add_argument("--json", action="store_true", help="print the codec card as JSON (for scripts)")
+    info.add_argument("--settings", default=None, metavar="S1,S2", help="card: only these settings (default: the "
+                      "codec's default settings)")
     info.set_defaults(handler=_codec_info)
     listing = add_parser(codec_commands, "list", "list the codec presets and every other codec kind", "")
     listing.set_defaults(handler=_codec_list)
@@ -125,8 +130,13 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _codec_info(args: argparse.Namespace) -> int:
+    from codecstudy.codec.card import card_text, check_codec_name
     from codecstudy.codec.catalog import adapter_kind, info_lines, load_codec
 
+    check_codec_name(args.codec)
+    if args.card or args.json:
+        print(card_text(args.codec, as_json=args.json, settings=args.settings))
+        return 0
     if adapter_kind(args.codec):
         print("\n".join(info_lines(args.codec)))
         return 0

@@ -61,6 +61,26 @@ class Setting:
         return rate or self.name
 
 
+@dataclass(frozen=True)
+class Streaming:
+    """Whether audio can be encoded and decoded as it arrives (chunk by chunk), and why or why not: what a codec
+    card shows beside the latency, declared by the codec or its adapter."""
+
+    encode: bool
+    decode: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Latency:
+    """A codec's algorithmic latency at its sample rate: the frame it must gather before coding it plus the
+    look-ahead it reads past that frame (None: not stated), and where these numbers come from."""
+
+    frame: int
+    lookahead: int | None
+    source: str
+
+
 @dataclass
 class RoundTrip:
     """A clip through a codec: decoded audio (delay kept), the bytes the codec produced, its codes if any."""
@@ -155,6 +175,15 @@ class Codec(ABC):
     def delay_samples(self, setting: str) -> int | None:
         """Algorithmic delay at :attr:`sample_rate` for one setting when the codec's structure or library states
         it exactly; None when unknown (the scorer then estimates it over many clips)."""
+        return None
+
+    def streaming(self) -> Streaming:
+        """Whether this codec codes audio chunk by chunk (codecs and adapters that know say so)."""
+        return Streaming(False, False, "not declared by this codec")
+
+    def declared_latency(self, setting: str) -> Latency | None:
+        """Frame and look-ahead as the codec's documentation or library states them; None when it states none
+        (codecstudy models compute theirs from their layers: :mod:`codecstudy.codec.cost`)."""
         return None
 
     def identity(self) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from codecstudy.codec.interface import Codec, RoundTrip, Setting, packed_bytes
+from codecstudy.codec.interface import Codec, RoundTrip, Setting, Streaming, packed_bytes
 from codecstudy.codec.models.base import CodecModel
 
 
@@ -58,6 +58,12 @@ class NativeCodec(Codec):
         n_q = self.setting(setting).n_q
         own = getattr(self.model, "delay_samples", None)
         return int(own(n_q)) if callable(own) else 0
+
+    def streaming(self) -> Streaming:
+        if self.model.causal:
+            return Streaming(False, True, "causal: model.streaming_decoder() decodes codes chunk by chunk exactly as "
+                             "offline; no chunked encoder (its causal codes of a prefix equal the whole clip's)")
+        return Streaming(False, False, "non-causal convolutions (seanet.causal: false) read future samples")
 
     def identity(self) -> str:
         return self.model.identity_hash()

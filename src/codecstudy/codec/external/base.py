@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from codecstudy.codec.interface import Codec, Setting, parse_rate, require
+from codecstudy.codec.interface import Codec, Setting, Streaming, parse_rate, require
 from codecstudy.errors import CodecStudyError
 
 
@@ -57,6 +57,9 @@ class ClassicCodec(ExternalCodec):
     @property
     def frame_rate(self) -> float | None:
         return self.rate / self.frame if self.frame else None
+
+    def streaming(self) -> Streaming:
+        return Streaming(True, True, "the library codes one frame at a time, and the adapter feeds it frame by frame")
 
     def settings(self) -> list[Setting]:
         """``6kbps``-style names (``6.6kbps`` where the rate is not whole kbps)."""

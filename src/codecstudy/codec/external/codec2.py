@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from codecstudy.codec.external.base import ClassicCodec
-from codecstudy.codec.interface import RoundTrip, Setting, as_mono_float, from_int16, to_int16
+from codecstudy.codec.interface import Latency, RoundTrip, Setting, as_mono_float, from_int16, to_int16
 
 RATE = 8000
 MODES = (700, 1200, 1600, 2400, 3200)
@@ -43,6 +43,10 @@ class Codec2(ClassicCodec):
     def weights(self) -> str:
         isolation = "" if hasattr(os, "fork") else " (no fork here: outputs depend on the order of clips)"
         return "none: libcodec2 bundled with pycodec2" + isolation
+
+    def declared_latency(self, setting: str) -> Latency:
+        frame = int(self._lib().Codec2(int(self.setting(setting).nominal_bps or 0)).samples_per_frame())
+        return Latency(frame, None, "libcodec2: samples_per_frame of the mode; its look-ahead is not stated")
 
     def roundtrip(self, wave: np.ndarray, setting: str) -> RoundTrip:
         if not hasattr(os, "fork"):

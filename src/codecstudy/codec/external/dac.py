@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from codecstudy.codec.external.neural import RANDOM, NeuralCodec, stub_torchaudio
-from codecstudy.codec.interface import Setting, require
+from codecstudy.codec.interface import Setting, Streaming, require
 
 #: constructor arguments of the published models (DAC.load reads the same from a checkpoint's metadata)
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -48,6 +48,10 @@ class DAC(NeuralCodec):
 
     def settings(self) -> list[Setting]:
         return self.codebook_settings(int(self.model.n_codebooks))
+
+    def streaming(self) -> Streaming:
+        return Streaming(False, False, "non-causal convolutions (centred padding) read future samples; the package "
+                         "has no streaming mode")
 
     def build(self) -> Any:
         stub_torchaudio()

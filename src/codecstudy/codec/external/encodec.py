@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from codecstudy.codec.external.neural import RANDOM, NeuralCodec, stub_torchaudio
-from codecstudy.codec.interface import Setting, require
+from codecstudy.codec.interface import Latency, Setting, Streaming, require
 
 BANDWIDTHS = (1.5, 3.0, 6.0, 12.0, 24.0)
 
@@ -37,6 +37,14 @@ class EnCodec(NeuralCodec):
 
     def settings(self) -> list[Setting]:
         return [Setting(f"{bw:g}kbps", bw * 1000, int(bw * 1000 / 750)) for bw in BANDWIDTHS]
+
+    def declared_latency(self, setting: str) -> Latency:
+        self.setting(setting)
+        return Latency(320, 0, "EnCodec's 24 kHz model is causal (encodec_model_24khz builds it with causal=True): "
+                       "one 320-sample frame, no look-ahead")
+
+    def streaming(self) -> Streaming:
+        return Streaming(False, False, "causal, so streamable by design, but the encodec package codes whole clips")
 
     def build(self) -> Any:
         stub_torchaudio()

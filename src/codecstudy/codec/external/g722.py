@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from codecstudy.codec.external.base import ClassicCodec
-from codecstudy.codec.interface import RoundTrip, as_mono_float, from_int16, to_int16
+from codecstudy.codec.interface import Latency, RoundTrip, Streaming, as_mono_float, from_int16, to_int16
 
 RATE = 16000
 DELAY = 22
@@ -28,6 +28,13 @@ class G722(ClassicCodec):
     def delay_samples(self, setting: str) -> int:
         self.setting(setting)
         return DELAY
+
+    def declared_latency(self, setting: str) -> Latency:
+        return Latency(2, self.delay_samples(setting), "ITU-T G.722: one 8-bit code per sample pair; the QMF "
+                       "analysis and synthesis banks delay 22 samples (measured, docs/codecs.md)")
+
+    def streaming(self) -> Streaming:
+        return Streaming(True, True, "ADPCM codes sample pair by sample pair (the adapter passes whole clips)")
 
     def roundtrip(self, wave: np.ndarray, setting: str) -> RoundTrip:
         codec = self._lib().G722(RATE, int(self.setting(setting).nominal_bps or 0))

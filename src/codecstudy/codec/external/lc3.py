@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from codecstudy.codec.external.base import ClassicCodec
-from codecstudy.codec.interface import RoundTrip, as_mono_float
+from codecstudy.codec.interface import Latency, RoundTrip, as_mono_float
 
 RATE = 16000
 FRAME_US = 10000
@@ -28,6 +28,9 @@ class LC3(ClassicCodec):
 
     def delay_samples(self, setting: str) -> int:
         return int(self._lib().Encoder(FRAME_US, RATE).get_delay_samples())
+
+    def declared_latency(self, setting: str) -> Latency:
+        return Latency(FRAME, self.delay_samples(setting), "liblc3: 10 ms frames and lc3_delay_samples")
 
     def roundtrip(self, wave: np.ndarray, setting: str) -> RoundTrip:
         lib = self._lib()

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from codecstudy.codec.external.neural import RANDOM, NeuralCodec
-from codecstudy.codec.interface import Setting, require
+from codecstudy.codec.interface import Latency, Setting, Streaming, require
 
 MAX_CODEBOOKS = 32
 INSTALL = "make codecs (pip install --no-deps moshi==0.2.13 + safetensors huggingface_hub einops sentencepiece)"
@@ -41,6 +41,15 @@ class Mimi(NeuralCodec):
 
     def settings(self) -> list[Setting]:
         return self.codebook_settings(MAX_CODEBOOKS)
+
+    def declared_latency(self, setting: str) -> Latency:
+        self.setting(setting)
+        return Latency(self._frame(), 0, "Mimi is causal with 80 ms frames (Moshi report, Defossez et al. 2024: "
+                       "80 ms latency)")
+
+    def streaming(self) -> Streaming:
+        return Streaming(True, True, "moshi's MimiModel.streaming() codes 80 ms frames as they come (this adapter's "
+                         "round trip is offline)")
 
     def build(self) -> Any:
         loaders = require("moshi.models.loaders", INSTALL, self.source)

@@ -14,7 +14,7 @@ import io
 import numpy as np
 
 from codecstudy.codec.external.base import ClassicCodec
-from codecstudy.codec.interface import RoundTrip, as_mono_float
+from codecstudy.codec.interface import Latency, RoundTrip, Streaming, as_mono_float
 
 RATE = 16000
 BITRATES = (8000, 16000, 24000, 32000)
@@ -35,6 +35,14 @@ class MP3(ClassicCodec):
     def delay_samples(self, setting: str) -> int:
         self.setting(setting)
         return DELAY
+
+    def declared_latency(self, setting: str) -> Latency:
+        return Latency(576, self.delay_samples(setting), "MPEG-2 layer III: 576-sample frames at 16 kHz; LAME's "
+                       "encoder delay 576 + mpg123's decoder delay 529 (measured, docs/codecs.md)")
+
+    def streaming(self) -> Streaming:
+        return Streaming(True, True, "LAME and mpg123 code MPEG frames as they come (the adapter passes whole files "
+                         "through libsndfile)")
 
     def roundtrip(self, wave: np.ndarray, setting: str) -> RoundTrip:
         sf = self._lib()

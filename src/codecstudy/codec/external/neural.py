@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from codecstudy.codec.external.base import ExternalCodec
-from codecstudy.codec.interface import RoundTrip, Setting, fit_length, packed_bytes, require
+from codecstudy.codec.interface import RoundTrip, Setting, Streaming, fit_length, packed_bytes, require
 from codecstudy.errors import CodecStudyError
 
 RANDOM = "random"
@@ -93,6 +93,9 @@ class NeuralCodec(ExternalCodec):
         if self.weights_from:
             return f"{self.weights_from} (a local path, else a hub name fetched by {self.package})"
         return f"the published {self.variant} weights, downloaded by {self.package} on first use"
+
+    def streaming(self) -> Streaming:
+        return Streaming(False, False, "this adapter codes whole clips; the package declares no streaming mode")
 
     def identity(self) -> str:
         return f"{self.kind}:{self.variant}:{self.weights_from or 'published'}"

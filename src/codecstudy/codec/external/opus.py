@@ -13,7 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from codecstudy.codec.external.base import ClassicCodec
-from codecstudy.codec.interface import RoundTrip, as_mono_float, from_int16, to_int16
+from codecstudy.codec.interface import Latency, RoundTrip, as_mono_float, from_int16, to_int16
 
 RATE = 16000
 FRAME = 320  # 20 ms
@@ -42,6 +42,10 @@ class Opus(ClassicCodec):
 
     def delay_samples(self, setting: str) -> int:
         return int(self._encoder(setting).lookahead)
+
+    def declared_latency(self, setting: str) -> Latency:
+        return Latency(FRAME, self.delay_samples(setting), "libopus: the adapter's 20 ms frames and "
+                       "OPUS_GET_LOOKAHEAD (2.5 ms + 4 ms delay compensation in VoIP mode)")
 
     def roundtrip(self, wave: np.ndarray, setting: str) -> RoundTrip:
         lib = self._lib()

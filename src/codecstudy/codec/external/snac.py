@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from codecstudy.codec.external.neural import RANDOM, NeuralCodec
-from codecstudy.codec.interface import Setting, require
+from codecstudy.codec.interface import Setting, Streaming, require
 
 #: the published models' config.json (SNAC.from_pretrained reads the same from the hub or a folder)
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -55,6 +55,10 @@ class SNAC(NeuralCodec):
         codes_per_s = sum(self.frame_rate / s for s in self.model.vq_strides)
         bps = codes_per_s * math.ceil(math.log2(self.codebook_size))
         return [Setting(f"{bps / 1000:.2f}kbps", bps)]
+
+    def streaming(self) -> Streaming:
+        return Streaming(False, False, "non-causal convolutions (and at 32/44 kHz windowed attention) read future "
+                         "samples; the package has no streaming mode")
 
     def build(self) -> Any:
         snac = require("snac", "the 'snac' extra (pip install snac)", self.source)
