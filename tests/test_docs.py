@@ -52,4 +52,15 @@ def test_site_builds_with_no_warning(tmp_path: Path) -> None:
     assert "codecstudy study run" in cli and "--dry-run" in cli
     api = (site / "reference" / "api" / "codec-catalog" / "index.html").read_text(encoding="utf-8")
     assert "open_codec" in api and "adapter_kind" in api
+    assert ":class:" not in api
     assert "stoi" in (site / "reference" / "api" / "metrics" / "intrusive" / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(not HAS_MKDOCS, reason="mkdocs not installed (the docs extra: pip install -e '.[docs]')")
+def test_sphinx_roles_become_code_on_the_api_pages() -> None:
+    spec = importlib.util.spec_from_file_location("griffe_rst_roles", REPO / "scripts" / "griffe_rst_roles.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = "Wrapped in :class:`codecstudy.codec.native.NativeCodec`; see :func:`~a.b` and :py:meth:`C.d`, ``x``."
+    assert module.plain_roles(text) == ("Wrapped in `codecstudy.codec.native.NativeCodec`; see `a.b` and `C.d`, "
+                                        "``x``.")
