@@ -9,7 +9,7 @@ DEMO_ARGS ?=
 BENCHES   ?= codec_speed train_speed eval_speed
 BENCH_OUT ?= runs/bench
 
-.PHONY: help install chromium codecs codec-libs demo test test-all test-extra bench gpu-check lint clean
+.PHONY: help install chromium codecs codec-libs demo test test-all test-extra bench gpu-check lint docs screenshots clean
 
 help:
 	@echo "make demo      the demo study: embedded real-audio corpus (~1.1 GB of Debian packages), three codecs, evaluation,"
@@ -19,6 +19,8 @@ help:
 	@echo "make codecs    also install the pretrained neural codec packages (EnCodec, DAC, SNAC, Mimi)"
 	@echo "make gpu-check where CUDA is present: paper-preset training speed (bf16, TF32), a torchrun/NCCL run and the model-based metrics on the GPU"
 	@echo "make bench     run the benchmarks in BENCHES ($(BENCHES)); JSON results in $(BENCH_OUT), tables on stdout"
+	@echo "make docs      the documentation site (mkdocs, --strict) into site/"
+	@echo "make screenshots  docs/img/report.png and listening.png from RUN=$(RUN) in headless chromium"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +29,7 @@ $(BIN)/python:
 # tinysoundfont (MIDI rendering) declares pyaudio, which is only for playback and does not build here.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,eval,tts,classic]'
+	$(BIN)/pip install --quiet -e '.[dev,eval,tts,classic,docs]'
 	$(BIN)/pip install --quiet --no-deps tinysoundfont==0.3.7
 	# resemblyzer declares the obsolete `typing` backport; fastdtw's isolated build drops its C extension.
 	$(BIN)/pip install --quiet --no-deps resemblyzer==0.1.4
@@ -107,8 +109,17 @@ gpu-check: $(STAMP)
 
 # ruff, then the import contracts of pyproject.toml (layers, no cycles, no private names across modules).
 lint: $(STAMP)
-	$(BIN)/ruff check src tests tools $(wildcard benchmarks)
+	$(BIN)/ruff check src tests tools scripts $(wildcard benchmarks)
 	$(BIN)/lint-imports
 
+# The documentation site over docs/ (mkdocs.yml): the CLI reference is generated from the argparse parsers and the
+# API pages from the docstrings at build time; --strict turns a broken link or a missing page into an error.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# The README's pictures, from a real run's report and listening test (headless chromium at a fixed window size).
+screenshots: $(STAMP) chromium
+	$(BIN)/python scripts/screenshots.py $(RUN)
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache site
