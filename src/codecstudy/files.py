@@ -26,6 +26,8 @@ import filelock
 
 from codecstudy.errors import CodecStudyError
 
+#: Every temporary file of :func:`atomic_path` is named ``.NAME.tmp-PID-THREAD-RANDOM.SUFFIX``.
+TEMP_MARK = ".tmp-"
 # A lock still held after this long is reported once (who holds it); after `timeout` the waiter gives up.
 LOCK_REPORT_AFTER = 30.0
 LOCK_TIMEOUT = 6 * 3600.0
@@ -45,8 +47,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}.{threading.get_ident()}.", suffix=path.suffix,
-                                dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}{os.getpid()}-{threading.get_ident()}-",
+                                suffix=path.suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -67,6 +69,13 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     with atomic_path(path) as tmp, tmp.open(mode, **({"encoding": "utf-8", "newline": ""} if mode == "w" else {})) \
             as handle:
         yield handle
+
+
+def stale_temporaries(folder: str | Path) -> list[Path]:
+    """Temporary files that writes killed mid-way left in ``folder`` (never valid; safe to delete when no writer
+    of the folder runs)."""
+    folder = Path(folder)
+    return sorted(folder.glob(f".*{TEMP_MARK}*")) if folder.is_dir() else []
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:

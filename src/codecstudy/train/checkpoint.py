@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from codecstudy.errors import CodecStudyError
-from codecstudy.files import atomic_write
+from codecstudy.files import atomic_write, stale_temporaries
 
 FORMAT = "codecstudy-train"
 FORMAT_VERSION = 1
@@ -117,12 +117,10 @@ def prune(folder: str | Path, keep_last: int) -> list[Path]:
 
 
 def remove_stale_temporaries(folder: str | Path) -> None:
-    """Temporary files of writes killed mid-way (``atomic_write`` names them ``.NAME.*.tmp``); never valid, safe to
+    """Temporary files of writes killed mid-way (:func:`codecstudy.files.stale_temporaries`); never valid, safe to
     delete before training restarts."""
-    folder = Path(folder)
-    if folder.is_dir():
-        for path in folder.glob(".*.tmp"):
-            path.unlink(missing_ok=True)
+    for path in stale_temporaries(folder):
+        path.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------------------------------------ RNG states
