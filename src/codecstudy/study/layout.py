@@ -197,6 +197,10 @@ class RunLayout:
     def tts_eval_results(self, codec: str) -> Path:
         return self.tts_eval_dir(codec) / f"{RESULTS_PREFIX}.jsonl"
 
+    def card_file(self, codec: str) -> Path:
+        """A codec's cost card (parameters, MACs/s, latency, token rate, real-time factors), one per codec version."""
+        return self.root / "cards" / f"{codec}.json"
+
     # ------------------------------------------------------------------------------------- tables and report
     @property
     def tables(self) -> Path:

@@ -31,7 +31,14 @@ from codecstudy.study.report.build import build_report
 from codecstudy.study.schedule import count_items, study_items
 from codecstudy.study.settings import tts_steps
 from codecstudy.study.spec import CodecRun, StudySpec
-from codecstudy.study.stages import conditions_stage, corpus_stage, tts_stage, tts_train_manifest, write_study_file
+from codecstudy.study.stages import (
+    cards_stage,
+    conditions_stage,
+    corpus_stage,
+    tts_stage,
+    tts_train_manifest,
+    write_study_file,
+)
 from codecstudy.study.state import COMPLETE, PARTIAL, StageState
 from codecstudy.study.tables import mark_tables_done, write_study_tables
 
@@ -186,7 +193,9 @@ class StudyRunner:
 
 
 def write_tables_stage(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
-    """Every table (the MUSHRA ones after the metrics they correlate with), then the marker that they are whole."""
+    """Every table (the MUSHRA ones after the metrics they correlate with), then the marker that they are whole.
+    The codecs' cost cards are measured first where a codec has none yet (``tables/codecs.csv``)."""
+    cards_stage(spec, layout)
     written = write_study_tables(spec, layout)
     written.update(write_listening_tables(spec, layout))
     mark_tables_done(layout, written)

@@ -136,6 +136,8 @@ class ReportSection(_Strict):
     test: Literal["wilcoxon", "permutation", "bootstrap"] = "wilcoxon"
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
     n_boot: int = Field(1000, ge=10)
+    cost_metric: str | None = Field(None, description="the metric of the quality-against-cost plot (default: stoi "
+                                    "when scored, else the first metric of the paper-style tables)")
 
 
 class TTSSection(_Strict):

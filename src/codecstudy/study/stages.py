@@ -20,7 +20,8 @@ import torch
 import yaml
 
 from codecstudy.bench.harness import speechy_batch
-from codecstudy.codec.catalog import load_codec
+from codecstudy.codec.card import card_rows, codec_card
+from codecstudy.codec.catalog import load_codec, open_codec
 from codecstudy.codec.presets import resolve_codec_config
 from codecstudy.codec.registry import save_codec
 from codecstudy.corpus.builder import build_corpus
@@ -29,14 +30,14 @@ from codecstudy.corpus.leakage import format_leakage, leakage_report
 from codecstudy.corpus.manifest import load_manifest
 from codecstudy.errors import ConfigError
 from codecstudy.evaluate.scorer import evaluate_codec
-from codecstudy.files import write_json_atomic, write_text_atomic
+from codecstudy.files import read_json_or_none, write_json_atomic, write_text_atomic
 from codecstudy.jsonl import write_jsonl_atomic
 from codecstudy.machine import available_cores
 from codecstudy.provenance import environment_info, package_versions
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.settings import eval_settings, scoring_rate
 from codecstudy.study.spec import Baseline, CodecRun, StudySpec
-from codecstudy.study.state import conditions_fingerprint
+from codecstudy.study.state import codec_identity, conditions_fingerprint
 from codecstudy.train.trainer import Trainer, train
 from codecstudy.tts.config import load_tts_config
 from codecstudy.tts.stage import run_tts
@@ -182,6 +183,33 @@ def baseline_stage(baseline: Baseline, eval_set: str, spec: StudySpec, layout: R
     )
     failed = summary.failed_metrics.get("clip", 0)
     return f"{summary.scored} clips scored" + (f", {failed} failed in the codec (see results.jsonl)" if failed else "")
+
+
+# ----------------------------------------------------------------------------------------------------- cards
+def _card(codec_name: str, settings: list[str] | None, identity: str | None, label: str, path: Path) -> bool:
+    """Measure one codec's card into ``path`` unless it holds this codec version's already; True when measured."""
+    old = read_json_or_none(path)
+    if isinstance(old, dict) and old.get("identity") == identity and old.get("settings") == settings:
+        return False
+    card = codec_card(open_codec(codec_name), settings)
+    rows = [{"condition": label, **row} for row in card_rows([card])]
+    write_json_atomic(path, {"identity": identity, "settings": settings, "rows": rows})
+    return True
+
+
+def cards_stage(spec: StudySpec, layout: RunLayout) -> str:
+    """A cost card per codec of the study (``cards/<codec>.json``) at the settings it was scored at: measured once
+    per codec version (its real-time factors are timings of this machine, so they are not measured again when the
+    tables are rewritten)."""
+    measured = 0
+    for run in spec.codec_runs():
+        codec_file = layout.codec_file(run.name)
+        if codec_file.is_file():
+            measured += _card(str(codec_file), [str(n) for n in spec.evaluate.n_q], codec_identity(codec_file),
+                              run.name, layout.card_file(run.name))
+    for baseline in spec.baseline_runs():
+        measured += _card(baseline.codec, None, baseline.codec, baseline.name, layout.card_file(baseline.name))
+    return f"{measured} codec cards measured"
 
 
 # ------------------------------------------------------------------------------------------------------ TTS

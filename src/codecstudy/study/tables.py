@@ -269,6 +269,16 @@ def seed_rows(rows: list[SummaryRow], seed_of: dict[str, tuple[str, int]]) -> li
     return out
 
 
+def card_table_rows(layout: RunLayout, codecs: list[str]) -> list[dict[str, Any]]:
+    """``tables/codecs.csv``: one row per codec and setting from each ``cards/<codec>.json``."""
+    rows = []
+    for codec in codecs:
+        card = read_json_or_none(layout.card_file(codec))
+        if isinstance(card, dict):
+            rows += card.get("rows", [])
+    return rows
+
+
 def tts_rows(layout: RunLayout, codecs: list[str]) -> list[dict[str, Any]]:
     """Each codec's TTS evaluation (``tts/<codec>/eval/summary.json``), one row per codec x system x language."""
     rows = []
@@ -323,6 +333,9 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     }
     if base:
         files["baselines.csv"] = baseline_rows(base)
+    cards = card_table_rows(layout, codecs + [b.name for b in spec.baseline_runs()])
+    if cards:
+        files["codecs.csv"] = cards
     if spec.tts.enabled:
         files["tts.csv"] = tts_rows(layout, codecs)
     if spec.train.seeds and len(spec.train.seeds) > 1:

@@ -21,6 +21,7 @@ from codecstudy.files import read_json_or_none, write_text_atomic
 from codecstudy.jsonl import read_jsonl
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.report import plots
+from codecstudy.study.report.cost_plot import quality_vs_cost
 from codecstudy.study.report.html import Figure, ReportData, render
 from codecstudy.study.samples import copy_tts_samples, write_samples
 from codecstudy.study.spec import StudySpec
@@ -108,6 +109,62 @@ def _baseline_labels(rows: list[dict[str, str]]) -> dict[str, str]:
     return out
 
 
+
+
+def _scaled(value: str | None, scale: float, digits: int) -> str:
+    try:
+        return f"{float(value) / scale:.{digits}f}"
+    except (TypeError, ValueError):
+        return "n/a"
+
+
+def codec_table(cards: list[dict[str, str]]) -> list[dict[str, str]]:
+    """``tables/codecs.csv`` as the report shows it: bitrates in kbps, MACs in millions per second of audio."""
+    return [{
+        "codec": row["condition"], "setting": row["setting"],
+        "kbps nominal": _scaled(row.get("nominal_bps"), 1000, 2),
+        "kbps measured": _scaled(row.get("measured_bps"), 1000, 2),
+        "latency ms": _scaled(row.get("latency_ms"), 1, 1),
+        "MMACs/s enc": _scaled(row.get("macs_encode_per_s"), 1e6, 1) if row.get("macs_encode_per_s") else row.get(
+            "macs_note") or "not counted",
+        "MMACs/s dec": _scaled(row.get("macs_decode_per_s"), 1e6, 1) if row.get("macs_decode_per_s") else "",
+        "params M": _scaled(row.get("params_total"), 1e6, 2), "tokens/s": _scaled(row.get("tokens_per_s"), 1, 0),
+        "RTF 10 s": _scaled(row.get("rtf_roundtrip_10s"), 1, 4),
+        "streaming": "/".join(f"{k} {'yes' if row.get(f'streaming_{k}') == 'True' else 'no'}"
+                              for k in ("encode", "decode")),
+    } for row in cards]
+
+
+def cost_metric(spec: StudySpec, summary: list[dict[str, str]]) -> str | None:
+    """The plot's metric: the study's ``report.cost_metric``, else STOI when scored, else the first metric."""
+    metrics = list(dict.fromkeys(r["metric"] for r in summary))
+    if spec.report.cost_metric:
+        return spec.report.cost_metric
+    return "stoi" if "stoi" in metrics else (metrics[0] if metrics else None)
+
+
+def with_quality(cards: list[dict[str, str]], summary: list[dict[str, str]], metric: str) -> list[dict[str, Any]]:
+    """Each card row with ``metric`` pooled over every scored clip of its codec at its setting (set means weighted
+    by their clip counts), for the quality-against-cost plot."""
+    pooled: dict[tuple[str, str], list[float]] = {}
+    for row in summary:
+        if row["metric"] != metric:
+            continue
+        try:
+            n, mean = int(row["n"]), float(row["mean"])
+        except (TypeError, ValueError):
+            continue
+        if n > 0 and math.isfinite(mean):
+            total = pooled.setdefault((row["condition"].split("@")[0], row["n_q"]), [0.0, 0.0])
+            total[0] += n * mean
+            total[1] += n
+    out = []
+    for card in cards:
+        total = pooled.get((card["condition"], card["setting"]))
+        out.append({**card, "codec": card["condition"], metric: total[0] / total[1] if total else None})
+    return out
+
+
 def relabel(rows: list[dict[str, str]], labels: dict[str, str]) -> list[dict[str, str]]:
     return [{**row, "condition": labels.get(row["condition"], row["condition"])} for row in rows]
 
@@ -125,6 +182,16 @@ def draw_figures(out: Path, paper: list[dict[str, str]], groups: list[dict[str, 
     figs["training"] = [Figure("training curves", plots.training_curves(curves, out / "training.png").name)]
     figs["corpus"] = [Figure("training data per condition", plots.corpus_hours(hours, out / "hours.png").name)]
     return figs
+
+
+def cost_figures(out: Path, cards: list[dict[str, str]], summary: list[dict[str, str]],
+                 metric: str | None) -> list[Figure]:
+    if not cards or metric is None:
+        return []
+    path = quality_vs_cost(with_quality(cards, summary, metric), metric, out / "cost.png")
+    return [Figure(f"{metric} against compute and latency", path.name,
+                   "one point per codec and setting, labelled with its bitrate; MACs/s counted, latency from the "
+                   "architecture (tables/codecs.csv)")]
 
 
 def audio_samples(spec: StudySpec, layout: RunLayout, baselines: list[dict[str, str]], n_q: int) -> list[dict]:
@@ -160,6 +227,7 @@ def build_report(spec: StudySpec, layout: RunLayout, *, audio: bool = True) -> P
     labels = _baseline_labels(baselines)  # "opus-6kbps" -> "opus-6kbps (baseline, 6.05 kbps)" in tables and plots
     paper, groups = relabel(table("paper.csv"), labels), relabel(table("groups.csv"), labels)
     usage = table("usage.csv")
+    cards, summary = table("codecs.csv"), table("summary.csv")
     codecs, curves = _codec_rows(spec, layout)
     n_q = int(paper[0]["n_q"]) if paper else spec.report.n_q
     config_text = layout.study_file.read_text(encoding="utf-8") if layout.study_file.is_file() else ""
@@ -176,7 +244,9 @@ def build_report(spec: StudySpec, layout: RunLayout, *, audio: bool = True) -> P
         delays=table("delays.csv"),
         leakage=read_json_or_none(layout.leakage_json) or [],
         codecs=codecs,
-        figures=draw_figures(layout.report_dir, paper, groups, usage, table("hours.csv"), curves, n_q),
+        figures={**draw_figures(layout.report_dir, paper, groups, usage, table("hours.csv"), curves, n_q),
+                 "cost": cost_figures(layout.report_dir, cards, summary, cost_metric(spec, summary))},
+        codec_cards=codec_table(cards),
         samples=audio_samples(spec, layout, baselines, n_q) if audio else [],
         tts=table("tts.csv") if spec.tts.enabled else [],
         tts_samples=tts_audio_samples(spec, layout) if audio else [],

@@ -54,6 +54,7 @@ class ReportData:
     fad: list[dict[str, str]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     listening: dict[str, Any] = field(default_factory=dict)  # report.build.listening_data
+    codec_cards: list[dict[str, str]] = field(default_factory=list)  # report.build.codec_table
 
 
 def paper_cell(cell: dict[str, str]) -> str:
@@ -123,6 +124,8 @@ def section_titles(data: ReportData) -> list[tuple[str, str]]:
         sections.append(("listening", "Listening test (MUSHRA)"))
     if data.seeds:
         sections.append(("seeds", "Spread over seeds"))
+    if data.codec_cards:
+        sections.append(("codecs", "Codecs: what each costs"))
     sections += [("bitrate", "Quality against bitrate"), ("languages", "Per language and domain"),
                  ("usage", "Codebook usage"), ("delay", "Codec delay"), ("training", "Training"),
                  ("corpus", "Corpus"), ("audio", "Listen")]
@@ -148,4 +151,5 @@ def render(data: ReportData) -> str:
         listening=listening_view(data.listening) if data.listening else {},
         environment_json=json.dumps(data.environment, indent=2),
         evaluators_json=json.dumps(data.evaluators, indent=2),
+        codec_columns=list(data.codec_cards[0]) if data.codec_cards else [],
     )
