@@ -16,10 +16,7 @@ or resumes it from its own checkpoint or result lines; nothing is done twice. Wo
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
-import os
-import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -28,10 +25,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from codecstudy.files import file_lock
-from codecstudy.machine import available_cores
+from codecstudy.machine import available_cores, child_thread_limits, init_worker
 from codecstudy.study.spec import CodecRun
 from codecstudy.study.state import COMPLETE
 
@@ -99,22 +94,6 @@ class Item:
         return f"{self.stage} {self.item}".strip()
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this worker when the runner dies (a SIGKILLed runner leaves no orphan training)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _init_worker(threads: int) -> None:
-    _die_with_parent()
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[name] = str(threads)
-    torch.set_num_threads(threads)
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What running an item came to: its detail line and seconds, or that another runner had done it meanwhile."""
@@ -175,8 +154,9 @@ class Scheduler:
         waiting = list(items)
         running: dict[Future[Outcome], tuple[Item, Any]] = {}
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(self.plan.processes, mp_context=context, initializer=_init_worker,
-                                 initargs=(self.plan.threads,)) as pool:
+        threads = self.plan.threads
+        with child_thread_limits(threads), ProcessPoolExecutor(
+                self.plan.processes, mp_context=context, initializer=init_worker, initargs=(threads,)) as pool:
             while waiting or running:
                 for item in [i for i in waiting if all(a in done for a in i.after)]:
                     if len(running) >= self.plan.processes:
