@@ -94,6 +94,15 @@ class EvaluateSection(_Strict):
         "or auto (a GPU when one is visible)",
     )
     delay_compensation: bool = True
+    frames: Literal["robust", "parity"] = Field(
+        "robust", description="frame rule of the spectral-envelope, pitch and mel metrics (docs/metrics.md): robust "
+        "leaves out the reference's silent frames; parity keeps VERSA's frames (for published numbers). A metric's "
+        "own `frames` in metric_settings wins",
+    )
+    split_seen_speakers: bool = Field(
+        False, description="split every evaluation set whose speakers some condition trained on into <set>/seen and "
+        "<set>/unseen groups in the tables (per condition)",
+    )
     validity: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="{metric: {domains: [...], languages: [...], n_q: [...]}}: override where a metric applies "
@@ -136,6 +145,10 @@ class ReportSection(_Strict):
     test: Literal["wilcoxon", "permutation", "bootstrap"] = "wilcoxon"
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
     n_boot: int = Field(1000, ge=10)
+    statistic: Literal["mean", "median", "trimmed_mean"] = Field(
+        "mean", description="what the paper tables' best/worst flags and counts compare: the mean, or a robust "
+        "statistic (median, 10 % trimmed mean) that a few wild clips cannot carry",
+    )
 
 
 class TTSSection(_Strict):
