@@ -23,13 +23,15 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from codecstudy.corpus.leakage import SpeakerSplit, speaker_splits
+from codecstudy.corpus.leakage import PARTLY_SEEN_LABEL, SEEN_LABEL, SpeakerSplit, speaker_splits
 from codecstudy.corpus.manifest import load_manifest
 from codecstudy.files import read_json_or_none
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.spec import StudySpec
 
 MARK = "‡"
+__all__ = ["MARK", "PARTLY_SEEN_LABEL", "SEEN_LABEL", "SpeakerStatus", "load_speaker_splits", "speaker_labels",
+           "speaker_markdown", "speaker_notes", "speaker_rows", "split_by_speakers"]
 SEEN, UNSEEN, UNLABELLED = "seen", "unseen", "unlabelled"
 
 
