@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import json
+
 from codecstudy.evaluate.aggregate import summarize
 from codecstudy.study.speakers import (
     SpeakerStatus,
@@ -69,3 +72,39 @@ def test_the_seen_speaker_label_appears_in_paper_md() -> None:
     assert "| condition | en ‡ |" in text
     assert "Frame rule: robust." in text.splitlines()[0]
     assert "* en: seen speakers for english-soundstream; seen speakers for multilingual-soundstream" in text
+
+
+def test_a_set_of_trained_speakers_is_labelled_in_paper_md_and_the_report(run_copy) -> None:
+    """The tiny run's condition trained on every speaker of `en` (planted in speakers.json): paper.md and the
+    report label the `en` column, say that no clip of it is from a new speaker, and the split puts the clips in
+    en/seen."""
+    from codecstudy.jsonl import read_jsonl
+    from codecstudy.study.layout import RunLayout
+    from codecstudy.study.report.build import build_report
+    from codecstudy.study.spec import load_study
+    from codecstudy.study.tables import write_study_tables
+
+    study, run = run_copy
+    layout = RunLayout(run)
+    clips = [r["id"] for r in read_jsonl(layout.eval_manifest("en"))]
+    splits = [s for s in json.loads(layout.speakers_json.read_text()) if s["eval_set"] != "en"]
+    splits.append({"condition": "english", "eval_set": "en", "seen": clips, "unseen": [], "unknown": []})
+    splits.append({"condition": "multilingual_audio", "eval_set": "en", "seen": clips[:1], "unseen": [],
+                   "unknown": clips[1:]})
+    layout.speakers_json.write_text(json.dumps(splits))
+    spec = load_study(study)
+    write_study_tables(spec, layout)
+    paper = (layout.tables / "paper.md").read_text()
+    assert "| condition | en ‡ |" in paper or "| en ‡ |" in paper
+    assert ("* en: seen speakers for english-soundstream; seen speakers for multilingual_audio-soundstream. No clip of "
+            "this group comes from a speaker that no condition trained on") in paper
+    cells = [r for r in csv.DictReader((layout.tables / "paper.csv").open()) if r["group"] == "en"]
+    assert cells and all(r["speakers"] == "seen speakers" for r in cells)
+    build_report(spec, layout, audio=False)
+    page = layout.report_file.read_text()
+    assert "‡ seen speakers</span>" in page and "it measures voices the codecs have heard" in page
+
+    split = load_study(study, ["evaluate.split_seen_speakers=true"])
+    write_study_tables(split, layout)
+    groups = {r["set"] for r in csv.DictReader((layout.tables / "groups.csv").open())}
+    assert {"en/seen", "en/unlabelled"} <= groups and "en" not in groups
