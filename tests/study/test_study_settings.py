@@ -50,3 +50,13 @@ def test_robust_default_reaches_the_scorer_zero_padding_leaves_mcd(tmp_path: Pat
     assert pad["mcd_frames_dropped"] >= 240 + plain["mcd_frames_dropped"]  # 250 padded frames
     parity = PairScorer(EvalSettings(metrics=["mcd"], mode="fast")).score("padded", x_pad, y_pad, RATE)["metrics"]
     assert parity["mcd"] > pad["mcd"] + 10 and "mcd_frames_dropped" not in parity
+
+
+def test_the_tables_name_the_frame_rule_and_the_metrics_that_differ(tmp_path: Path) -> None:
+    from codecstudy.study.robust_tables import definition_line
+    from codecstudy.study.settings import frame_rules
+
+    spec = _spec(tmp_path, metric_settings={"mcd": {"frames": "parity"}})
+    assert frame_rules(spec) == {"mcd": "parity", "f0_corr": "robust", "mel_distance": "robust"}
+    line = definition_line("robust", "median", frame_rules(spec))
+    assert line.startswith("Frame rule: robust (") and "; mcd: parity)" in line and "compare medians" in line

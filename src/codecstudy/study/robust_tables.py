@@ -169,9 +169,12 @@ def trust_rows(records: list[dict[str, Any]], n_q: int, outlier_table: list[dict
     return rows
 
 
-def definition_line(frames: str, statistic: str = "mean") -> str:
-    """Which definition the tables show: the frame rule of the spectral-envelope, pitch and mel metrics, and what
-    best/worst compare (one sentence, in ``paper.md``'s header and the report's)."""
-    rule = (FRAME_RULE_TEXT.get(frames, frames))
+def definition_line(frames: str, statistic: str = "mean", per_metric: dict[str, str] | None = None) -> str:
+    """Which definition the tables show: the frame rule of the spectral-envelope, pitch and mel metrics (with the
+    metrics whose own setting differs, from ``per_metric``), and what best/worst compare (one sentence, in
+    ``paper.md``'s header and the report's)."""
+    rule = FRAME_RULE_TEXT.get(frames, frames)
+    others = {m: r for m, r in (per_metric or {}).items() if r != frames}
+    own = f"; {', '.join(f'{m}: {r}' for m, r in sorted(others.items()))}" if others else ""
     ranked = "means" if statistic == "mean" else STATISTIC_TEXT.get(statistic, statistic)
-    return f"Frame rule: {frames} ({rule}). Best/worst compare {ranked}."
+    return f"Frame rule: {frames} ({rule}{own}). Best/worst compare {ranked}."

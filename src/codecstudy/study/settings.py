@@ -62,6 +62,11 @@ def metric_overrides(spec: StudySpec) -> dict[str, dict[str, Any]]:
     return overrides
 
 
+def frame_rules(spec: StudySpec) -> dict[str, str]:
+    """The frame rule each requested metric that has one is scored with (what the tables say they show)."""
+    return {m: str(o["frames"]) for m, o in metric_overrides(spec).items() if "frames" in o}
+
+
 def training_key(run: CodecRun) -> TrainingKey:
     """Runs with the same key train the same config (only their data differ): resolved once."""
     return (run.source, run.overrides)

@@ -30,8 +30,8 @@ from codecstudy.study.layout import RunLayout
 from codecstudy.study.spec import StudySpec
 
 MARK = "‡"
-__all__ = ["MARK", "PARTLY_SEEN_LABEL", "SEEN_LABEL", "SpeakerStatus", "load_speaker_splits", "speaker_labels",
-           "speaker_markdown", "speaker_notes", "speaker_rows", "split_by_speakers"]
+__all__ = ["MARK", "PARTLY_SEEN_LABEL", "SEEN_LABEL", "SpeakerStatus", "load_speaker_splits", "seen_groups",
+           "speaker_labels", "speaker_markdown", "speaker_notes", "speaker_rows", "split_by_speakers"]
 SEEN, UNSEEN, UNLABELLED = "seen", "unseen", "unlabelled"
 
 

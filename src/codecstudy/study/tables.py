@@ -38,7 +38,7 @@ from codecstudy.study.robust_tables import (
     robust_rows,
     trust_rows,
 )
-from codecstudy.study.settings import table_n_q
+from codecstudy.study.settings import frame_rules, table_n_q
 from codecstudy.study.speakers import MARK as SPEAKER_MARK
 from codecstudy.study.speakers import (
     SpeakerStatus,
@@ -400,7 +400,7 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
         written[name] = write_csv(out / name, rows)
     markdown = paper_markdown(cells, n_q, baseline_kbps(files.get("baselines.csv", [])),
                               spec.baselines.count_in_best_worst, marks,
-                              definition_line(spec.evaluate.frames, rep.statistic))
+                              definition_line(spec.evaluate.frames, rep.statistic, frame_rules(spec)))
     notes = paper_notes(marks, skips, n_q, list(dict.fromkeys(c.metric for c in cells)))
     notes += speaker_markdown(files["speakers.csv"])
     written["paper.md"] = write_text_atomic(out / "paper.md", markdown + notes)

@@ -24,6 +24,7 @@ from codecstudy.study.report import plots
 from codecstudy.study.report.html import Figure, ReportData, render
 from codecstudy.study.robust_tables import definition_line
 from codecstudy.study.samples import copy_tts_samples, write_samples
+from codecstudy.study.settings import frame_rules
 from codecstudy.study.spec import StudySpec
 from codecstudy.study.state import listening_test
 
@@ -189,7 +190,7 @@ def build_report(spec: StudySpec, layout: RunLayout, *, audio: bool = True) -> P
         fad=table("fad.csv"),
         skipped=table("skipped.csv"),
         listening=listening_data(layout),
-        definition=definition_line(spec.evaluate.frames, spec.report.statistic),
+        definition=definition_line(spec.evaluate.frames, spec.report.statistic, frame_rules(spec)),
         trust=relabel(table("trust.csv"), labels),
         outliers=table("outliers.csv"),
         speakers=table("speakers.csv"),
