@@ -94,12 +94,13 @@ def split_by_speakers(grouped: list[dict[str, Any]], status: SpeakerStatus) -> l
 
 def speaker_labels(grouped: list[dict[str, Any]], status: SpeakerStatus) -> dict[tuple[str, str], str]:
     """``(group, condition) -> label`` (``seen speakers``, ``partly seen speakers (N %)``) over the distinct clips of
-    each group and condition; groups whose clips this condition never heard get no entry."""
+    each group and condition; groups whose clips this condition never heard get no entry, nor do baselines (they
+    trained on none of the study's clips)."""
     parts: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: {SEEN: set(), UNSEEN: set(),
                                                                              UNLABELLED: set()})
     for record in grouped:
-        state = status.of(record)
-        if state:
+        state = status.of(record) if str(record.get("condition")) in status.condition_of else None
+        if state:  # a baseline heard none of the study's speakers: never labelled
             parts[(str(record.get("set")), str(record.get("condition")))][state].add(str(record.get("clip")))
     labels = {}
     for (group, condition), clips in parts.items():
@@ -133,7 +134,10 @@ def speaker_notes(rows: list[dict[str, Any]]) -> list[str]:
         by_group[str(row["group"])].append(row)
     lines = []
     for group, mine in by_group.items():
-        line = f"{group}: " + "; ".join(f"{r['speakers']} for {r['condition']}" for r in mine)
+        by_label: dict[str, list[str]] = defaultdict(list)
+        for r in mine:
+            by_label[str(r["speakers"])].append(str(r["condition"]))
+        line = f"{group}: " + "; ".join(f"{label} for {', '.join(names)}" for label, names in by_label.items())
         if int(mine[0]["clips_unseen_by_all"]) == 0:
             unlabelled = int(mine[0]["clips_unlabelled"])
             line += (". No clip of this group comes from a speaker that no condition trained on"
