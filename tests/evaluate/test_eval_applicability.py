@@ -59,7 +59,9 @@ def test_scorer_skips_speech_metrics_on_music_with_a_note() -> None:
     forced = PairScorer(EvalSettings(metrics=["pesq"], threads=1, validity={"pesq": {"domains": ["music"]}}))
     assert "pesq" in forced.score("m", x, y, RATE, {"domain": "music"})["metrics"]
     short = scorer.score("short", x[:800], y[:800], RATE, {"domain": "speech"})
-    assert "pesq" in short["errors"] and short["metrics"].get("pesq") is None  # too short: failed with a reason
+    # too short for the method: not applicable (a skip with the reason), not a failure
+    assert short["skipped"]["pesq"] == "not applicable: shorter than 0.25 s (clip is 0.050 s)"
+    assert "pesq" not in short["errors"] and short["metrics"].get("pesq") is None
     assert np.isfinite(short["metrics"]["si_snr"])
 
 

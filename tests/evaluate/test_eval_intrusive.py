@@ -118,6 +118,17 @@ def test_too_short_clips_are_errors() -> None:
         intrusive.ci_sdr(REF[:300], REF[:300], RATE)
 
 
+def test_a_short_clip_is_not_applicable_an_output_cut_short_is_a_failure() -> None:
+    from codecstudy.evaluate.base import NotApplicable
+
+    short = REF[: int(0.1 * RATE)]
+    with pytest.raises(NotApplicable, match="BufferTooShortError"):
+        intrusive.pesq_wb(short, short, RATE)
+    with pytest.raises(MetricError, match="BufferTooShortError") as caught:
+        intrusive.pesq_wb(REF, short, RATE)  # the reference is long enough: the codec cut its output short
+    assert not isinstance(caught.value, NotApplicable)
+
+
 def test_visqol_records_mapper_and_scores() -> None:
     pytest.importorskip("visqol", reason="visqol-python is in the eval extra")
     ref = REF[: 2 * RATE]

@@ -295,7 +295,10 @@ def test_pairs_mode_with_bad_inputs(tmp_path: Path) -> None:
     assert "silent" in silent["errors"]["pesq"] and "silent" in silent["errors"]["si_snr"]
     assert silent["metrics"].get("pesq") is None
     assert "mcd" in silent["metrics"]  # defined on silence: a (very bad) distance, not an error
-    assert "pesq" in records["short"]["errors"] and "stoi" in records["short"]["errors"]
+    short = records["short"]  # 0.05 s: below PESQ's and STOI's minimum, a skip (not applicable), not a failure
+    assert short["skipped"]["pesq"] == "not applicable: shorter than 0.25 s (clip is 0.050 s)"
+    assert short["skipped"]["stoi"] == "not applicable: shorter than 0.5121 s (clip is 0.050 s)"
+    assert "pesq" not in short["errors"] and "stoi" not in short["errors"]
     assert "non-finite" in (records["nan"]["errors"].get("si_snr") or ""), records["nan"]
     assert "length mismatch" in records["long"]["errors"]["si_snr"]
     assert "pesq" in records["long"]["metrics"]  # PESQ aligns by itself and is not subject to the 10 % rule

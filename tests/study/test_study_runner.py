@@ -206,3 +206,27 @@ def test_status_command_prints_the_table(run_copy, capsys) -> None:
     assert "train      english-soundstream" in out and "complete  step 6/6" in out
     assert "report     -" in out and "missing" in out
     assert "11 complete, 0 partial, 1 missing" in out
+
+
+def test_tables_and_report_say_how_much_to_trust_the_numbers(tiny_run) -> None:
+    """The robust frame rule reaches the result lines; the tables carry the robust columns, the trust and speaker
+    tables; paper.md and the report say which definition they show."""
+    _, run, _ = tiny_run
+    layout = RunLayout(run)
+    splits = json.loads(layout.speakers_json.read_text())
+    assert {(s["condition"], s["eval_set"]) for s in splits} == {(c.split("-")[0], s) for c in CODECS for s in SETS}
+    line = next(iter(read_jsonl(layout.eval_dir(CODECS[0], "en") / "1" / "results.jsonl")))
+    assert "mel_distance_frames_dropped" in line["metrics"]  # the study's default: frames robust
+    groups = list(csv.DictReader((layout.tables / "groups.csv").open()))
+    assert {"median", "trimmed_mean", "clips_differ", "speakers"} <= set(groups[0])
+    trust = list(csv.DictReader((layout.tables / "trust.csv").open()))
+    assert {(r["set"], r["condition"]) for r in trust} == {(s, c) for c in CODECS for s in SETS}
+    assert all(r["n_q"] == "2" and r["clips"] == "3" for r in trust)
+    assert (layout.tables / "outliers.csv").is_file() and (layout.tables / "speakers.csv").is_file()
+    paper = (layout.tables / "paper.md").read_text()
+    assert "Frame rule: robust" in paper.splitlines()[0]
+    labelled = list(csv.DictReader((layout.tables / "speakers.csv").open()))
+    for row in labelled:  # every labelled group is marked in paper.md
+        assert f"* {row['group']}: " in paper and f"{row['speakers']} for {row['condition']}" in paper
+    page = layout.report_file.read_text()
+    assert "How much to trust these numbers" in page and "Frame rule: robust" in page

@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 
 from codecstudy.evaluate.align import Alignment, align_pair
-from codecstudy.evaluate.applicability import skip_reason
-from codecstudy.evaluate.base import MetricError
+from codecstudy.evaluate.applicability import duration_skip_reason, min_duration_of, skip_reason
+from codecstudy.evaluate.base import MetricError, NotApplicable
 from codecstudy.evaluate.cache import FeatureCache, feature_key, signal_digest
 from codecstudy.evaluate.metrics import embedding, models
 from codecstudy.evaluate.metrics.runtime import full_float32
 from codecstudy.evaluate.metrics.spectral import world_settings
-from codecstudy.evaluate.registry import MetricSpec, run_metric
+from codecstudy.evaluate.registry import MetricSpec, run_metric_applicable
 from codecstudy.evaluate.settings import EvalSettings
 from codecstudy.evaluate.world import WorldFeatures, world_features
 
@@ -108,6 +108,8 @@ class PairScorer:
         failed, else its values (and its error, if it raised one)."""
         settings = self.metric_settings[spec.name]
         reason = skip_reason(self.validity[spec.name], pair.fields.get("domain"), pair.n_q)
+        if reason is None:  # a clip shorter than the method's minimum: the clip's limit, not the codec's failure
+            reason = duration_skip_reason(min_duration_of(spec), pair.ref.size, pair.sr)
         if reason is not None:  # not applicable (e.g. PESQ on music): a note, neither a value nor an error
             outcome.skipped[spec.name] = reason
             return
@@ -122,10 +124,15 @@ class PairScorer:
             extra.update(self._ref_feature(spec, pair.clip_id, pair.ref, pair.sr, pair.digest))
             if spec.feature == "world":
                 extra["est_world"] = _est_world(pair, target, settings)
+        except NotApplicable as exc:  # e.g. a reference that is digital silence throughout
+            outcome.skipped[spec.name] = f"not applicable: {exc}"
+            return
         except MetricError as exc:
             outcome.errors[spec.name] = f"reference/estimate analysis: {exc}"
             return
-        result, error = run_metric(spec, pair.ref, target, pair.sr, settings, **extra)
+        result, error, not_applicable = run_metric_applicable(spec, pair.ref, target, pair.sr, settings, **extra)
+        if not_applicable is not None:  # the metric found the clip unscorable (NotApplicable): a skip note
+            outcome.skipped[spec.name] = not_applicable
         if error is not None:
             outcome.errors[spec.name] = error
         outcome.values.update(result)

@@ -26,7 +26,7 @@ import numpy as np
 
 from codecstudy.errors import CodecStudyError
 from codecstudy.evaluate.applicability import ALL_DOMAINS, ENGLISH, SPEECH
-from codecstudy.evaluate.base import MetricError, MissingDependency, package_version
+from codecstudy.evaluate.base import MetricError, MissingDependency, NotApplicable, package_version
 from codecstudy.evaluate.metrics import embedding, intrusive, models, pitch, sheet, spectral, ssl, utmos
 
 HIGHER, LOWER = "higher", "lower"
@@ -410,6 +410,30 @@ def directions() -> dict[str, str | None]:
     return {key: d for spec in METRICS.values() for key, d in spec.outputs.items()}
 
 
+def has_frame_rule(spec: MetricSpec) -> bool:
+    """True for the metrics that take ``frames="parity"|"robust"`` (the spectral-envelope, pitch and mel metrics):
+    each declares the count its robust rule adds, ``<name>_frames_dropped``."""
+    return f"{spec.name}_frames_dropped" in spec.outputs
+
+
+def run_metric_applicable(
+    spec: MetricSpec, ref: np.ndarray, est: np.ndarray, sr: int, settings: dict[str, Any], **extra: Any
+) -> tuple[dict[str, Any], str | None, str | None]:
+    """``(values, error, not_applicable)``: as :func:`run_metric`, but a metric that raised
+    :class:`~codecstudy.evaluate.base.NotApplicable` (the clip, not the codec, is why there is no value) gives
+    ``({}, None, "not applicable: <reason>")``, which the scorer records as a skip, not a failure."""
+    try:
+        return spec.func(ref, est, sr, **settings, **extra), None, None
+    except MissingDependency:
+        raise
+    except NotApplicable as exc:
+        return {}, None, f"not applicable: {exc}"
+    except MetricError as exc:
+        return {}, str(exc), None
+    except Exception as exc:  # a library bug on one odd clip must not stop a 10-hour run
+        return {}, f"{type(exc).__name__}: {exc}", None
+
+
 def run_metric(
     spec: MetricSpec, ref: np.ndarray, est: np.ndarray, sr: int, settings: dict[str, Any], **extra: Any
 ) -> tuple[dict[str, Any], str | None]:
@@ -418,14 +442,8 @@ def run_metric(
     A missing library raises instead (MissingDependency), because it would fail for every clip: the scorer checks
     dependencies before starting, so this only happens when the metric is called directly.
     """
-    try:
-        return spec.func(ref, est, sr, **settings, **extra), None
-    except MissingDependency:
-        raise
-    except MetricError as exc:
-        return {}, str(exc)
-    except Exception as exc:  # a library bug on one odd clip must not stop a 10-hour run
-        return {}, f"{type(exc).__name__}: {exc}"
+    values, error, not_applicable = run_metric_applicable(spec, ref, est, sr, settings, **extra)
+    return values, error if not_applicable is None else not_applicable.removeprefix("not applicable: ")
 
 
 def check_available(specs: list[MetricSpec]) -> None:
@@ -475,6 +493,8 @@ __all__ = [
     "MissingDependency",
     "check_available",
     "directions",
+    "has_frame_rule",
     "resolve_metrics",
     "run_metric",
+    "run_metric_applicable",
 ]

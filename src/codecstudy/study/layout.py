@@ -22,6 +22,7 @@ CORPUS_SUMMARY = "corpus.json"
 CORPUS_BUILD_DIR = ".build"
 MANIFEST = "manifest.jsonl"
 LEAKAGE_TEXT, LEAKAGE_JSON = "leakage.txt", "leakage.json"
+SPEAKERS_JSON = "speakers.json"  # per condition x eval set: the clips of seen and unseen speakers
 # Names given by train/, tts/ and listen/, restated here because their modules import torch or numpy at import
 # time; tests/study/test_study_layout.py checks that each still matches its owner's.
 CODEC_FILE = "codec.pt"  # train.trainer.CODEC_NAME
@@ -108,6 +109,12 @@ class RunLayout:
     @property
     def leakage_json(self) -> Path:
         return self.corpus / LEAKAGE_JSON
+
+    @property
+    def speakers_json(self) -> Path:
+        """Per condition x eval set, which clips come from a speaker the condition trained on (seen), which from one
+        it never heard (unseen) and which have no speaker label (:func:`codecstudy.corpus.leakage.speaker_splits`)."""
+        return self.corpus / SPEAKERS_JSON
 
     @property
     def audio_cache(self) -> Path:

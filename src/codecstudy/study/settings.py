@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from codecstudy.codec.presets import resolve_codec_config
+from codecstudy.errors import CodecStudyError
+from codecstudy.evaluate.registry import has_frame_rule, resolve_metrics
 from codecstudy.evaluate.settings import EvalSettings, default_ref_cache
 from codecstudy.machine import available_cores
 from codecstudy.study.spec import CodecRun, StudySpec
@@ -33,7 +36,7 @@ def eval_settings(spec: StudySpec, threads: int | None = None) -> EvalSettings:
     return EvalSettings(
         metrics=list(ev.metrics),
         mode=ev.mode,
-        overrides={k: dict(v) for k, v in ev.metric_settings.items()},
+        overrides=metric_overrides(spec),
         delay_compensation=ev.delay_compensation,
         validity={k: dict(v) for k, v in ev.validity.items()},
         workers=workers if threads is None else max(1, min(workers, threads)),
@@ -41,6 +44,27 @@ def eval_settings(spec: StudySpec, threads: int | None = None) -> EvalSettings:
         threads=None if threads is None else 1,
         device=ev.device,
     )
+
+
+def metric_overrides(spec: StudySpec) -> dict[str, dict[str, Any]]:
+    """``evaluate.metric_settings`` with the study's frame rule (``evaluate.frames``, default robust) added to every
+    requested metric that has one; a metric's own ``frames`` setting wins. ``codecstudy evaluate`` alone keeps its
+    metrics' parity default: the robust rule is the study's choice, made here."""
+    ev = spec.evaluate
+    overrides = {k: dict(v) for k, v in ev.metric_settings.items()}
+    try:
+        requested = resolve_metrics(list(ev.metrics))
+    except CodecStudyError:  # an unknown name: reported where the settings are checked (settings.specs())
+        return overrides
+    for metric in requested:
+        if has_frame_rule(metric):
+            overrides.setdefault(metric.name, {}).setdefault("frames", ev.frames)
+    return overrides
+
+
+def frame_rules(spec: StudySpec) -> dict[str, str]:
+    """The frame rule each requested metric that has one is scored with (what the tables say they show)."""
+    return {m: str(o["frames"]) for m, o in metric_overrides(spec).items() if "frames" in o}
 
 
 def training_key(run: CodecRun) -> TrainingKey:

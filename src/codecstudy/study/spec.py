@@ -94,6 +94,15 @@ class EvaluateSection(_Strict):
         "or auto (a GPU when one is visible)",
     )
     delay_compensation: bool = True
+    frames: Literal["robust", "parity"] = Field(
+        "robust", description="frame rule of the spectral-envelope, pitch and mel metrics (docs/metrics.md): robust "
+        "leaves out the reference's silent frames; parity keeps VERSA's frames (for published numbers). A metric's "
+        "own `frames` in metric_settings wins",
+    )
+    split_seen_speakers: bool = Field(
+        False, description="split every evaluation set whose speakers some condition trained on into <set>/seen and "
+        "<set>/unseen groups in the tables (per condition)",
+    )
     validity: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="{metric: {domains: [...], languages: [...], n_q: [...]}}: override where a metric applies "
@@ -138,6 +147,10 @@ class ReportSection(_Strict):
     n_boot: int = Field(1000, ge=10)
     cost_metric: str | None = Field(None, description="the metric of the quality-against-cost plot (default: stoi "
                                     "when scored, else the first metric of the paper-style tables)")
+    statistic: Literal["mean", "median", "trimmed_mean"] = Field(
+        "mean", description="what the paper tables' best/worst flags and counts compare: the mean, or a robust "
+        "statistic (median, 10 % trimmed mean) that a few wild clips cannot carry",
+    )
 
 
 class TTSSection(_Strict):

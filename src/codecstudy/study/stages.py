@@ -26,7 +26,7 @@ from codecstudy.codec.presets import resolve_codec_config
 from codecstudy.codec.registry import save_codec
 from codecstudy.corpus.builder import build_corpus
 from codecstudy.corpus.conditions import build_conditions
-from codecstudy.corpus.leakage import format_leakage, leakage_report
+from codecstudy.corpus.leakage import format_leakage, leakage_report, speaker_splits
 from codecstudy.corpus.manifest import load_manifest
 from codecstudy.errors import ConfigError
 from codecstudy.evaluate.scorer import evaluate_codec
@@ -70,7 +70,8 @@ def corpus_stage(spec: StudySpec, layout: RunLayout, progress: bool) -> str:
 
 
 def conditions_stage(spec: StudySpec, layout: RunLayout) -> str:
-    """Conditions, evaluation sets, validation sets and the leakage check; the done marker is written last."""
+    """Conditions, evaluation sets, validation sets, the leakage check and each set's seen-speaker split per
+    condition; the done marker is written last."""
     clips = load_manifest(layout.corpus)
     # a condition whose codec is given (checkpoints:) draws no training clips from this corpus
     trained = [c for c in spec.conditions.conditions if c.name not in spec.checkpoints]
@@ -82,6 +83,7 @@ def conditions_stage(spec: StudySpec, layout: RunLayout) -> str:
     rows = leakage_report(conditions, eval_sets)
     write_text_atomic(layout.leakage_text, format_leakage(rows) + "\n")
     write_json_atomic(layout.leakage_json, [row.to_json() for row in rows])
+    write_json_atomic(layout.speakers_json, [split.to_json() for split in speaker_splits(conditions, eval_sets)])
     write_json_atomic(layout.conditions_done, {"fingerprint": conditions_fingerprint(spec, layout)})
     leaks = sum(1 for row in rows if not row.clean)
     return f"{len(conditions)} conditions, {len(eval_sets)} eval sets, {leaks} leakage warnings"

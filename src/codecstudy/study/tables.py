@@ -30,7 +30,24 @@ from codecstudy.evaluate.applicability import parse_overrides as parse_validity
 from codecstudy.files import read_json_or_none, write_json_atomic, write_text_atomic
 from codecstudy.study.baselines import baseline_fad_rows, baseline_records, baseline_rows
 from codecstudy.study.layout import RunLayout
-from codecstudy.study.settings import table_n_q
+from codecstudy.study.robust_tables import (
+    cell_values,
+    definition_line,
+    outlier_rows,
+    ranked_value,
+    robust_rows,
+    trust_rows,
+)
+from codecstudy.study.settings import frame_rules, table_n_q
+from codecstudy.study.speakers import MARK as SPEAKER_MARK
+from codecstudy.study.speakers import (
+    SpeakerStatus,
+    load_speaker_splits,
+    speaker_labels,
+    speaker_markdown,
+    speaker_rows,
+    split_by_speakers,
+)
 from codecstudy.study.spec import StudySpec
 from codecstudy.study.validity_tables import (
     fad_rows,
@@ -43,6 +60,7 @@ from codecstudy.study.validity_tables import (
 )
 
 _TIE = {"rel_tol": 1e-12, "abs_tol": 1e-12}
+CLIPS_DIFFER_MARK = "§"
 
 
 def multi_language_sets(records: list[dict[str, Any]]) -> set[str]:
@@ -62,9 +80,11 @@ def group_label(record: dict[str, Any], split_sets: set[str]) -> str:
 
 
 def by_group(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Records with ``set`` replaced by their language/domain group (``seen_languages/es``, ``music``)."""
+    """Records with ``set`` replaced by their language/domain group (``seen_languages/es``, ``music``); the
+    evaluation set stays in ``eval_set``."""
     split_sets = multi_language_sets(records)
-    return [{**record, "set": group_label(record, split_sets)} for record in records]
+    return [{**record, "set": group_label(record, split_sets), "eval_set": record.get("eval_set", record.get("set"))}
+            for record in records]
 
 
 @dataclass
@@ -82,16 +102,33 @@ class PaperCell:
     best: bool
     worst: bool
     significant: bool
+    median: float = math.nan
+    trimmed_mean: float = math.nan
+    clips_differ: bool = False  # the cell's conditions were scored on different clips
+    speakers: str = ""  # seen-speaker label of this group for this condition (study/speakers.py)
 
 
 def paper_cells(rows: list[SummaryRow], pairs: list[PairRow], n_q: int,
-                outside: frozenset[str] = frozenset()) -> list[PaperCell]:
+                outside: frozenset[str] = frozenset(), robust: dict[tuple[str, str, str, str], dict[str, Any]]
+                | None = None, statistic: str = "mean") -> list[PaperCell]:
     """Cells at ``n_q`` with best/worst flags (ties all count; an all-tied cell flags nobody) and significance.
 
     ``significant`` marks a best cell whose condition is better than *every* other condition by a paired test
     that survives the Holm correction. Conditions in ``outside`` (baselines) are shown but never best or worst and
-    are not among the "others" a best cell must beat.
+    are not among the "others" a best cell must beat. ``robust`` gives each (group, n_q, condition, metric) row's
+    ``median``, ``trimmed_mean``, ``clips_differ`` and ``speakers`` (:func:`robust_rows`); ``statistic``
+    (``report.statistic``) is what best and worst compare: the mean (default) or one of those robust statistics.
     """
+    robust = robust or {}
+
+    def extra(row: SummaryRow) -> dict[str, Any]:
+        return robust.get((row.set, row.n_q, row.condition, row.metric), {})
+
+    def score(row: SummaryRow) -> float:
+        found = extra(row)
+        return row.mean if statistic == "mean" or statistic not in found else ranked_value(
+            {"metric": row.metric, "mean": row.mean, **found}, statistic)
+
     wanted = [r for r in rows if r.n_q == str(n_q)]
     by_cell: dict[tuple[str, str], list[SummaryRow]] = defaultdict(list)
     for row in wanted:
@@ -104,20 +141,23 @@ def paper_cells(rows: list[SummaryRow], pairs: list[PairRow], n_q: int,
             sig[(pair.metric, pair.set, a, b)] = pair.significant and pair.better == a
     cells = []
     for (metric, group), members in by_cell.items():
-        finite = [r for r in members if math.isfinite(r.mean) and r.condition not in outside]
+        finite = [r for r in members if math.isfinite(score(r)) and r.condition not in outside]
         sign = 1.0 if members[0].direction == "higher" else -1.0
-        top = max((sign * r.mean for r in finite), default=math.nan)
-        bottom = min((sign * r.mean for r in finite), default=math.nan)
+        top = max((sign * score(r) for r in finite), default=math.nan)
+        bottom = min((sign * score(r) for r in finite), default=math.nan)
         compared = len({r.condition for r in finite}) > 1 and not math.isclose(top, bottom, **_TIE)
         for row in members:
-            ok = compared and math.isfinite(row.mean) and row.condition not in outside
-            best = ok and math.isclose(sign * row.mean, top, **_TIE)
-            worst = ok and math.isclose(sign * row.mean, bottom, **_TIE)
+            ok = compared and math.isfinite(score(row)) and row.condition not in outside
+            best = ok and math.isclose(sign * score(row), top, **_TIE)
+            worst = ok and math.isclose(sign * score(row), bottom, **_TIE)
             others = [r.condition for r in finite if r.condition != row.condition]
             significant = best and bool(others) and all(sig.get((metric, group, row.condition, o)) for o in others)
+            found = extra(row)
             cells.append(
                 PaperCell(metric, row.direction, group, row.condition, row.n, row.mean, row.ci_low, row.ci_high,
-                          best, worst, significant)
+                          best, worst, significant, float(found.get("median", math.nan)),
+                          float(found.get("trimmed_mean", math.nan)), bool(found.get("clips_differ", False)),
+                          str(found.get("speakers", "")))
             )
     return cells
 
@@ -138,6 +178,7 @@ def format_cell(cell: PaperCell, markdown: bool = True) -> str:
     if not math.isfinite(cell.mean):
         return "n/a"
     text = f"{cell.mean:.3f} [{cell.ci_low:.3f}, {cell.ci_high:.3f}]" + ("*" if cell.significant else "")
+    text += (CLIPS_DIFFER_MARK if cell.clips_differ else "") + (SPEAKER_MARK if cell.speakers else "")
     if markdown and cell.best:
         text = f"**{text}**"
     if markdown and cell.worst:
@@ -152,14 +193,17 @@ def baseline_kbps(rows: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def paper_markdown(cells: list[PaperCell], n_q: int, baselines: dict[str, str] | None = None,
-                   counted: bool = False, marks: dict[tuple[str, str], str] | None = None) -> str:
-    """One Markdown table per metric: conditions as rows, groups as columns; baselines marked with their kbps."""
+                   counted: bool = False, marks: dict[tuple[str, str], str] | None = None,
+                   definition: str = "") -> str:
+    """One Markdown table per metric: conditions as rows, groups as columns; baselines marked with their kbps;
+    a column whose clips share speakers with some condition's training data is marked ``‡``, as is each cell of
+    a condition that heard them; ``§`` marks a cell whose conditions were scored on different clips."""
     baselines = baselines or {}
     out = [
         f"Paper-style tables at {n_q} codebooks: mean [95 % bootstrap CI]; **bold** = best, <u>underlined</u> = "
         "worst; * = better than every other condition (paired test, Holm-corrected)."
         + (f" Baselines run at their own (measured) bitrate and are {'' if counted else 'not '}counted in best/worst."
-           if baselines else "") + "\n"
+           if baselines else "") + (f" {definition}" if definition else "") + "\n"
     ]
     for metric in dict.fromkeys(c.metric for c in cells):
         mine = [c for c in cells if c.metric == metric]
@@ -168,7 +212,8 @@ def paper_markdown(cells: list[PaperCell], n_q: int, baselines: dict[str, str] |
         keyed = {(c.group, c.condition): c for c in mine}
         arrow = "higher is better" if mine[0].direction == "higher" else "lower is better"
         out.append(f"\n### {metric} ({arrow})\n")
-        out.append("| condition | " + " | ".join(groups) + " |")
+        seen = {c.group for c in mine if c.speakers}
+        out.append("| condition | " + " | ".join(g + (f" {SPEAKER_MARK}" if g in seen else "") for g in groups) + " |")
         out.append("|---|" + "|".join("---" for _ in groups) + "|")
         for condition in conditions:
             row = [
@@ -179,6 +224,10 @@ def paper_markdown(cells: list[PaperCell], n_q: int, baselines: dict[str, str] |
             ]
             label = f"{condition} ({baselines[condition]})" if condition in baselines else condition
             out.append(f"| {label} | " + " | ".join(row) + " |")
+    if any(c.clips_differ for c in cells):
+        out.append(f"\n{CLIPS_DIFFER_MARK} = the conditions of this cell were scored on different clips (a clip failed "
+                   "or was not applicable in one of them): their means compare different clips; the paired tests use "
+                   "the clips scored in both.")
     return "\n".join(out) + "\n"
 
 
@@ -290,7 +339,8 @@ def tts_rows(layout: RunLayout, codecs: list[str]) -> list[dict[str, Any]]:
 
 
 def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
-    """``tables/``: aggregate's summary/counts/pairwise per set, then groups, paper, usage, hours, seeds. The
+    """``tables/``: aggregate's summary/counts/pairwise per set, then groups (with median, trimmed mean,
+    ``clips_differ`` and the seen-speaker label), paper, outliers, trust, usage, hours, seeds. The
     caller marks the tables whole (:func:`mark_tables_done`) once every table, the MUSHRA ones included, is written."""
     runs = spec.codec_runs()
     codecs = [r.name for r in runs]
@@ -302,9 +352,17 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     rep = spec.report
     written = write_tables(records + base, out, n_boot=rep.n_boot, test=rep.test, alpha=rep.alpha)
 
+    status = SpeakerStatus(load_speaker_splits(spec, layout), {r.name: r.condition for r in runs})
     grouped = by_group(records + base)
+    if spec.evaluate.split_seen_speakers:
+        grouped = split_by_speakers(grouped, status)
+    speakers = speaker_labels(grouped, status)
     directions = metric_directions(grouped)
     group_rows = summarize(grouped, directions, n_boot=rep.n_boot)
+    values = cell_values(grouped, list(directions))
+    group_table = [{**r, "speakers": speakers.get((r["set"], r["condition"]), "")}
+                   for r in robust_rows(group_rows, values)]
+    robust = {(r["set"], r["n_q"], r["condition"], r["metric"]): r for r in group_table}
     evaluated = sorted({int(r["n_q"]) for r in records})
     n_q = table_n_q(evaluated, rep.n_q) if evaluated else rep.n_q
     # the paper-style tables sit at one n_q; the baselines join them at their own bitrates
@@ -314,13 +372,20 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     paper_rows = [r for r in group_rows if r.condition not in labels]
     paper_rows += [replace(r, n_q=str(n_q)) for r in group_rows if r.condition in labels]
     outside = frozenset() if spec.baselines.count_in_best_worst else labels
-    cells = paper_cells(paper_rows, pairs, n_q, outside)
+    robust_at_nq = {**robust, **{(g, str(n_q), c, m): v for (g, _, c, m), v in robust.items() if c in labels}}
+    cells = paper_cells(paper_rows, pairs, n_q, outside, robust_at_nq, rep.statistic)
+    differ = {(c.metric, c.group) for c in cells if c.clips_differ}  # a cell, baselines included, says it once
+    cells = [replace(c, clips_differ=(c.metric, c.group) in differ) for c in cells]
+    eval_set_of = {str(r.get("clip")): str(r.get("eval_set")) for r in grouped}
+    outlier_table = outlier_rows(values, n_q, eval_set_of)
+    delays = delay_rows(layout, codecs + [b.name for b in spec.baseline_runs()], spec.eval_set_names)
+    trust = trust_rows(records + base, n_q, outlier_table, speaker_labels(records + base, status), delays)
     info, skips = group_info(grouped), skip_rows(grouped)
     marks = language_marks(cells, info, parse_validity(spec.evaluate.validity))
     fads = fad_rows(layout.eval_fad, codecs, spec.eval_set_names, spec.evaluate.n_q) + baseline_fad_rows(spec, layout)
     nonspeech = nonspeech_rows(cells, info, fads, n_q, outside)
     files = {
-        "groups.csv": [asdict(r) for r in group_rows],
+        "groups.csv": group_table,
         "groups_pairwise.csv": [asdict(p) for p in pairs],
         "paper.csv": [{**asdict(c), "n_q": n_q, "note": marks.get((c.metric, c.group), "")} for c in cells],
         "skipped.csv": skips,
@@ -329,7 +394,10 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
         "paper_counts.csv": [{"condition": k, **v} for k, v in paper_counts(cells).items()],
         "usage.csv": usage_rows(layout, codecs, spec.eval_set_names, spec.evaluate.n_q),
         "hours.csv": hours_rows(layout, spec.condition_names),
-        "delays.csv": delay_rows(layout, codecs + [b.name for b in spec.baseline_runs()], spec.eval_set_names),
+        "delays.csv": delays,
+        "outliers.csv": outlier_table,
+        "trust.csv": trust,
+        "speakers.csv": speaker_rows(grouped, status, speakers),
     }
     if base:
         files["baselines.csv"] = baseline_rows(base)
@@ -344,8 +412,10 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     for name, rows in files.items():
         written[name] = write_csv(out / name, rows)
     markdown = paper_markdown(cells, n_q, baseline_kbps(files.get("baselines.csv", [])),
-                              spec.baselines.count_in_best_worst, marks)
+                              spec.baselines.count_in_best_worst, marks,
+                              definition_line(spec.evaluate.frames, rep.statistic, frame_rules(spec)))
     notes = paper_notes(marks, skips, n_q, list(dict.fromkeys(c.metric for c in cells)))
+    notes += speaker_markdown(files["speakers.csv"])
     written["paper.md"] = write_text_atomic(out / "paper.md", markdown + notes)
     written["nonspeech.md"] = write_text_atomic(out / "nonspeech.md", nonspeech_markdown(nonspeech, n_q))
     return written

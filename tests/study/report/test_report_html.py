@@ -82,3 +82,25 @@ def test_study_set_and_clip_names_with_markup_are_escaped() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
     assert 'data-group="set &lt;script&gt;alert(1)&lt;/script&gt; &amp; co"' in page
     assert "clip &lt;script&gt;alert(1)&lt;/script&gt; &amp; co (en)" in page
+
+
+def test_seen_speaker_label_and_trust_section() -> None:
+    cells = [{**_cell("english", "2.0"), "group": "en", "speakers": "seen speakers", "clips_differ": "True"},
+             {**_cell("other", "1.5"), "group": "en", "speakers": ""}]
+    speakers = [{"group": "en", "condition": "english", "speakers": "seen speakers", "clips": "30",
+                 "clips_unseen_by_all": "0", "clips_unlabelled": "12"}]
+    trust = [{"set": "en", "condition": "english", "n_q": "8", "clips": "30", "clips_failed": "0",
+              "not_applicable": "stoi: 2", "clips_frames_dropped": "5", "unvoiced_outputs": "1", "outliers": "1",
+              "speakers": "seen speakers", "delay": "structure (0.0 ms)"}]
+    outliers = [{"group": "en", "set": "en", "n_q": "8", "condition": "english", "metric": "si_snr",
+                 "clip": "<c1>", "value": "-66.0", "robust_z": "-9.5"}]
+    samples = [{"set": "en", "clip": "<c1>", "language": "en", "domain": "speech", "reference": "audio/en/r.wav",
+                "decoded": {"english": "audio/en/c1-english.wav"}}]
+    page = render(ReportData(title="t", n_q=8, paper=cells, speakers=speakers, trust=trust, outliers=outliers,
+                             samples=samples, definition="Frame rule: robust (silent frames left out)."))
+    assert '<span class="mark speakers" data-speakers="seen speakers">‡ seen speakers</span>' in page
+    assert "No clip of this group comes from a speaker that no condition trained on (12 clips have no speaker" in page
+    assert 'id="trust"' in page and "How much to trust these numbers" in page
+    assert 'data-col="not_applicable">stoi: 2<' in page and 'data-col="delay">structure (0.0 ms)<' in page
+    assert "&lt;c1&gt;" in page and '<a href="audio/en/c1-english.wav">decoded</a>' in page
+    assert 'class="mark differ"' in page and "Frame rule: robust" in page

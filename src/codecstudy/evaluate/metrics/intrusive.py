@@ -49,12 +49,16 @@ def _pesq(ref: np.ndarray, est: np.ndarray, sr: int, band: str, key: str) -> dic
     pesq_lib = require("pesq", "pesq")
     ref, est = check_pair(ref, est, key)
     target = PESQ_RATES[band]
-    ref, est = truncate_pair(_resampled(ref, sr, target), _resampled(est, sr, target))
+    ref = _resampled(ref, sr, target)
+    short_reference = ref.size < target // 4
+    ref, est = truncate_pair(ref, _resampled(est, sr, target))
     try:
         value = pesq_lib.pesq(target, ref, est, band)
     except Exception as exc:  # PesqError subclasses, ValueError (silence), ...: all mean "no score"
-        # Below 1/4 s the method does not apply (a property of the clip); the message stays the library's.
-        error = NotApplicable if type(exc).__name__ == "BufferTooShortError" else MetricError
+        # Below 1/4 s the method does not apply (a property of the clip); the message stays the library's. An
+        # output cut short by the codec is the codec's failure, not the clip's.
+        too_short = type(exc).__name__ == "BufferTooShortError"
+        error = NotApplicable if too_short and short_reference else MetricError
         raise error(f"pesq failed: {type(exc).__name__}: {exc}") from None
     return {key: finite(value, "PESQ")}
 
@@ -167,16 +171,19 @@ def visqol_mapper(mode: str, lattice: bool | None = None) -> str:
 def _visqol(ref: np.ndarray, est: np.ndarray, sr: int, mode: str, key: str, lattice: bool | None) -> dict[str, float]:
     ref, est = check_pair(ref, est, key)
     rate = VISQOL_RATES[mode]
-    ref, est = truncate_pair(_resampled(ref, sr, rate), _resampled(est, sr, rate))
+    ref = _resampled(ref, sr, rate)
+    reference_size = ref.size
+    ref, est = truncate_pair(ref, _resampled(est, sr, rate))
+    cut_by_output = ref.size < reference_size  # an output shorter than its reference: the codec's, not the clip's
     if ref.size < rate // 2:
-        raise NotApplicable(f"{key}: clip shorter than 0.5 s")
+        raise (MetricError if cut_by_output else NotApplicable)(f"{key}: clip shorter than 0.5 s")
     api = _visqol_api(mode, lattice)
     try:
         result = api.measure_from_arrays(ref, est, rate)
     except Exception as exc:
         # "Reference spectrum size (38) smaller than minimum patch size (45)": the reference is too short for one
         # patch (0.96 s in audio mode: 45 frames of 80 ms, hop 20 ms), a property of the clip
-        error = NotApplicable if "smaller than minimum patch" in str(exc) else MetricError
+        error = NotApplicable if "smaller than minimum patch" in str(exc) and not cut_by_output else MetricError
         raise error(f"visqol failed: {type(exc).__name__}: {exc}") from None
     return {key: finite(result.moslqo, "ViSQOL MOS-LQO")}
 

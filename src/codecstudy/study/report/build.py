@@ -23,7 +23,9 @@ from codecstudy.study.layout import RunLayout
 from codecstudy.study.report import plots
 from codecstudy.study.report.cost_plot import quality_vs_cost
 from codecstudy.study.report.html import Figure, ReportData, render
+from codecstudy.study.robust_tables import definition_line
 from codecstudy.study.samples import copy_tts_samples, write_samples
+from codecstudy.study.settings import frame_rules
 from codecstudy.study.spec import StudySpec
 from codecstudy.study.state import listening_test
 
@@ -258,5 +260,9 @@ def build_report(spec: StudySpec, layout: RunLayout, *, audio: bool = True) -> P
         fad=table("fad.csv"),
         skipped=table("skipped.csv"),
         listening=listening_data(layout),
+        definition=definition_line(spec.evaluate.frames, spec.report.statistic, frame_rules(spec)),
+        trust=relabel(table("trust.csv"), labels),
+        outliers=table("outliers.csv"),
+        speakers=table("speakers.csv"),
     )
     return write_text_atomic(layout.report_file, render(data))

@@ -17,6 +17,8 @@ from typing import Any
 from codecstudy.study.report.listening import listening_view
 from codecstudy.study.report.markup import fmt, macro, number, render_template
 from codecstudy.study.report.nonspeech import nonspeech_view
+from codecstudy.study.report.trust import trust_view
+from codecstudy.study.speakers import PARTLY_SEEN_LABEL, SEEN_LABEL, speaker_notes
 
 
 @dataclass
@@ -55,6 +57,10 @@ class ReportData:
     skipped: list[dict[str, str]] = field(default_factory=list)
     listening: dict[str, Any] = field(default_factory=dict)  # report.build.listening_data
     codec_cards: list[dict[str, str]] = field(default_factory=list)  # report.build.codec_table
+    definition: str = ""  # which frame rule and statistic the tables show (robust_tables.definition_line)
+    trust: list[dict[str, str]] = field(default_factory=list)  # tables/trust.csv
+    outliers: list[dict[str, str]] = field(default_factory=list)  # tables/outliers.csv
+    speakers: list[dict[str, str]] = field(default_factory=list)  # tables/speakers.csv
 
 
 def paper_cell(cell: dict[str, str]) -> str:
@@ -62,8 +68,19 @@ def paper_cell(cell: dict[str, str]) -> str:
     return str(macro("macros.html.j2", "paper_cell")(cell))
 
 
-def paper_view(cells: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """One table per metric: conditions as rows, language/domain groups as columns (None where no cell)."""
+def _speaker_mark(cells: list[dict[str, str]]) -> str:
+    """A column's mark: ``seen speakers`` when every condition that heard its speakers heard all of them, else
+    ``partly seen speakers``; empty when no condition trained on any of its speakers."""
+    labels = {c.get("speakers") for c in cells if c.get("speakers")}
+    if not labels:
+        return ""
+    return SEEN_LABEL if labels == {SEEN_LABEL} else PARTLY_SEEN_LABEL
+
+
+def paper_view(cells: list[dict[str, str]], speakers: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """One table per metric: conditions as rows, language/domain groups as columns (None where no cell); a column
+    whose speakers some condition trained on carries its label (``mark``), with the notes of ``speakers.csv``
+    under the table."""
     tables = []
     for metric in dict.fromkeys(c["metric"] for c in cells):
         mine = [c for c in cells if c["metric"] == metric]
@@ -72,7 +89,12 @@ def paper_view(cells: list[dict[str, str]]) -> list[dict[str, Any]]:
         rows = [{"condition": condition, "cells": [keyed.get((g, condition)) for g in groups]}
                 for condition in dict.fromkeys(c["condition"] for c in mine)]
         arrow = "↑ higher is better" if mine[0]["direction"] == "higher" else "↓ lower is better"
-        tables.append({"metric": metric, "arrow": arrow, "groups": groups, "rows": rows})
+        columns = [{"name": g, "mark": _speaker_mark([c for c in mine if c["group"] == g])} for g in groups]
+        marked = {c["name"] for c in columns if c["mark"]}
+        notes = speaker_notes([s for s in speakers or [] if s["group"] in marked])
+        differ = any(str(c.get("clips_differ")).lower() == "true" for c in mine)
+        tables.append({"metric": metric, "arrow": arrow, "groups": groups, "columns": columns, "rows": rows,
+                       "speaker_notes": notes, "clips_differ": differ})
     return tables
 
 
@@ -116,6 +138,8 @@ def audio_view(samples: list[dict[str, Any]]) -> dict[str, Any]:
 def section_titles(data: ReportData) -> list[tuple[str, str]]:
     """The page's sections in order, as (anchor, title); sections without data are left out."""
     sections = [("tables", "Paper-style tables"), ("counts", "Best / worst counts")]
+    if data.trust:
+        sections.append(("trust", "How much to trust these numbers"))
     if data.baselines:
         sections.append(("baselines", "Baselines"))
     if data.nonspeech or data.fad or data.skipped:
@@ -141,7 +165,8 @@ def render(data: ReportData) -> str:
         "report.html.j2",
         data=data,
         sections=section_titles(data),
-        paper=paper_view(data.paper),
+        paper=paper_view(data.paper, data.speakers),
+        trust=trust_view(data.trust, data.outliers, data.samples, data.speakers),
         usage=usage_summary(data.usage),
         flagged_delays=flagged_delays(data.delays),
         leaks=[r for r in data.leakage if not r.get("clean", True)],

@@ -30,6 +30,7 @@ figcaption{font-size:.8rem;color:#555}
 audio{width:220px;height:32px}
 pre{background:#f7f7f7;padding:.75rem;overflow:auto;font-size:.75rem;max-height:30rem}
 nav a{margin-right:.8rem}.scroll{overflow-x:auto}td.paper{white-space:nowrap}
+.mark.speakers{color:#a60;font-size:.75rem}.note{font-size:.8rem;color:#555}
 """
 
 SCRIPT = """

@@ -44,6 +44,15 @@ def _grid(count: int, columns: int = 4, size: tuple[float, float] = (3.4, 2.6)) 
     return fig, flat[:count]
 
 
+def _group_title(rows: list[dict[str, str]], group: str, key: str) -> str:
+    """A group's name with its seen-speaker mark (``‡ seen speakers``, ``‡ partly seen speakers``) when a
+    condition trained on some of its speakers (the ``speakers`` column of groups.csv / paper.csv)."""
+    labels = {r.get("speakers") for r in rows if r.get(key) == group and r.get("speakers")}
+    if not labels:
+        return group
+    return f"{group} ‡ " + ("seen speakers" if labels == {"seen speakers"} else "partly seen speakers")
+
+
 def quality_vs_bitrate(rows: list[dict[str, str]], metric: str, path: Path) -> Path:
     """One panel per language/domain group: the metric's mean (and CI band) against n_q, one line per condition;
     rows at a named setting (baselines) are dashed levels, labelled with their name."""
@@ -67,7 +76,7 @@ def quality_vs_bitrate(rows: list[dict[str, str]], metric: str, path: Path) -> P
                 ax.axhline(_num(r["mean"]), linestyle="--", linewidth=1, color="0.4")
                 ax.annotate(r["condition"], (0.02, _num(r["mean"])), xycoords=("axes fraction", "data"), fontsize=6,
                             color="0.3", va="bottom")
-        ax.set_title(group, fontsize=9)
+        ax.set_title(_group_title(mine, group, "set"), fontsize=9)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("codebooks (n_q)", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -99,7 +108,7 @@ def group_bars(cells: list[dict[str, str]], metric: str, path: Path) -> Path:
             errs[1].append(max(0.0, _num(cell["ci_high"]) - mean))
         ax.bar(xs, means, width=width, yerr=errs, capsize=2, label=condition)
     ax.set_xticks(range(len(groups)))
-    ax.set_xticklabels(groups, rotation=30, ha="right", fontsize=7)
+    ax.set_xticklabels([_group_title(mine, g, "group") for g in groups], rotation=30, ha="right", fontsize=7)
     direction = mine[0]["direction"] if mine else "higher"
     ax.set_ylabel(f"{metric} ({direction} is better)", fontsize=8)
     ax.legend(fontsize=7)
