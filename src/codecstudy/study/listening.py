@@ -31,7 +31,7 @@ from codecstudy.study.state import listening_test
 def test_codecs(spec: StudySpec, layout: RunLayout) -> dict[str, Path | str]:
     """Every codec the test compares, by condition name: the study's trained codecs, then its baselines (by the
     name ``codecstudy evaluate --codec`` takes, at the setting that name selects)."""
-    codecs: dict[str, Path | str] = {run.name: layout.codec_file(run.name) for run in spec.codec_runs()}
+    codecs: dict[str, Path | str] = {run.name: layout.codec_file(run.name) for run in spec.compared_runs()}
     missing = [name for name, path in codecs.items() if not Path(path).is_file()]
     if missing:
         raise CodecStudyError(f"{layout.root}: codec {missing[0]} is not trained yet (codecstudy study run first)")

@@ -145,6 +145,7 @@ class StudyRunner:
 
     def _tts(self, runs: list[CodecRun]) -> None:
         spec, layout = self.spec, self.layout
+        runs = [run for run in runs if not run.probe]  # a noise probe measures training noise, not the TTS
         steps = tts_steps(spec)
         states = [state.tts_state(run.name, layout, steps) for run in runs]
         # one pass over the corpus manifest for every codec's TTS, and none when all of them are complete

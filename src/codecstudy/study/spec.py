@@ -67,6 +67,12 @@ class TrainSection(_Strict):
         "reported as mean and spread when there are two or more",
     )
     validation: bool = Field(True, description="validate on each condition's valid split while training")
+    noise_probe: list[str] = Field(
+        default_factory=list,
+        description="conditions trained a second time with seed `noise_probe_seed` (a single-seed study's noise "
+        "floor: condition differences smaller than the run-to-run difference are 'within training noise')",
+    )
+    noise_probe_seed: int = Field(1, description="the probe runs' seed (model init and crops)")
 
     @field_validator("seeds")
     @classmethod
@@ -280,6 +286,7 @@ class CodecRun:
     source: str
     overrides: tuple[str, ...]
     pretrained: bool = False  # ``source`` is a finished codec (study ``checkpoints:``), imported instead of trained
+    probe: bool = False  # a noise probe: the condition trained again with another seed (train.noise_probe)
 
 
 class StudySpec(StageSections):
@@ -339,7 +346,22 @@ class StudySpec(StageSections):
                     runs.append(
                         CodecRun(name, condition, arch, seed, self.codec_source(arch), (*self.codec.overrides, *extra))
                     )
-        return runs
+        return runs + self.probe_runs(only)
+
+    def compared_runs(self) -> list[CodecRun]:
+        """The codecs the tables, the report's players, the listening test and the TTS compare: every run but the
+        noise probes (which only measure the run-to-run difference)."""
+        return [run for run in self.codec_runs() if not run.probe]
+
+    def probe_runs(self, only: list[str] | None = None) -> list[CodecRun]:
+        """The noise probes (``train.noise_probe``): each named condition once more, with the probe seed."""
+        seed = self.train.noise_probe_seed
+        return [
+            CodecRun(f"{condition}-{arch}-probe", condition, arch, seed, self.codec_source(arch),
+                     (*self.codec.overrides, f"seed={seed}", f"train.seed={seed}"), probe=True)
+            for condition in self.train.noise_probe if not only or condition in only
+            for arch in self.architectures
+        ]
 
     def baseline_runs(self) -> list[Baseline]:
         """The ``baselines:`` codecs with their row names, in file order."""
@@ -404,6 +426,13 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> StudySpe
     for condition in sections.checkpoints:
         if condition not in names:
             raise ConfigError(f"{path}: checkpoints.{condition}: no such condition (conditions: {', '.join(names)})")
+    for index, condition in enumerate(sections.train.noise_probe):
+        if condition not in names or condition in sections.checkpoints:
+            raise ConfigError(f"{path}: train.noise_probe[{index}]: {condition!r} is not a trained condition "
+                              f"(conditions: {', '.join(n for n in names if n not in sections.checkpoints)})")
+    if sections.train.noise_probe and sections.train.seeds and len(sections.train.seeds) > 1:
+        raise ConfigError(f"{path}: train.noise_probe: a study with several train.seeds measures training noise "
+                          "with its runs; a probe is for single-seed studies")
     if sections.checkpoints and (len(sections.architectures) > 1 or sections.train.seeds):
         raise ConfigError(f"{path}: checkpoints: a study with given checkpoints takes one architecture and no "
                           "train.seeds (each checkpoint is one codec)")

@@ -204,7 +204,7 @@ def cards_stage(spec: StudySpec, layout: RunLayout) -> str:
     per codec version (its real-time factors are timings of this machine, so they are not measured again when the
     tables are rewritten)."""
     measured = 0
-    for run in spec.codec_runs():
+    for run in spec.compared_runs():
         codec_file = layout.codec_file(run.name)
         if codec_file.is_file():
             measured += _card(str(codec_file), [str(n) for n in spec.evaluate.n_q], codec_identity(codec_file),

@@ -290,7 +290,7 @@ def study_state(spec: StudySpec, layout: RunLayout, only: list[str] | None = Non
                                  sets_current=states[1].status == COMPLETE)
     if spec.tts.enabled:
         steps = tts_steps(spec)
-        states += [tts_state(run.name, layout, steps) for run in runs]
+        states += [tts_state(run.name, layout, steps) for run in runs if not run.probe]
     all_codecs = [r.name for r in spec.codec_runs()] + [b.name for b in spec.baseline_runs()]
     if spec.listen.enabled:
         states.append(listen_state(spec, layout))

@@ -30,6 +30,16 @@ from codecstudy.evaluate.applicability import parse_overrides as parse_validity
 from codecstudy.files import read_json_or_none, write_json_atomic, write_text_atomic
 from codecstudy.study.baselines import baseline_fad_rows, baseline_records, baseline_rows
 from codecstudy.study.layout import RunLayout
+from codecstudy.study.noise import (
+    NOISE_MARK,
+    FloorKey,
+    apply_noise_floor,
+    condition_pairs,
+    condition_rows,
+    floor_rows,
+    noise_floors,
+    noise_note,
+)
 from codecstudy.study.robust_tables import (
     cell_values,
     definition_line,
@@ -106,6 +116,7 @@ class PaperCell:
     trimmed_mean: float = math.nan
     clips_differ: bool = False  # the cell's conditions were scored on different clips
     speakers: str = ""  # seen-speaker label of this group for this condition (study/speakers.py)
+    within_noise: bool = False  # best/worst dropped: the margin is below the training-noise floor (study/noise.py)
 
 
 def paper_cells(rows: list[SummaryRow], pairs: list[PairRow], n_q: int,
@@ -179,6 +190,7 @@ def format_cell(cell: PaperCell, markdown: bool = True) -> str:
         return "n/a"
     text = f"{cell.mean:.3f} [{cell.ci_low:.3f}, {cell.ci_high:.3f}]" + ("*" if cell.significant else "")
     text += (CLIPS_DIFFER_MARK if cell.clips_differ else "") + (SPEAKER_MARK if cell.speakers else "")
+    text += NOISE_MARK if cell.within_noise else ""
     if markdown and cell.best:
         text = f"**{text}**"
     if markdown and cell.worst:
@@ -342,10 +354,9 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     """``tables/``: aggregate's summary/counts/pairwise per set, then groups (with median, trimmed mean,
     ``clips_differ`` and the seen-speaker label), paper, outliers, trust, usage, hours, seeds. The
     caller marks the tables whole (:func:`mark_tables_done`) once every table, the MUSHRA ones included, is written."""
-    runs = spec.codec_runs()
+    runs = spec.compared_runs()
     codecs = [r.name for r in runs]
-    folders = [layout.eval_dir(c, s) for c in codecs for s in spec.eval_set_names if layout.eval_dir(c, s).is_dir()]
-    records = [r for r in load_results(folders) if r.get("n_q") in spec.evaluate.n_q] if folders else []
+    records = _scored(spec, layout, codecs)
     base = baseline_records(spec, layout)  # at their own settings (n_q None): own rows in every per-n_q table
     out = layout.tables
     out.mkdir(parents=True, exist_ok=True)
@@ -374,6 +385,8 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
     outside = frozenset() if spec.baselines.count_in_best_worst else labels
     robust_at_nq = {**robust, **{(g, str(n_q), c, m): v for (g, _, c, m), v in robust.items() if c in labels}}
     cells = paper_cells(paper_rows, pairs, n_q, outside, robust_at_nq, rep.statistic)
+    noise = training_noise(spec, layout, grouped, list(directions), directions)
+    cells = apply_noise_floor(cells, noise.floors, n_q, outside)
     differ = {(c.metric, c.group) for c in cells if c.clips_differ}  # a cell, baselines included, says it once
     cells = [replace(c, clips_differ=(c.metric, c.group) in differ) for c in cells]
     eval_set_of = {str(r.get("clip")): str(r.get("eval_set")) for r in grouped}
@@ -399,6 +412,7 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
         "trust.csv": trust,
         "speakers.csv": speaker_rows(grouped, status, speakers),
     }
+    files.update(noise.files)
     if base:
         files["baselines.csv"] = baseline_rows(base)
     cards = card_table_rows(layout, codecs + [b.name for b in spec.baseline_runs()])
@@ -415,10 +429,47 @@ def write_study_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:
                               spec.baselines.count_in_best_worst, marks,
                               definition_line(spec.evaluate.frames, rep.statistic, frame_rules(spec)))
     notes = paper_notes(marks, skips, n_q, list(dict.fromkeys(c.metric for c in cells)))
-    notes += speaker_markdown(files["speakers.csv"])
+    notes += speaker_markdown(files["speakers.csv"]) + f"\n{noise.note}\n"
+    written["noise.json"] = write_json_atomic(out / "noise.json", {"note": noise.note})
     written["paper.md"] = write_text_atomic(out / "paper.md", markdown + notes)
     written["nonspeech.md"] = write_text_atomic(out / "nonspeech.md", nonspeech_markdown(nonspeech, n_q))
     return written
+
+
+def _scored(spec: StudySpec, layout: RunLayout, codecs: list[str]) -> list[dict[str, Any]]:
+    """The result lines of ``codecs`` on the study's sets at its numbers of codebooks."""
+    folders = [layout.eval_dir(c, s) for c in codecs for s in spec.eval_set_names if layout.eval_dir(c, s).is_dir()]
+    return [r for r in load_results(folders) if r.get("n_q") in spec.evaluate.n_q] if folders else []
+
+
+@dataclass
+class TrainingNoise:
+    """What the tables know of training noise: the probe's floors, the tables it adds and the note beside the marks."""
+
+    floors: dict[FloorKey, float]
+    files: dict[str, list[dict[str, Any]]]
+    note: str
+
+
+def training_noise(spec: StudySpec, layout: RunLayout, grouped: list[dict[str, Any]], metrics: list[str],
+                   directions: dict[str, str]) -> TrainingNoise:
+    """A single-seed study's noise floor from its probes, or a multi-seed study's run-level tables
+    (:mod:`codecstudy.study.noise`)."""
+    probes = {r.name: f"{r.condition}-{r.architecture}" for r in spec.probe_runs()}
+    seeds = len(spec.train.seeds or [None])
+    files: dict[str, list[dict[str, Any]]] = {}
+    floors: dict[FloorKey, float] = {}
+    if probes:
+        probed = by_group(_scored(spec, layout, [*probes, *set(probes.values())]))
+        floors = noise_floors(probed, probes, metrics)
+        files["noise_floor.csv"] = floor_rows(floors, probes)
+    if seeds > 1:
+        condition_of = {r.name: f"{r.condition}-{r.architecture}" for r in spec.compared_runs()}
+        trained = [r for r in grouped if r.get("condition") in condition_of]
+        files["conditions.csv"] = condition_rows(trained, condition_of, metrics, directions)
+        files["conditions_pairwise.csv"] = condition_pairs(trained, condition_of, metrics, directions,
+                                                           spec.report.alpha)
+    return TrainingNoise(floors, files, noise_note(floors, probes, seeds))
 
 
 def mark_tables_done(layout: RunLayout, written: dict[str, Path]) -> None:

@@ -198,7 +198,7 @@ def cost_figures(out: Path, cards: list[dict[str, str]], summary: list[dict[str,
 
 def audio_samples(spec: StudySpec, layout: RunLayout, baselines: list[dict[str, str]], n_q: int) -> list[dict]:
     """A few clips of each set through every trained codec and every baseline row, next to the page."""
-    trained = {r.name: layout.codec_file(r.name) for r in spec.codec_runs() if layout.codec_file(r.name).is_file()}
+    trained = {r.name: layout.codec_file(r.name) for r in spec.compared_runs() if layout.codec_file(r.name).is_file()}
     if not spec.report.audio_clips or not trained:
         return []
     sets = {s: layout.eval_manifest(s) for s in spec.eval_set_names if layout.eval_manifest(s).is_file()}
@@ -214,7 +214,7 @@ def audio_samples(spec: StudySpec, layout: RunLayout, baselines: list[dict[str, 
 
 
 def tts_audio_samples(spec: StudySpec, layout: RunLayout) -> list[dict]:
-    tts_evals = {r.name: layout.tts_eval_dir(r.name) for r in spec.codec_runs()
+    tts_evals = {r.name: layout.tts_eval_dir(r.name) for r in spec.compared_runs()
                  if layout.tts_eval_results(r.name).is_file()}
     if not (spec.tts.enabled and tts_evals and spec.report.audio_clips):
         return []
@@ -249,6 +249,7 @@ def build_report(spec: StudySpec, layout: RunLayout, *, audio: bool = True) -> P
         figures={**draw_figures(layout.report_dir, paper, groups, usage, table("hours.csv"), curves, n_q),
                  "cost": cost_figures(layout.report_dir, cards, summary, cost_metric(spec, summary))},
         codec_cards=codec_table(cards),
+        noise_note=(read_json_or_none(layout.table("noise.json")) or {}).get("note", ""),
         samples=audio_samples(spec, layout, baselines, n_q) if audio else [],
         tts=table("tts.csv") if spec.tts.enabled else [],
         tts_samples=tts_audio_samples(spec, layout) if audio else [],

@@ -57,6 +57,7 @@ class ReportData:
     skipped: list[dict[str, str]] = field(default_factory=list)
     listening: dict[str, Any] = field(default_factory=dict)  # report.build.listening_data
     codec_cards: list[dict[str, str]] = field(default_factory=list)  # report.build.codec_table
+    noise_note: str = ""  # what the marks say about training noise (tables/noise.json)
     definition: str = ""  # which frame rule and statistic the tables show (robust_tables.definition_line)
     trust: list[dict[str, str]] = field(default_factory=list)  # tables/trust.csv
     outliers: list[dict[str, str]] = field(default_factory=list)  # tables/outliers.csv

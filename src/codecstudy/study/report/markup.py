@@ -21,7 +21,7 @@ h3{font-size:1.05rem}
 table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.85rem}
 th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right;vertical-align:top}
 th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}
-td.best b{color:#0a5}td.worst u{color:#b30}
+td.best b{color:#0a5}td.worst u{color:#b30}td.noise{color:#999}
 .ci{color:#777;font-size:.75rem}.sig{color:#0a5;font-weight:bold}
 .warn{background:#fff4e5;border-left:4px solid #f90;padding:.5rem 1rem}
 .ok{background:#eef9f0;border-left:4px solid #0a5;padding:.5rem 1rem}
