@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 
 from codecstudy.cli import main
@@ -23,7 +22,7 @@ def _study_run(study: Path, run: Path, *sets: str, dry_run: bool = False) -> int
                  *(["--dry-run"] if dry_run else [])])
 
 
-@pytest.mark.parametrize("change, line", [
+REFUSED = [
     ("evaluate.metrics=[mel_distance,si_snr,stoi]",
      "evaluate.metrics: 6 evaluations in {eval} (first en of english-soundstream) were scored with mel_distance, "
      "si_snr, not mel_distance, si_snr, stoi; a finished evaluation is not rescored with other settings: put "
@@ -32,18 +31,29 @@ def _study_run(study: Path, run: Path, *sets: str, dry_run: bool = False) -> int
      "evaluate.mode: 6 evaluations in {eval} (first en of english-soundstream) were scored in fast mode, not "
      "parity; a finished evaluation is not rescored with other settings: put evaluate.mode back, or remove {eval} "
      "(or run into another --out) to score again"),
-])
-def test_a_changed_scoring_setting_is_refused_before_anything_runs(run_copy: tuple[Path, Path], capsys,
-                                                                   change: str, line: str) -> None:
+    ("evaluate.metric_settings.mel_distance.n_mels=64",
+     "evaluate.metric_settings: 6 evaluations in {eval} (first en of english-soundstream) were scored with other "
+     "metric settings; a finished evaluation is not rescored with other settings: put evaluate.metric_settings "
+     "back, or remove {eval} (or run into another --out) to score again"),
+    ("evaluate.validity.si_snr.domains=[speech]",
+     "evaluate.validity: 6 evaluations in {eval} (first en of english-soundstream) were scored with other "
+     "validity overrides; a finished evaluation is not rescored with other settings: put evaluate.validity back, "
+     "or remove {eval} (or run into another --out) to score again"),
+]
+
+
+def test_a_changed_scoring_setting_is_refused_before_anything_runs(run_copy: tuple[Path, Path], capsys) -> None:
+    """Each change on the same finished run (a refusal changes nothing, so one copy serves them all)."""
     study, run = run_copy
     layout = RunLayout(run)
     record, log = layout.study_file.read_bytes(), layout.stages_log.read_bytes()
-    expected = f"codecstudy: error: {study}: {line.format(eval=layout.eval_root)}\n"
-    assert _study_run(study, run, change, dry_run=True) == 2
-    assert capsys.readouterr().err == expected  # the dry run catches it too
-    assert _study_run(study, run, change) == 2
-    assert capsys.readouterr().err == expected
-    assert layout.study_file.read_bytes() == record and layout.stages_log.read_bytes() == log
+    for change, line in REFUSED:
+        expected = f"codecstudy: error: {study}: {line.format(eval=layout.eval_root)}\n"
+        assert _study_run(study, run, change, dry_run=True) == 2, change
+        assert capsys.readouterr().err == expected  # the dry run catches it too
+        assert _study_run(study, run, change) == 2, change
+        assert capsys.readouterr().err == expected
+        assert layout.study_file.read_bytes() == record and layout.stages_log.read_bytes() == log
 
 
 def test_a_run_that_made_nothing_keeps_the_record(run_copy: tuple[Path, Path]) -> None:

@@ -176,7 +176,7 @@ def check_corpus(spec: StudySpec, layout: RunLayout) -> list[str]:
 
 
 #: The study key behind each part of an evaluation's fingerprint that the study decides.
-SCORING_KEYS = {"metrics": "evaluate.metrics", "metric_settings": "evaluate.metric_settings",
+STUDY_KEYS = {"metrics": "evaluate.metrics", "metric_settings": "evaluate.metric_settings",
                 "mode": "evaluate.mode", "validity": "evaluate.validity"}
 
 
@@ -220,7 +220,7 @@ def check_evaluations(spec: StudySpec, layout: RunLayout) -> list[str]:
             changed.setdefault(part, []).append((folder, meta))
     if not changed:
         return []
-    part = next(p for p in SCORING_KEYS if p in changed)
+    part = next(p for p in STUDY_KEYS if p in changed)
     folders = changed[part]
     meta = folders[0][1]
     if part == "metrics":
@@ -232,9 +232,9 @@ def check_evaluations(spec: StudySpec, layout: RunLayout) -> list[str]:
         asked = "scored with other " + ("metric settings" if part == "metric_settings" else "validity overrides")
     count = f"{len(folders)} evaluation{'s' if len(folders) > 1 else ''}"
     raise ConfigError(
-        f"{spec.where}{SCORING_KEYS[part]}: {count} in {layout.eval_root} (first {folders[0][0].name} of "
+        f"{spec.where}{STUDY_KEYS[part]}: {count} in {layout.eval_root} (first {folders[0][0].name} of "
         f"{folders[0][0].parent.name}) were {asked}; a finished evaluation is not rescored with other settings: "
-        f"put {SCORING_KEYS[part]} back, or remove {layout.eval_root} (or run into another --out) to score again"
+        f"put {STUDY_KEYS[part]} back, or remove {layout.eval_root} (or run into another --out) to score again"
     )
 
 
