@@ -2,7 +2,9 @@
 
 Every config in codecstudy is a pydantic model. This module holds the generic plumbing: reading YAML,
 applying ``key.sub=value`` overrides from the command line, and turning validation errors into one line
-per problem that names the file and the dotted key.
+per problem that names the file and the dotted key. The JSON files codecstudy reads back (a listening test's
+trials, the ratings listeners send) are pydantic models too; :func:`parse_input` words their shape errors in JSON's
+terms (``ratings[2]: expected an object, got a string``), since their authors see JSON, not Python.
 """
 
 from __future__ import annotations
@@ -77,6 +79,13 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return result
 
 
+def _location(loc: tuple[int | str, ...]) -> str:
+    """``.a.b[0].c`` from pydantic's location; a key that does not print as itself (a control character, a line
+    break) is quoted, so that the message stays one readable line."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" if str(p).isprintable() else f".{str(p)!r}"
+                   for p in loc)
+
+
 def format_validation_error(exc: ValidationError, prefix: str = "", file: str | Path | None = None) -> str:
     """One clause per problem, each naming the dotted key: ``study.yaml: corpus.sources[0].root: Field required``.
 
@@ -84,8 +93,7 @@ def format_validation_error(exc: ValidationError, prefix: str = "", file: str | 
     """
     parts = []
     for err in exc.errors():
-        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-        key = f"{prefix}{loc}".lstrip(".") or "(top level)"
+        key = f"{prefix}{_location(err['loc'])}".lstrip(".") or "(top level)"
         message = err["msg"]
         if err["type"] == "extra_forbidden":
             message = "unknown key"
@@ -110,6 +118,55 @@ def validate(
         return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, prefix, file)) from None
+
+
+#: What a pydantic type error expected, in JSON's words.
+_EXPECTED = {
+    "dict_type": "an object", "model_type": "an object", "model_attributes_type": "an object",
+    "list_type": "a list", "string_type": "a string", "bool_type": "true or false",
+    "int_type": "a whole number", "int_from_float": "a whole number", "float_type": "a number",
+}
+#: How many problems one line lists before it only counts the rest.
+_SHOWN_PROBLEMS = 3
+
+
+def json_kind(value: Any) -> str:
+    """What a JSON value is, as its author would say it: ``an object``, ``a list``, ``a string``, ``null``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else type(value).__name__
+
+
+def format_input_error(exc: ValidationError, file: str | Path) -> str:
+    """One line for a JSON file of the wrong shape: the file, then each field at fault (``ratings[2].scores``) with
+    what it should be and what it is; past a few problems, only their number."""
+    parts = []
+    for err in exc.errors():
+        loc = _location(err["loc"]).lstrip(".") or "(top level)"
+        if err["type"] == "missing":
+            message = "missing"
+        elif err["type"] in _EXPECTED:
+            message = f"expected {_EXPECTED[err['type']]}, got {json_kind(err.get('input'))}"
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {message}")
+    shown = "; ".join(parts[:_SHOWN_PROBLEMS])
+    more = len(parts) - _SHOWN_PROBLEMS
+    return f"{file}: {shown}" + (f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else "")
+
+
+def parse_input(model: type[ModelT], data: Any, file: str | Path) -> ModelT:
+    """``data`` (parsed JSON) as ``model``; a shape error is a ConfigError of one line naming the file and field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_input_error(exc, file)) from None
 
 
 def load_config(model: type[ModelT], path: str | Path, overrides: list[str] | None = None) -> ModelT:

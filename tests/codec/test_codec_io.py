@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from codecstudy.codec.io import (
     TokenFile,
@@ -78,3 +80,43 @@ def test_inconsistent_headers_are_rejected(tmp_path: Path) -> None:
         write_tokens(tmp_path / "x.tokens", TokenFile(torch.full((1, 1), 300), 16000, 320, 256, 300, "00" * 16))
     with pytest.raises(TokenFileError, match="not found"):
         read_tokens(tmp_path / "none.tokens")
+
+
+def _valid_bytes() -> bytes:
+    """A small valid token file's bytes (2 codebooks of 16, 6 frames)."""
+    import tempfile
+
+    tokens = TokenFile(codes=torch.arange(12).reshape(2, 6) % 16, sample_rate=16000, hop_length=320, codebook_size=16,
+                       n_samples=1900, codec_hash="ab" * 16)
+    with tempfile.TemporaryDirectory() as folder:
+        return write_tokens(Path(folder) / "t.tokens", tokens).read_bytes()
+
+
+VALID_TOKENS = _valid_bytes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.binary(max_size=120) | st.builds(
+    lambda at, value, crc: _patched(VALID_TOKENS, at, value, crc),
+    st.integers(0, len(VALID_TOKENS) - 1), st.binary(min_size=1, max_size=8), st.booleans()))
+def test_any_damaged_token_file_is_one_line(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+    """Random bytes, and a valid file with bytes overwritten (the checksum recomputed or not, so header fields that
+    pass the CRC are reached too), are read or rejected with a TokenFileError naming the file; never a traceback."""
+    path = tmp_path_factory.getbasetemp() / "fuzz.tokens"
+    path.write_bytes(data)
+    try:
+        tokens = read_tokens(path)
+    except TokenFileError as exc:
+        assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc)
+    else:
+        assert tokens.n_q >= 1 and tokens.n_frames >= 1
+
+
+def _patched(valid: bytes, at: int, value: bytes, fix_crc: bool) -> bytes:
+    import struct
+    import zlib
+
+    body = bytearray(valid[:-4])
+    body[at:at + len(value)] = value
+    crc = struct.pack("<I", zlib.crc32(bytes(body))) if fix_crc else valid[-4:]
+    return bytes(body) + crc

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -65,7 +66,7 @@ def test_bad_sources_raise_one_line_errors(tmp_path: Path) -> None:
         load_codec(tmp_path / "missing.pt")
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a zip file at all")
-    with pytest.raises(CodecStudyError, match="garbage.pt: cannot read codec checkpoint"):
+    with pytest.raises(CodecStudyError, match="garbage.pt: not a codecstudy codec checkpoint"):
         load_codec(garbage)
     torch.save({"weights": 1}, tmp_path / "foreign.pt")
     with pytest.raises(CodecStudyError, match="not a codecstudy codec checkpoint"):
@@ -75,6 +76,21 @@ def test_bad_sources_raise_one_line_errors(tmp_path: Path) -> None:
     torch.save(payload, tmp_path / "tampered.pt")
     with pytest.raises(CodecStudyError, match="identity hash"):
         load_codec(tmp_path / "tampered.pt")
+
+
+def test_random_bytes_are_not_a_checkpoint_without_torchs_advice(tmp_path: Path) -> None:
+    noise = tmp_path / "noise.pt"
+    noise.write_bytes(np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    with pytest.raises(CodecStudyError) as info:
+        load_codec(noise)
+    assert str(info.value) == f"{noise}: not a codecstudy codec checkpoint (torch cannot read it)"
+    truncated = tmp_path / "truncated.pt"
+    save_codec(tmp_path / "whole.pt", codec_from_preset("soundstream-tiny"))
+    truncated.write_bytes((tmp_path / "whole.pt").read_bytes()[:500])
+    with pytest.raises(CodecStudyError) as info:
+        load_codec(truncated)
+    assert str(info.value) == (f"{truncated}: not a codecstudy codec checkpoint (torch cannot read it: "
+                               "PytorchStreamReader failed reading zip archive: failed finding central directory)")
 
 
 def test_deepcopy_then_fold_leaves_the_original_intact(noise) -> None:

@@ -63,6 +63,11 @@ def test_unrelated_output_and_too_few_clips_are_not_shifted(refs) -> None:
     assert found.samples == 0 and found.method.startswith("no consensus")
     few = D.calibrate_delay([(x, delayed(x, 37)) for x in refs[:2]], RATE)
     assert few.samples == 0 and few.clips == 2  # two clips cannot show a consensus (min_clips = 3)
+    # both agree, but two of the three clips needed is a confidence of 2/3, not 1.0
+    assert few.method == "too few clips (2 of the 3 needed): not shifted" and few.confidence == pytest.approx(2 / 3)
+    assert D.too_few_warning("opus", few) == ("warning: opus: delay calibration on too few clips (2 of the 3 "
+                                              "needed): not shifted (confidence 0.67)")
+    assert D.too_few_warning("opus", found) is None
     assert D.calibrate_delay([(np.zeros(8000), np.zeros(8000))] * 4, RATE).clips == 0
 
 

@@ -414,6 +414,23 @@ def test_codec_mode_shifts_every_clip_by_the_codec_delay(eval_set: Path, tmp_pat
             assert record["metrics"]["si_snr"] > 30 and record["metrics"]["stoi"] > 0.99
 
 
+def test_a_delay_calibrated_on_too_few_clips_shows_its_confidence_and_warns(eval_set: Path, tmp_path: Path,
+                                                                           monkeypatch, capsys) -> None:
+    """AMR-WB on a 2-clip set: both clips lag, but two clips are fewer than the three a calibration needs."""
+    from codecstudy.evaluate import pool
+
+    for module in (scorer, pool):
+        monkeypatch.setattr(module, "open_codec", lambda source: _DelayLine(94, None))
+    out = tmp_path / "out"
+    evaluate_codec("delay-line", eval_set, out, [8], settings(tmp_path, metrics=["si_snr"]), limit=2)
+    delay = json.loads((out / "meta.json").read_text())["delay"]["8"]
+    assert delay["samples"] == 0 and delay["clips"] == 2 and delay["confidence"] == pytest.approx(0.6667)
+    assert delay["method"] == "too few clips (2 of the 3 needed): not shifted"
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: codec delay-line at 8: delay calibration on too few clips (2 of the 3 needed): "
+                        "not shifted (confidence 0.67)"]
+
+
 def test_a_clip_scores_the_same_alone_and_inside_its_set(eval_set: Path, tmp_path: Path) -> None:
     from codecstudy.corpus.manifest import load_manifest
 

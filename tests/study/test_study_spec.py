@@ -67,6 +67,10 @@ def test_codec_yaml_path_is_relative_to_the_study(tmp_path: Path) -> None:
          "evaluate.validity: visqol_audio.n_q: [16] not among evaluate.n_q"),
         ({"evaluate": {"validity": {"pesq": {"domains": ["noise"]}}}},
          "evaluate.validity: pesq.domains: ['noise'] not in"),
+        ({"parallel": 0}, "parallel: expected a number of processes >= 1 or auto, got 0"),
+        ({"parallel": "many"}, "parallel: expected a number of processes >= 1 or auto, got 'many'"),
+        ({"evaluate": {"metrics": ["si_snr", "mel_distance"], "validity": {"spk_sim": {"domains": ["speech"]}}}},
+         "evaluate.validity: spk_sim: not a metric this study scores (evaluate.metrics: si_snr, mel_distance)"),
     ],
 )
 def test_errors_are_one_line_naming_the_key(tmp_path: Path, changes: dict, expected: str) -> None:
@@ -77,6 +81,15 @@ def test_errors_are_one_line_naming_the_key(tmp_path: Path, changes: dict, expec
     assert "\n" not in message
     assert message.startswith(f"{path}: ")
     assert expected in message
+    if "parallel" in changes or "spk_sim" in expected:  # the whole line: only the key at fault, in our words
+        assert message == f"{path}: {expected}"
+
+
+def test_validity_of_a_metric_in_a_scored_group_is_accepted(tmp_path: Path) -> None:
+    evaluate = {"metrics": ["default"], "validity": {"pesq": {"domains": ["speech"]}}}
+    spec = load_study(_write(tmp_path, evaluate=evaluate))
+    assert spec.evaluate.validity == {"pesq": {"domains": ["speech"]}}
+    assert load_study(_write(tmp_path, parallel="auto")).parallel == "auto"
 
 
 def test_the_shipped_studies_load() -> None:

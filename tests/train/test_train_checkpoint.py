@@ -73,7 +73,7 @@ def test_latest_skips_an_unreadable_checkpoint(tmp_path, capsys):
     (tmp_path / ckpt.step_name(9)).write_bytes(b"not a zip")
     path, payload = ckpt.latest_checkpoint(tmp_path)
     assert payload["step"] == 5
-    assert "cannot read training checkpoint" in capsys.readouterr().out
+    assert "not a codecstudy training checkpoint (torch cannot read it" in capsys.readouterr().out
 
 
 def test_foreign_file_is_refused(tmp_path):

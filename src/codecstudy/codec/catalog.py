@@ -63,8 +63,11 @@ def open_codec(name: str) -> Codec:
     name = str(name)
     kind = adapter_kind(name)
     if kind is not None:
-        rest = name.partition(":")[2]
-        return kind_class(kind)(name, rest.split(":") if rest else [])
+        parts = name.split(":")[1:]
+        if any(not part.strip() for part in parts):
+            raise CodecStudyError(f"codec {name!r}: an empty setting between the colons (write {kind} for every "
+                                  f"setting it offers, or {kind}:SETTING; codecstudy codec info {kind} lists them)")
+        return kind_class(kind)(name, parts)
     return NativeCodec(name, load_codec(name).prepare_for_inference())
 
 

@@ -107,14 +107,25 @@ def save_codec(path: str | Path, model: CodecModel) -> Path:
     return Path(path)
 
 
+def load_plain_torch_file(path: Path, what: str) -> Any:
+    """What ``torch.save`` wrote into ``path``, read as tensors and plain values only (``weights_only``).
+
+    A file torch cannot read that way is not one of ours (codecstudy saves nothing else), so it is one line,
+    ``PATH: not a codecstudy WHAT``, with torch's reason when it is short; torch's own advice to load with
+    ``weights_only=False`` is left out: it is wrong for a file that is not a checkpoint, and unsafe for a foreign one.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - pickle, zip and torch errors all mean "not a file we can read"
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        reason = "" if "weights_only" in first else f": {first.split('. ')[0].rstrip('.')}"
+        raise CodecStudyError(f"{path}: not a codecstudy {what} (torch cannot read it{reason})") from None
+
+
 def read_codec_checkpoint(path: Path) -> CodecModel:
     """The model in a codec (or training) checkpoint file, in eval mode; an unreadable or foreign file raises
     CodecStudyError naming it."""
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle, zip and torch errors all mean "not a checkpoint we can read"
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CodecStudyError(f"{path}: cannot read codec checkpoint ({first})") from None
+    payload = load_plain_torch_file(path, "codec checkpoint")
     if not isinstance(payload, dict):
         raise CodecStudyError(f"{path}: not a codecstudy codec checkpoint")
     return codec_from_payload(payload, where=str(path))

@@ -14,6 +14,8 @@ The calibration (:func:`calibrate_delay`), for codecs whose delay is not known:
    normalised curves are summed over the clips and the peak of the sum, refined to a fraction of a frame, is the
    coarse delay. It is accepted when at least half of the clips (and ``min_clips``) have their own envelope peak
    within ``envelope_tolerance_s`` of it; otherwise the delay is 0 ("no consensus") because nothing can be shown.
+   With fewer than ``min_clips`` usable clips the delay is 0 ("too few clips") and its confidence is the share of
+   ``min_clips`` that agreed (two agreeing clips of three needed: 0.67, not 1.0); the scorer warns about it.
    A coarse delay within ``envelope_tolerance_s`` of 0 counts as 0: below what the envelopes agree on, nothing was
    measured.
 2. Waveform refinement. Within ±``envelope_tolerance_s`` of the coarse delay, the summed waveform cross-correlation
@@ -175,6 +177,8 @@ def calibrate_delay(
         return CodecDelay(0, CALIBRATION, "no usable clips: not shifted", None, 0, sample_rate)
     coarse = _peak(np.sum(env_curves, axis=0)) - max_frames
     env_agree = _agreeing(env_peaks, coarse, s.envelope_tolerance_s * sample_rate / hop)
+    if n < s.min_clips:  # whatever they agree on, too few to show it: the clips not there count as disagreeing
+        return CodecDelay(0, CALIBRATION, too_few_clips(n, s.min_clips), env_agree / s.min_clips, n, sample_rate)
     if not need(env_agree):
         return CodecDelay(0, CALIBRATION, "no consensus: not shifted", env_agree / n, n, sample_rate)
     tolerance = s.envelope_tolerance_s * sample_rate
@@ -194,6 +198,22 @@ def calibrate_delay(
         return CodecDelay(coarse_samples + fine, CALIBRATION, "waveform consensus", wave_agree / n, n, sample_rate)
     method = "envelope consensus" if coarse_samples else "envelope consensus at 0"
     return CodecDelay(coarse_samples, CALIBRATION, method, env_agree / n, n, sample_rate)
+
+
+TOO_FEW = "too few clips"
+
+
+def too_few_clips(clips: int, needed: int) -> str:
+    """The method of a calibration on fewer clips than it needs."""
+    return f"{TOO_FEW} ({clips} of the {needed} needed): not shifted"
+
+
+def too_few_warning(label: str, delay: CodecDelay) -> str | None:
+    """The console line for a calibration on fewer clips than it needs (scored unshifted whatever the clips
+    showed, so the user should know); None for any other delay."""
+    if delay.source != CALIBRATION or not delay.method.startswith(TOO_FEW):
+        return None
+    return f"warning: {label}: delay calibration on {delay.method} (confidence {delay.confidence or 0.0:.2f})"
 
 
 def calibration_subset(count: int, max_clips: int) -> list[int]:

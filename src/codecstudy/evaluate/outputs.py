@@ -21,6 +21,7 @@ with its failure counts, then usage, delay.json and FAD; a :class:`ScoringMode` 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sys
 import time
@@ -91,6 +92,26 @@ def fingerprint(meta: dict[str, Any]) -> dict[str, Any]:
     fp["metrics"] = {name: m.get("settings") for name, m in (meta.get("metrics") or {}).items()}
     fp["validity"] = meta.get("validity_overrides") or {}
     return fp
+
+
+#: The fingerprint's parts that the scoring settings alone decide (not the codec, the set or the alignment).
+SCORING_KEYS = ("metrics", "mode", "validity")
+
+
+def scoring_fingerprint(settings: EvalSettings) -> dict[str, Any]:
+    """What ``settings`` make of :data:`SCORING_KEYS` in :func:`fingerprint`: each metric with its settings, the
+    mode, the validity overrides (as meta.json holds them, so that the two compare)."""
+    asked = {"metrics": settings.metric_settings(), "mode": settings.mode, "validity": settings.validity}
+    return json.loads(json.dumps(asked))
+
+
+def scoring_changes(meta: Any, settings: EvalSettings) -> list[str]:
+    """Which of :data:`SCORING_KEYS` an evaluation's meta.json (``meta``; None when there is none) holds other
+    values of than ``settings`` ask for: a run with ``settings`` would refuse to add to that evaluation."""
+    if not isinstance(meta, dict):
+        return []
+    old, new = fingerprint(meta), scoring_fingerprint(settings)
+    return [key for key in SCORING_KEYS if old.get(key) != new[key]]
 
 
 def merge_meta(old: Any, meta: dict[str, Any], out: Path) -> dict[str, Any]:

@@ -4,6 +4,7 @@ for the whole folder)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,14 @@ from codecstudy import audio
 from codecstudy.corpus.manifest import load_manifest
 from codecstudy.corpus.records import Clip
 from codecstudy.errors import AudioReadError, CodecStudyError
-from codecstudy.evaluate.delay import CALIBRATION, OFF, CodecDelay, calibrate_delay, calibration_subset
+from codecstudy.evaluate.delay import (
+    CALIBRATION,
+    OFF,
+    CodecDelay,
+    calibrate_delay,
+    calibration_subset,
+    too_few_warning,
+)
 from codecstudy.evaluate.outputs import RunSummary, ScoringMode, base_meta, done_clips, run_evaluation
 from codecstudy.evaluate.pool import Records, Worker, WorkerSetup
 from codecstudy.evaluate.registry import check_available
@@ -102,7 +110,11 @@ def folder_delay(
         found.append((ref, est))
     if rate is None:
         return CodecDelay(0, CALIBRATION, "no readable pairs: not shifted")
-    return calibrate_delay(found, rate, settings.delay_settings())
+    delay = calibrate_delay(found, rate, settings.delay_settings())
+    warning = too_few_warning("pairs", delay)
+    if warning:
+        print(warning, file=sys.stderr)
+    return delay
 
 
 @dataclass

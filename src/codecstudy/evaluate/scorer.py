@@ -19,6 +19,7 @@ torchrun's ``RANK``/``WORLD_SIZE``) keeps every n-th clip and writes ``results.s
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,14 @@ from codecstudy.codec.interface import Codec, Setting
 from codecstudy.corpus.manifest import load_manifest, manifest_path
 from codecstudy.corpus.records import Clip
 from codecstudy.errors import AudioReadError, CodecStudyError
-from codecstudy.evaluate.delay import CALIBRATION, STRUCTURE, CodecDelay, calibrate_delay, calibration_subset
+from codecstudy.evaluate.delay import (
+    CALIBRATION,
+    STRUCTURE,
+    CodecDelay,
+    calibrate_delay,
+    calibration_subset,
+    too_few_warning,
+)
 from codecstudy.evaluate.outputs import (
     RunSummary,
     ScoringMode,
@@ -165,7 +173,12 @@ def _calibrate(codec: Codec, clips: list[dict[str, Any]], names: list[str], sett
             continue
         for n in names:
             pairs[n].append((ref, decoded[n]))
-    return {n: calibrate_delay(pairs[n], rate, settings.delay_settings()) for n in names}
+    delays = {n: calibrate_delay(pairs[n], rate, settings.delay_settings()) for n in names}
+    for n, found in delays.items():
+        warning = too_few_warning(f"codec {codec.name} at {n}", found)
+        if warning:
+            print(warning, file=sys.stderr)
+    return delays
 
 
 # ----------------------------------------------------------------------------------------------- the run

@@ -24,9 +24,9 @@ from codecstudy.errors import CodecStudyError
 from codecstudy.files import write_json_atomic, write_text_atomic
 from codecstudy.listen import loudness
 from codecstudy.listen.anchors import anchors
+from codecstudy.listen.formats import FORMAT, VERSION, read_listening_test
 from codecstudy.listen.trials import REFERENCE, Trial, trials_hash
 
-FORMAT, VERSION = "codecstudy-mushra", 1
 TEST_FILE, PAGE_FILE, RATINGS_DIR = "trials.json", "index.html", "ratings"
 
 
@@ -158,16 +158,15 @@ def page_data(trials: list[Trial], study: dict[str, str], settings: ListenSettin
 
 
 def _check_ratings_kept(out: Path, trials: list[Trial], study: dict[str, str]) -> None:
-    import json
-
     ratings = sorted((out / RATINGS_DIR).glob("*.json"))
-    old_file = out / TEST_FILE
-    if not ratings or not old_file.is_file():
+    if not ratings:
         return
-    old = json.loads(old_file.read_text(encoding="utf-8"))
+    old = read_listening_test(out / TEST_FILE)  # a damaged one cannot show that the ratings still fit: an error
+    if old is None:
+        return
     new_ids = [(t.id, t.set, t.clip) for t in trials]
-    old_ids = [(t["id"], t["set"], t["clip"]) for t in old.get("trials", [])]
-    if old_ids != new_ids or old.get("study") != study:
+    old_ids = [(t.id, t.set, t.clip) for t in old.trials]
+    if old_ids != new_ids or old.study.model_dump() != study:
         raise CodecStudyError(
             f"{out}: holds {len(ratings)} imported ratings file(s) of another build of this test; building a "
             "different test there would orphan them: move the folder away (or build with --out elsewhere) first"

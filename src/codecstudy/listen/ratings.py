@@ -1,7 +1,8 @@
 """Ratings files exported by the page: checked against the test they claim to belong to, and post-screened.
 
 Every problem is one line that starts with the file's path, and a rejected file changes nothing: the caller keeps
-the files it accepted earlier. The checks, in order: JSON of our format and version, the same study (name and
+the files it accepted earlier. The checks, in order: JSON of our format and version, of the right shape (every
+field its type, :class:`codecstudy.listen.formats.RatingsFile`), the same study (name and
 hash), a trial list that still matches its own hash (not edited) and the hash of the test built here, a listener
 id, every rating a number in 0-100, every trial and every stimulus rated, a finished session.
 
@@ -12,14 +13,14 @@ trials is excluded from the scores (they could not hear the reference, or did no
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codecstudy.errors import CodecStudyError
-from codecstudy.listen.build import FORMAT, VERSION
+from codecstudy.config import parse_input
+from codecstudy.errors import CodecStudyError, ConfigError
+from codecstudy.listen.formats import FORMAT, VERSION, ListeningTest, RatingEntry, RatingsFile, read_json_file
 from codecstudy.listen.trials import REFERENCE, trials_hash
 
 HIDDEN_REFERENCE_MIN = 90.0
@@ -51,65 +52,59 @@ def _short(text: Any) -> str:
     return str(text)[:12]
 
 
-def read_session(path: Path, test: dict[str, Any]) -> Session:
+def read_session(path: Path, test: ListeningTest) -> Session:
     """The session in ``path`` if it belongs to ``test`` (``trials.json``) and is complete; else RatingsError."""
     try:
-        raw = path.read_bytes()
-        data = json.loads(raw.decode("utf-8"))
-    except OSError as exc:
-        raise RatingsError(f"{path}: cannot read ({exc.strerror})") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise RatingsError(f"{path}: not JSON ({exc})") from None
+        raw, data = read_json_file(path)
+    except CodecStudyError as exc:
+        raise RatingsError(str(exc)) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise RatingsError(f"{path}: not a codecstudy MUSHRA ratings file (no \"format\": \"{FORMAT}\")")
     if data.get("version") != VERSION:
         raise RatingsError(f"{path}: ratings format version {data.get('version')!r}; this codecstudy reads version "
                            f"{VERSION}")
-    study, mine = data.get("study") or {}, test["study"]
-    if study.get("name") != mine["name"]:
-        raise RatingsError(f"{path}: ratings of study {study.get('name')!r}, not {mine['name']!r}")
-    if study.get("hash") != mine["hash"]:
-        raise RatingsError(f"{path}: ratings of another version of study {mine['name']!r} (study hash "
-                           f"{_short(study.get('hash'))}, this one {_short(mine['hash'])})")
-    listed = data.get("trials")
-    if not isinstance(listed, list) or trials_hash(listed) != data.get("trials_hash"):
+    try:
+        file = parse_input(RatingsFile, data, path)
+    except ConfigError as exc:
+        raise RatingsError(str(exc)) from None
+    mine = test.study
+    if file.study.name != mine.name:
+        raise RatingsError(f"{path}: ratings of study {file.study.name!r}, not {mine.name!r}")
+    if file.study.hash != mine.hash:
+        raise RatingsError(f"{path}: ratings of another version of study {mine.name!r} (study hash "
+                           f"{_short(file.study.hash)}, this one {_short(mine.hash)})")
+    if trials_hash(file.trials) != file.trials_hash:
         raise RatingsError(f"{path}: the trial list in the file does not match its hash (tampered trial list)")
-    if data["trials_hash"] != test["trials_hash"]:
+    if file.trials_hash != test.trials_hash:
         raise RatingsError(f"{path}: ratings of another build of this listening test (trial list "
-                           f"{_short(data['trials_hash'])}, this test {_short(test['trials_hash'])})")
-    listener = data.get("listener") or {}
-    name = str(listener.get("id") or "").strip()
+                           f"{_short(file.trials_hash)}, this test {_short(test.trials_hash)})")
+    name = file.listener.id.strip()
     if not name:
         raise RatingsError(f"{path}: no listener id")
-    scores = _scores(path, data.get("ratings"), test)
-    session = data.get("session") or {}
-    if not session.get("complete") or not session.get("finished"):
+    scores = _scores(path, file.ratings, test)
+    if not file.session.complete or not file.session.finished:
         raise RatingsError(f"{path}: incomplete session: listener {name!r} did not finish the test "
-                           f"({len(scores)} of {len(test['trials'])} trials rated)")
-    return Session(name, [str(x) for x in listener.get("languages") or []], str(session.get("id") or ""),
-                   hashlib.sha256(raw).hexdigest(), scores)
+                           f"({len(scores)} of {len(test.trials)} trials rated)")
+    return Session(name, list(file.listener.languages), file.session.id, hashlib.sha256(raw).hexdigest(), scores)
 
 
-def _scores(path: Path, ratings: Any, test: dict[str, Any]) -> dict[str, dict[str, float]]:
-    if not isinstance(ratings, list):
-        raise RatingsError(f"{path}: no ratings list")
-    conditions = {t["id"]: sorted(t["stimuli"]) for t in test["trials"]}
+def _scores(path: Path, ratings: list[RatingEntry], test: ListeningTest) -> dict[str, dict[str, float]]:
+    conditions = {t.id: sorted(t.stimuli) for t in test.trials}
     scores: dict[str, dict[str, float]] = {}
     for entry in ratings:
-        trial = str((entry or {}).get("trial"))
+        trial = entry.trial
         if trial not in conditions:
             raise RatingsError(f"{path}: rating for unknown trial {trial!r}")
         if trial in scores:
             raise RatingsError(f"{path}: trial {trial} rated twice")
-        given = entry.get("scores") or {}
-        for condition, value in given.items():
+        for condition, value in entry.scores.items():
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
             if not ok or not 0 <= value <= 100:
                 raise RatingsError(f"{path}: trial {trial}: rating {value!r} of {condition!r} outside 0-100")
             if condition not in conditions[trial]:
                 raise RatingsError(f"{path}: trial {trial}: rating of unknown stimulus {condition!r}")
-        if given:
-            scores[trial] = {c: float(v) for c, v in given.items()}
+        if entry.scores:
+            scores[trial] = {c: float(v) for c, v in entry.scores.items()}
     missing = [t for t in conditions if t not in scores]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")

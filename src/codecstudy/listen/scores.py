@@ -26,6 +26,7 @@ import numpy as np
 
 from codecstudy.evaluate.aggregate import PairRow, SummaryRow, paired_tests, summarize
 from codecstudy.listen.anchors import ANCHORS
+from codecstudy.listen.formats import TrialRecord
 from codecstudy.listen.ratings import Session
 from codecstudy.listen.trials import REFERENCE
 
@@ -35,10 +36,10 @@ ALL = "all"
 FIXED = (REFERENCE, *ANCHORS)
 
 
-def rating_records(sessions: list[Session], trials: list[dict[str, Any]], n_q: int) -> list[dict[str, Any]]:
+def rating_records(sessions: list[Session], trials: list[TrialRecord], n_q: int) -> list[dict[str, Any]]:
     """One record per rating, in the shape of the scorer's result lines (see the module docstring)."""
-    group = {t["id"]: t["group"] for t in trials}
-    language = {t["id"]: t["language"] if t["domain"] == "speech" else None for t in trials}
+    group = {t.id: t.group for t in trials}
+    language = {t.id: t.language if t.domain == "speech" else None for t in trials}
     records = []
     for s in sessions:
         spoken = {lang.strip().casefold() for lang in s.languages}
@@ -139,12 +140,12 @@ class Correlation:
     spearman: float
 
 
-def correlations(sessions: list[Session], trials: list[dict[str, Any]], results: list[dict[str, Any]],
+def correlations(sessions: list[Session], trials: list[TrialRecord], results: list[dict[str, Any]],
                  directions: dict[str, str], n_q: int) -> list[Correlation]:
     """Pearson and Spearman correlation of each objective metric with the mean rating per (clip, codec)."""
     from scipy.stats import pearsonr, spearmanr
 
-    clip_of = {t["id"]: t["clip"] for t in trials}
+    clip_of = {t.id: t.clip for t in trials}
     ratings: dict[tuple[str, str], list[float]] = defaultdict(list)
     for s in sessions:
         for trial, by_condition in s.scores.items():

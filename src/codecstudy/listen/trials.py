@@ -97,4 +97,5 @@ def canonical(data: Any) -> str:
 
 def trials_hash(public_trials: list[dict[str, Any]]) -> str:
     """SHA-256 of the canonical JSON of the public trial list (what the page exports and import re-hashes)."""
-    return hashlib.sha256(canonical(public_trials).encode("utf-8")).hexdigest()
+    # surrogatepass: a file may carry a lone surrogate (\ud800), which must give a hash, not an encoding error
+    return hashlib.sha256(canonical(public_trials).encode("utf-8", "surrogatepass")).hexdigest()

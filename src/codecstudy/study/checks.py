@@ -8,6 +8,7 @@ settings and libraries, baselines, ``--only`` names. Each check returns notes fo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from codecstudy.codec.catalog import open_codec
 from codecstudy.codec.espnet import is_hub_name, locate
@@ -17,11 +18,13 @@ from codecstudy.corpus.manifest import load_manifest
 from codecstudy.errors import CodecStudyError, ConfigError
 from codecstudy.evaluate.base import MetricError
 from codecstudy.evaluate.metrics.runtime import torch_device
+from codecstudy.evaluate.outputs import scoring_changes
 from codecstudy.evaluate.registry import check_available
+from codecstudy.files import read_json_or_none
 from codecstudy.study.layout import RunLayout
-from codecstudy.study.settings import eval_settings
+from codecstudy.study.settings import eval_settings, training_targets
 from codecstudy.study.spec import StudySpec
-from codecstudy.study.state import COMPLETE, corpus_state
+from codecstudy.study.state import COMPLETE, alignment_stale, codec_identity, codec_state, corpus_state
 from codecstudy.tts.config import load_tts_config
 
 
@@ -172,6 +175,69 @@ def check_corpus(spec: StudySpec, layout: RunLayout) -> list[str]:
     return [f"corpus {layout.corpus}: every condition and evaluation set selects clips"]
 
 
+#: The study key behind each part of an evaluation's fingerprint that the study decides.
+STUDY_KEYS = {"metrics": "evaluate.metrics", "metric_settings": "evaluate.metric_settings",
+                "mode": "evaluate.mode", "validity": "evaluate.validity"}
+
+
+def _current_evaluations(spec: StudySpec, layout: RunLayout) -> list[tuple[Path, dict[str, Any]]]:
+    """``(folder, meta)`` of each evaluation in the run folder that the run would add to rather than redo: one
+    scored with the codec as it is now (finished training, same identity or source) under the same alignment."""
+    settings = eval_settings(spec)
+    alignment = settings.alignment()
+    runs = spec.codec_runs()
+    targets = training_targets(runs)
+    found = []
+    for run in runs:
+        if codec_state(run, layout, targets).status != COMPLETE:
+            continue  # trained (further) before it is scored again: its evaluations will be redone
+        identity = codec_identity(layout.codec_file(run.name))
+        for eval_set in spec.eval_set_names:
+            meta = read_json_or_none(layout.eval_meta(run.name, eval_set))
+            if isinstance(meta, dict) and meta.get("codec_identity") in (None, identity) \
+                    and not alignment_stale(meta, alignment):
+                found.append((layout.eval_dir(run.name, eval_set), meta))
+    for baseline in spec.baseline_runs():
+        for eval_set in spec.eval_set_names:
+            meta = read_json_or_none(layout.eval_meta(baseline.name, eval_set))
+            if isinstance(meta, dict) and meta.get("codec_source") == baseline.codec \
+                    and not alignment_stale(meta, alignment):
+                found.append((layout.eval_dir(baseline.name, eval_set), meta))
+    return found
+
+
+def check_evaluations(spec: StudySpec, layout: RunLayout) -> list[str]:
+    """The evaluations already in the run folder were scored with the metrics, metric settings, mode and validity
+    the study asks for now. A change is refused before anything runs, naming the key: a finished evaluation would
+    be skipped (and its tables and ``study.yaml`` disagree), an unfinished one refused half-way; adding a metric to
+    it would need every reconstruction again, which is a new evaluation, not a resumed one."""
+    settings = eval_settings(spec)
+    changed: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
+    for folder, meta in _current_evaluations(spec, layout):
+        for part in scoring_changes(meta, settings):
+            if part == "metrics" and list(meta.get("metrics") or {}) == [s.name for s in settings.specs()]:
+                part = "metric_settings"  # the same metrics, other settings of them
+            changed.setdefault(part, []).append((folder, meta))
+    if not changed:
+        return []
+    part = next(p for p in STUDY_KEYS if p in changed)
+    folders = changed[part]
+    meta = folders[0][1]
+    if part == "metrics":
+        was = ", ".join(meta.get("metrics") or {}) or "none"
+        asked = f"scored with {was}, not {', '.join(s.name for s in settings.specs())}"
+    elif part == "mode":
+        asked = f"scored in {meta.get('mode')} mode, not {settings.mode}"
+    else:
+        asked = "scored with other " + ("metric settings" if part == "metric_settings" else "validity overrides")
+    count = f"{len(folders)} evaluation{'s' if len(folders) > 1 else ''}"
+    raise ConfigError(
+        f"{spec.where}{STUDY_KEYS[part]}: {count} in {layout.eval_root} (first {folders[0][0].name} of "
+        f"{folders[0][0].parent.name}) were {asked}; a finished evaluation is not rescored with other settings: "
+        f"put {STUDY_KEYS[part]} back, or remove {layout.eval_root} (or run into another --out) to score again"
+    )
+
+
 def check_study(spec: StudySpec, only: list[str] | None = None, layout: RunLayout | None = None) -> list[str]:
     """Every check above, in the order a run meets them; returns the plan's notes. With ``layout``, an existing
     corpus is checked against the conditions and evaluation sets too."""
@@ -180,6 +246,7 @@ def check_study(spec: StudySpec, only: list[str] | None = None, layout: RunLayou
     notes += check_codecs(spec)
     notes += check_tts(spec)
     notes += check_metrics(spec)
+    notes += check_evaluations(spec, layout) if layout is not None else []
     notes += check_device(spec)
     notes += check_baselines(spec)
     return notes

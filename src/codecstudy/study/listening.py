@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from codecstudy.csvtable import write_csv
 from codecstudy.errors import CodecStudyError
@@ -19,6 +18,7 @@ from codecstudy.files import atomic_write, write_json_atomic, write_text_atomic
 from codecstudy.jsonl import read_jsonl
 from codecstudy.listen import scores
 from codecstudy.listen.build import ListenSettings, build_test
+from codecstudy.listen.formats import ListeningTest
 from codecstudy.listen.ratings import RatingsError, Session, read_session, screen
 from codecstudy.listen.trials import draw_trials
 from codecstudy.study.layout import RunLayout
@@ -56,7 +56,7 @@ def build_listening_test(spec: StudySpec, layout: RunLayout, out: Path | None = 
                       study={"name": spec.name, "hash": listening_hash(spec)}, base_css=CSS)
 
 
-def _require_test(spec: StudySpec, layout: RunLayout) -> dict[str, Any]:
+def _require_test(spec: StudySpec, layout: RunLayout) -> ListeningTest:
     test = listening_test(layout)
     if test is None:
         raise CodecStudyError(f"{layout.listen_dir}: no listening test built (codecstudy listen build "
@@ -64,7 +64,7 @@ def _require_test(spec: StudySpec, layout: RunLayout) -> dict[str, Any]:
     return test
 
 
-def stored_sessions(layout: RunLayout, test: dict[str, Any]) -> list[Session]:
+def stored_sessions(layout: RunLayout, test: ListeningTest) -> list[Session]:
     """The sessions imported so far (``listen/ratings/*.json``), in file name order."""
     sessions = []
     for path in sorted(layout.listen_ratings.glob("*.json")):
@@ -87,7 +87,7 @@ def import_ratings(spec: StudySpec, layout: RunLayout, files: list[Path]) -> Imp
     A bad file is reported and skipped; files imported earlier stay, so nothing already imported is lost.
     """
     test = _require_test(spec, layout)
-    if test["study"]["hash"] != listening_hash(spec):
+    if test.study.hash != listening_hash(spec):
         raise CodecStudyError(f"{layout.listen_dir}: the listening test was built for another version of study "
                               f"{spec.name!r}; rebuild it (codecstudy listen build) before importing")
     known = {s.key: s.source for s in stored_sessions(layout, test)}
@@ -123,17 +123,17 @@ def write_listening_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path
     screening = screen(sessions)
     dropped = {row.listener for row in screening if row.excluded}
     kept = [s for s in sessions if s.listener not in dropped]
-    n_q = int(test["n_q"])
-    records = scores.rating_records(kept, test["trials"], n_q)
+    n_q = test.n_q
+    records = scores.rating_records(kept, test.trials, n_q)
     rows = scores.score_rows(records, spec.report.n_boot)
     pairs = scores.pair_rows(records, spec.report.test, spec.report.alpha, n_boot=spec.report.n_boot)
     speakers = scores.score_rows([r for r in records if r["speaks"]], spec.report.n_boot)
     table = scores.table_rows(rows, records, speakers)
-    sets = {t["set"] for t in test["trials"]}
-    folders = [layout.eval_dir(c, s) for c in test.get("codecs", {}) for s in sorted(sets)
+    sets = {t.set for t in test.trials}
+    folders = [layout.eval_dir(c, s) for c in test.codecs for s in sorted(sets)
                if layout.eval_dir(c, s).is_dir()]
     results = load_results(folders) if folders else []
-    correlation = scores.correlations(kept, test["trials"], results, metric_directions(results), n_q)
+    correlation = scores.correlations(kept, test.trials, results, metric_directions(results), n_q)
     out = layout.tables
     files = {
         "mushra.csv": table,
@@ -144,6 +144,6 @@ def write_listening_tables(spec: StudySpec, layout: RunLayout) -> dict[str, Path
     written = {name: write_csv(out / name, data) for name, data in files.items()}
     written["mushra.md"] = write_text_atomic(out / "mushra.md", scores.markdown(table, pairs, sorted(dropped)))
     written["mushra.json"] = write_json_atomic(layout.mushra_summary, {
-        "n_q": n_q, "listeners": len(sessions), "kept": len(kept), "trials": len(test["trials"]),
-        "trials_hash": test["trials_hash"]})
+        "n_q": n_q, "listeners": len(sessions), "kept": len(kept), "trials": len(test.trials),
+        "trials_hash": test.trials_hash})
     return written

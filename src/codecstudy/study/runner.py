@@ -123,7 +123,6 @@ class StudyRunner:
         spec, layout = self.spec, self.layout
         check_study(spec, only, layout)
         with file_lock(layout.run_lock("corpus"), timeout=None):
-            write_study_file(spec, layout)  # under the lock: two runners never interleave its record
             self._stage(state.corpus_state(spec, layout), lambda: corpus_stage(spec, layout, self.progress))
             check_corpus(spec, layout)  # a condition or set that selects nothing, named before anything is drawn
             self._stage(state.conditions_state(spec, layout), lambda: conditions_stage(spec, layout))
@@ -132,6 +131,7 @@ class StudyRunner:
         if spec.tts.enabled:
             self._tts(runs)
         if only:
+            self._record_study()
             self.echo(f"--only {', '.join(only)}: done; run `codecstudy study run` without --only once every "
                       "condition is trained to write the tables and the report")
             return self.records
@@ -140,8 +140,19 @@ class StudyRunner:
             if spec.listen.enabled:  # before the report, which links to it
                 self._stage(state.listen_state(spec, layout), lambda: str(build_listening_test(spec, layout)))
             self._stage(state.aggregate_state(layout, all_codecs), self._aggregate)
+            self._record_study()  # before the report, which shows it
             self._stage(state.report_state(layout), lambda: str(build_report(spec, layout)))
         return self.records
+
+    def _record_study(self) -> None:
+        """``study.yaml`` describes what the run folder holds, so it is written once the stages that ran under this
+        study have run, and only when one did (or there is none yet): a run that failed keeps the previous one, and
+        a run that found everything complete does not claim settings (a device, a report option) nothing was made
+        with. A change that would make the folder's results disagree with it is refused before anything runs
+        (:func:`codecstudy.study.checks.check_evaluations`)."""
+        if self.layout.study_file.is_file() and not any(r.action in ("ran", "resumed") for r in self.records):
+            return
+        write_study_file(self.spec, self.layout)
 
     def _tts(self, runs: list[CodecRun]) -> None:
         spec, layout = self.spec, self.layout

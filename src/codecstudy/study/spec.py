@@ -139,7 +139,22 @@ class EvaluateSection(_Strict):
             missing = sorted(set(v.n_q or ()) - set(evaluated))
             if missing:
                 raise ValueError(f"{metric}.n_q: {missing} not among evaluate.n_q {evaluated}")
+        scored = _scored_metrics(info.data.get("metrics"))
+        for metric in parsed:
+            if scored is not None and metric not in scored:
+                raise ValueError(f"{metric}: not a metric this study scores (evaluate.metrics: {', '.join(scored)})")
         return raw
+
+
+def _scored_metrics(metrics: list[str] | None) -> list[str] | None:
+    """The metric names ``evaluate.metrics`` comes to (groups expanded); None when it names an unknown metric,
+    which the dry run reports under its own key."""
+    from codecstudy.evaluate.registry import resolve_metrics  # torch: the registry imports the model metrics
+
+    try:
+        return [spec.name for spec in resolve_metrics(list(metrics or []))]
+    except CodecStudyError:
+        return None
 
 
 class ReportSection(_Strict):
@@ -242,6 +257,15 @@ class StageSections(_Strict):
         if len(set(names)) != len(names):
             raise ValueError(f"architectures must be unique, got {names}")
         return names
+
+    @field_validator("parallel", mode="before")
+    @classmethod
+    def _processes(cls, value: Any) -> Any:
+        """In the words of ``--parallel``, not pydantic's (whose union of a number and a literal reads as
+        ``parallel.constrained-int``)."""
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        raise ValueError(f"expected a number of processes >= 1 or auto, got {value!r}")
 
     def stage_sections(self) -> dict[str, Any]:
         """Each shared section as it is (models, not dicts)."""

@@ -17,9 +17,11 @@ from typing import Any
 import torch
 
 from codecstudy.codec.registry import unwrap_codec_payload
+from codecstudy.errors import CodecStudyError
 from codecstudy.evaluate.outputs import done_clips
 from codecstudy.files import read_json_or_none, sha256_file
 from codecstudy.jsonl import read_jsonl
+from codecstudy.listen.formats import ListeningTest, read_listening_test
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.settings import eval_settings, listening_hash, training_key, training_targets, tts_steps
 from codecstudy.study.spec import Baseline, CodecRun, StudySpec
@@ -205,20 +207,22 @@ def tts_state(codec: str, layout: RunLayout, steps: int) -> StageState:
 
 
 # ------------------------------------------------------------------------------ listening, tables and report
-def listening_test(layout: RunLayout) -> dict[str, Any] | None:
-    """The built listening test's ``trials.json``, None when there is none."""
-    test = read_json_or_none(layout.listen_trials)
-    return test if isinstance(test, dict) else None
+def listening_test(layout: RunLayout) -> ListeningTest | None:
+    """The built listening test's ``trials.json``, None when there is none; a damaged one is a one-line error."""
+    return read_listening_test(layout.listen_trials)
 
 
 def listen_state(spec: StudySpec, layout: RunLayout) -> StageState:
     """The listening test: complete when built for the study as it is now (its stimuli are rebuilt, not resumed)."""
-    test = listening_test(layout)
+    try:
+        test = listening_test(layout)
+    except CodecStudyError:
+        return StageState("listen", "", MISSING, "trials.json damaged")
     if test is None or not layout.listen_page.is_file():
         return StageState("listen", "", MISSING, "not built")
-    if test.get("study", {}).get("hash") != listening_hash(spec):
+    if test.study.hash != listening_hash(spec):
         return StageState("listen", "", MISSING, "built for another version of the study")
-    return StageState("listen", "", COMPLETE, f"{len(test.get('trials', []))} trials")
+    return StageState("listen", "", COMPLETE, f"{len(test.trials)} trials")
 
 
 def newest_result_mtime(layout: RunLayout, codecs: list[str]) -> float | None:

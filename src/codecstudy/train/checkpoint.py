@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from codecstudy.codec.registry import load_plain_torch_file
 from codecstudy.errors import CodecStudyError
 from codecstudy.files import atomic_write, stale_temporaries
 
@@ -69,11 +70,7 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a training checkpoint; anything else (or a damaged file) is a one-line error naming it."""
     path = Path(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # zip, pickle and torch errors all mean "not a checkpoint we can read"
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CodecStudyError(f"{path}: cannot read training checkpoint ({first})") from None
+    payload = load_plain_torch_file(path, "training checkpoint")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CodecStudyError(f"{path}: not a codecstudy training checkpoint")
     if int(payload.get("format_version", 0)) > FORMAT_VERSION:

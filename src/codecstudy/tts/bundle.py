@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
+from codecstudy.codec.registry import load_plain_torch_file
 from codecstudy.errors import CodecStudyError
 from codecstudy.tts.config import TTSConfig, tts_config_from_dict
 from codecstudy.tts.data import FeatureStats
@@ -81,11 +80,7 @@ def load_bundle(source: str | Path) -> TTSBundle:
     path = model_file(source)
     if not path.is_file():
         raise CodecStudyError(f"{path}: TTS model not found (train one with `codecstudy tts train`)")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CodecStudyError(f"{path}: cannot read TTS model ({first})") from None
+    data = load_plain_torch_file(path, "TTS model")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CodecStudyError(f"{path}: not a codecstudy TTS model")
     if int(data.get("format_version", 0)) > FORMAT_VERSION:

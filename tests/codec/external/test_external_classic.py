@@ -131,6 +131,15 @@ def test_a_setting_the_codec_does_not_offer_is_one_line_listing_the_offered() ->
         open_codec("codec2:3000")
 
 
+@pytest.mark.parametrize("name", ["mp3:", "opus::6kbps", "opus:6kbps:", "opus: "])
+def test_an_empty_setting_is_one_line(name: str) -> None:
+    kind = name.partition(":")[0]
+    with pytest.raises(CodecStudyError) as info:
+        open_codec(name)
+    assert str(info.value) == (f"codec {name!r}: an empty setting between the colons (write {kind} for every "
+                               f"setting it offers, or {kind}:SETTING; codecstudy codec info {kind} lists them)")
+
+
 def test_a_missing_library_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "opuslib_next", None)  # import now raises ImportError
     monkeypatch.setattr("ctypes.util.find_library", lambda name: None)

@@ -54,17 +54,17 @@ def listening_data(layout: RunLayout) -> dict[str, Any]:
     if test is None:
         return {}
     summary = read_json_or_none(layout.mushra_summary) or {}
-    current = summary.get("trials_hash") == test["trials_hash"]
+    current = summary.get("trials_hash") == test.trials_hash
 
     def table(name: str) -> list[dict[str, str]]:
         return read_csv(layout.table(name)) if current else []
 
     return {
         "page": "../listen/index.html",
-        "trials": len(test["trials"]),
-        "conditions": sorted({c for t in test["trials"] for c in t["stimuli"]}),
-        "n_q": test["n_q"],
-        "measure": (test.get("loudness") or {}).get("measure", ""),
+        "trials": len(test.trials),
+        "conditions": sorted({c for t in test.trials for c in t.stimuli}),
+        "n_q": test.n_q,
+        "measure": test.loudness.get("measure", ""),
         "summary": summary if current else {},
         "scores": table("mushra.csv"),
         "pairs": table("mushra_pairwise.csv"),
