@@ -1,0 +1,84 @@
+"""The tiny study through a real one-node Slurm (Debian's packages, started here as root): the same tables as the
+local executor; run again, nothing is submitted twice; every daemon stopped by its PID afterwards."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers.localslurm import local_slurm, slurm_unavailable
+from helpers.studysetup import tiny_study, write_study
+
+from codecstudy.study.layout import RunLayout
+from codecstudy.study.runner import StudyRunner, stage_records
+from codecstudy.study.spec import load_study
+
+REPO = Path(__file__).resolve().parents[3]
+BASELINES = {"codecs": ["opus:6kbps"]}
+
+
+def _cells(path: Path) -> list[list[object]]:
+    def cell(value: str) -> object:
+        try:
+            return pytest.approx(float(value), rel=1e-9, abs=1e-12, nan_ok=True)
+        except ValueError:
+            return value
+
+    return [[cell(v) for v in row] for row in csv.reader(io.StringIO(path.read_text(encoding="utf-8")))]
+
+
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "codecstudy", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+def _wait_for_jobs(env: dict[str, str], study: str, timeout: float) -> None:
+    """Until no job of the study is pending or running."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        out = subprocess.run(["squeue", "--noheader", "--format=%j|%T"], env=env, capture_output=True, text=True,
+                             check=False).stdout
+        if not [line for line in out.splitlines() if line.startswith(f"codecstudy.{study}.")]:
+            return
+        time.sleep(2)
+    raise AssertionError(f"jobs still queued after {timeout} s:\n{out}")
+
+
+@pytest.mark.slow
+def test_the_tiny_study_through_a_real_slurm_writes_the_local_runs_tables(tmp_path) -> None:
+    why = slurm_unavailable()
+    if why:
+        pytest.skip(f"no local Slurm: {why}")
+    study = write_study(tmp_path / "tiny.yaml", tiny_study(tmp_path, tmp_path / "synth", baselines=BASELINES,
+                                                           slurm={"cpus": 1, "shards": {"en": 2}}))
+    local = tmp_path / "local"
+    StudyRunner(load_study(study), local, progress=False, echo=lambda _: None).run()
+
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "slurm-run"
+    with local_slurm(tmp_path / "slurm", cpus=2) as slurm_env:
+        env.update(SLURM_CONF=slurm_env["SLURM_CONF"])
+        submitted = _cli(["study", "run", str(study), "--out", str(out), "--executor", "slurm"], env)
+        assert submitted.returncode == 0, submitted.stderr[-3000:]
+        assert "13 jobs submitted, 0 already queued, 0 complete" in submitted.stdout
+        _wait_for_jobs(env, "tiny", 300)
+        layout = RunLayout(out)
+        logs = sorted((layout.slurm_dir / "logs").glob("*.out"))
+        assert len(logs) == 1 + 2 + 6 + 3 + 1 + 3  # the three arrays over `en` have two tasks each
+        assert (out / "tables" / "summary.csv").is_file(), "\n".join(p.read_text()[-1500:] for p in logs)
+        assert _cells(out / "tables" / "summary.csv") == _cells(local / "tables" / "summary.csv")
+        status = _cli(["study", "status", str(study), "--out", str(out)], env)
+        assert status.returncode == 0 and "failed" not in status.stdout, status.stdout
+        again = _cli(["study", "run", str(study), "--out", str(out), "--executor", "slurm"], env)
+        assert "0 jobs submitted, 0 already queued, 13 complete" in again.stdout, again.stdout + again.stderr
+    graph = json.loads(layout.slurm_jobs.read_text())
+    assert [j["name"] for j in graph["jobs"]][0] == "corpus" and graph["jobs"][-1]["name"] == "report"
+    trained = [r for r in stage_records(layout) if r["stage"] == "train" and r["action"] == "ran"]
+    assert len(trained) == 2
