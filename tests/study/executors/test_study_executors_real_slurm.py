@@ -13,9 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from helpers.localslurm import local_slurm, slurm_unavailable
-from helpers.studysetup import tiny_study, write_study
+from helpers.studysetup import STUDY_TRAIN, tiny_study, write_study
 
+from codecstudy.codec.registry import unwrap_codec_payload
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.runner import StudyRunner, stage_records
 from codecstudy.study.spec import load_study
@@ -82,3 +84,46 @@ def test_the_tiny_study_through_a_real_slurm_writes_the_local_runs_tables(tmp_pa
     assert [j["name"] for j in graph["jobs"]][0] == "corpus" and graph["jobs"][-1]["name"] == "report"
     trained = [r for r in stage_records(layout) if r["stage"] == "train" and r["action"] == "ran"]
     assert len(trained) == 2
+
+
+def _weights(run: Path, codec: str) -> dict[str, torch.Tensor]:
+    payload = torch.load(RunLayout(run).codec_file(codec), map_location="cpu", weights_only=True)
+    return unwrap_codec_payload(payload)["state_dict"]
+
+
+@pytest.mark.slow
+def test_a_training_job_cancelled_half_way_resumes_from_its_checkpoint_to_the_same_codec(tmp_path) -> None:
+    why = slurm_unavailable()
+    if why:
+        pytest.skip(f"no local Slurm: {why}")
+    codec = {"preset": "tiny", "overrides": [*STUDY_TRAIN, "train.steps=60", "train.checkpoint_interval=5",
+                                              "train.valid_interval=30", "train.log_interval=5"]}
+    study = write_study(tmp_path / "tiny.yaml", tiny_study(tmp_path, tmp_path / "synth", codec=codec,
+                                                           slurm={"cpus": 1}))
+    local = tmp_path / "local"
+    StudyRunner(load_study(study), local, progress=False, echo=lambda _: None).run()
+
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "slurm-run"
+    layout = RunLayout(out)
+    with local_slurm(tmp_path / "slurm", cpus=2) as slurm_env:
+        env.update(SLURM_CONF=slurm_env["SLURM_CONF"])
+        assert _cli(["study", "run", str(study), "--out", str(out), "--executor", "slurm"], env).returncode == 0
+        end = time.monotonic() + 240
+        while (layout.last_checkpoint_step("english-soundstream") or 0) < 10 and time.monotonic() < end:
+            time.sleep(0.1)
+        cancelled = _cli(["study", "cancel", str(study), "--out", str(out)], env)
+        assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout, cancelled.stderr
+        _wait_for_jobs(env, "tiny", 60)
+        assert not layout.train_summary("english-soundstream").exists()  # it was stopped half-way
+        status = _cli(["study", "status", str(study), "--out", str(out)], env)
+        assert "failed" in status.stdout and str(layout.slurm_dir / "logs") in status.stdout, status.stdout
+        again = _cli(["study", "run", str(study), "--out", str(out), "--executor", "slurm"], env)
+        assert "0 already queued, 1 complete" in again.stdout, again.stdout + again.stderr  # the corpus
+        _wait_for_jobs(env, "tiny", 300)
+    summary = json.loads(layout.train_summary("english-soundstream").read_text())
+    assert summary["step"] == 60 and summary["resumed_from"] >= 10
+    ours, alone = _weights(out, "english-soundstream"), _weights(local, "english-soundstream")
+    assert ours.keys() == alone.keys()
+    assert all(torch.equal(ours[k], alone[k]) for k in ours)
+    assert _cells(out / "tables" / "summary.csv") == _cells(local / "tables" / "summary.csv")
