@@ -77,9 +77,13 @@ class RunLayout:
     def slurm_script(self, job: str) -> Path:
         return self.slurm_dir / f"{_safe(job)}.sbatch"
 
+    @property
+    def slurm_logs(self) -> Path:
+        return self.slurm_dir / "logs"
+
     def slurm_log(self, job: str, pattern: str = "%j") -> Path:
         """A job's log: ``slurm/logs/<job>-<id>.out`` (``pattern`` is Slurm's ``%j`` or ``%A_%a`` until known)."""
-        return self.slurm_dir / "logs" / f"{_safe(job)}-{pattern}.out"
+        return self.slurm_logs / f"{_safe(job)}-{pattern}.out"
 
     def run_lock(self, name: str) -> Path:
         """``<run>/.<name>.lock``: one per shared stage (the corpus, the report)."""

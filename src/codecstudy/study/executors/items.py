@@ -9,6 +9,7 @@ from pathlib import Path
 from codecstudy.errors import ConfigError
 from codecstudy.study.checks import check_study
 from codecstudy.study.executors.jobs import CORPUS_ITEM, REPORT_ITEM, item_id
+from codecstudy.study.layout import RunLayout, default_run_dir
 from codecstudy.study.runner import StageRecord, StudyRunner
 from codecstudy.study.schedule import study_items
 from codecstudy.study.spec import StudySpec
@@ -16,9 +17,10 @@ from codecstudy.study.spec import StudySpec
 
 def run_job_item(spec: StudySpec, out: Path | None, item: str, shard: tuple[int, int] | None = None,
                  progress: bool = False) -> list[StageRecord]:
+    """Run one job item (``corpus``, ``train:CODEC``, ``evaluate:CODEC/SET`` with a ``shard``, ``report``...)."""
     shard_part = f".shard-{shard[0]}-of-{shard[1]}" if shard and shard[1] > 1 else ""
-    runner = StudyRunner(spec, out, progress=progress)
-    runner.stages_log = runner.layout.job_stages_log(item + shard_part)
+    layout = RunLayout(Path(out) if out else default_run_dir(spec.name))
+    runner = StudyRunner(spec, layout.root, progress=progress, stages_log=layout.job_stages_log(item + shard_part))
     if item == CORPUS_ITEM:
         check_study(spec, None, runner.layout)
         return runner.prepare()

@@ -115,7 +115,7 @@ def submit(spec: StudySpec, layout: RunLayout, overrides: list[str], *, dry_run:
         return plan
     ids = {job.name: job.id for job in plan.jobs if job.id}
     submitted: list[str] = []
-    layout.slurm_log("x").parent.mkdir(parents=True, exist_ok=True)
+    layout.slurm_logs.mkdir(parents=True, exist_ok=True)
     for job in plan.jobs:
         if plan.action[job.name] != "submit":
             continue
@@ -205,13 +205,11 @@ def status_text(spec: StudySpec, layout: RunLayout) -> str:
 
 
 def cancel(spec: StudySpec, layout: RunLayout, echo: Echo = print) -> list[str]:
-    """``scancel`` the study's own jobs that are still queued or running (found by name and recorded id)."""
+    """``scancel`` the study's own jobs that are still queued or running (found by their names, which carry the
+    study's name: another study's jobs are never touched)."""
     slurmctl.require("scancel")
-    recorded = {str(e.get("name")): str(e.get("id")) for e in recorded_jobs(layout) if e.get("id")}
     queued = queued_jobs(spec, study_jobs(spec))
-    ids = sorted({q.id for q in queued.values() if q.active} | {i for n, i in recorded.items()
-                                                              if n in queued and queued[n].active},
-                 key=lambda i: int(i) if i.isdigit() else 0)
+    ids = sorted({q.id for q in queued.values() if q.active}, key=lambda i: (len(i), i))
     slurmctl.scancel(ids)
     echo(f"study {spec.name}: cancelled {len(ids)} jobs" + (f" ({' '.join(ids)})" if ids else ""))
     return ids
