@@ -113,9 +113,15 @@ def _overrides(args: argparse.Namespace) -> list[str]:
 def _run_item(args: argparse.Namespace) -> int:
     from codecstudy.evaluate.settings import parse_shard
     from codecstudy.study.executors.items import run_job_item  # torch
+    from codecstudy.study.executors.jobs import REQUEUE_EXIT
+    from codecstudy.train.interrupt import TrainingInterrupted
 
     spec = load_study(args.study, _overrides(args))
-    run_job_item(spec, args.out, args.item, parse_shard(args.shard) if args.shard else None)
+    try:
+        run_job_item(spec, args.out, args.item, parse_shard(args.shard) if args.shard else None)
+    except TrainingInterrupted as stopped:
+        print(f"{args.item}: {stopped}")
+        return REQUEUE_EXIT  # the job script requeues the job
     return 0
 
 

@@ -80,6 +80,10 @@ class SlurmSection(SlurmResources):
     shards: int | dict[str, int] = Field(
         1, description="array tasks per evaluation (codec x set): a number for every set, or {set: number}")
     array_limit: int | None = Field(None, ge=1, description="at most this many tasks of one array at once (%N)")
+    signal_seconds: int = Field(
+        120, ge=0, description="training jobs ask for USR2 this many seconds before their time limit or preemption "
+        "(--signal=B:USR2@N, --requeue): the trainer checkpoints at the next step and the job requeues itself; "
+        "0: neither")
     command: str | None = Field(
         None, description="how a job starts codecstudy (default: this Python, `-m codecstudy`)")
 

@@ -88,16 +88,21 @@ def test_scripts_carry_the_settings_asked_for(tmp_path, monkeypatch) -> None:
 
     train = options("train-english-soundstream")
     assert train[2:] == ["--partition=gpu", "--account=lab", "--time=1:00:00", "--cpus-per-task=4", "--mem=16G",
-                         "--gres=gpu:1", "--kill-on-invalid-dep=yes", "--constraint=x86"]
+                         "--gres=gpu:1", "--kill-on-invalid-dep=yes", "--signal=B:USR2@120", "--requeue",
+                         "--constraint=x86"]
     assert train[1] == f"--output={(tmp_path / 'run' / 'slurm' / 'logs').resolve()}/train-english-soundstream-%j.out"
     assert options("baseline-opus-6kbps-music")[2:] == ["--partition=cpu", "--account=lab", "--qos=short",
                                                         "--time=30", "--kill-on-invalid-dep=yes", "--constraint=x86"]
     script = calls["train-english-soundstream"]["script"]
     assert script.index("source /opt/venv/bin/activate") < script.index("module load cuda") < script.index("run-item")
     assert 'export OMP_NUM_THREADS="$SLURM_CPUS_PER_TASK"' in script
-    command = script.strip().splitlines()[-1]
-    assert command.endswith(f"study run-item {(tmp_path / 'tiny.yaml').resolve()} --out {(tmp_path / 'run').resolve()}"
-                            " --item train:english-soundstream --set evaluate.max_clips=2")
+    command = next(line for line in script.splitlines() if "run-item" in line)
+    assert command.endswith(" &")  # in the background: the batch shell hands Slurm's USR2 on to it
+    assert 'trap \'kill -USR2 "$child"' in script and 'if [ "$status" -eq 3 ]; then scontrol requeue' in script
+    study, run = (tmp_path / "tiny.yaml").resolve(), (tmp_path / "run").resolve()
+    assert command.removesuffix(" &").endswith(f"study run-item {study} --out {run} --item train:english-soundstream "
+                                               "--set evaluate.max_clips=2")
+    assert "--requeue" not in calls["evaluate-multilingual_audio-soundstream-en"]["script"]
     shard = calls["evaluate-multilingual_audio-soundstream-en"]["script"].strip().splitlines()[-1]
     assert '--item evaluate:multilingual_audio-soundstream/en --shard "${SLURM_ARRAY_TASK_ID}/2"' in shard
 

@@ -4,6 +4,7 @@ files, and it is skipped, resumed or run, exactly as the local runner would; its
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 from codecstudy.errors import ConfigError
@@ -13,6 +14,7 @@ from codecstudy.study.layout import RunLayout, default_run_dir
 from codecstudy.study.runner import StageRecord, StudyRunner
 from codecstudy.study.schedule import study_items
 from codecstudy.study.spec import StudySpec
+from codecstudy.train.interrupt import stop_on_signal
 
 
 def run_job_item(spec: StudySpec, out: Path | None, item: str, shard: tuple[int, int] | None = None,
@@ -33,5 +35,7 @@ def run_job_item(spec: StudySpec, out: Path | None, item: str, shard: tuple[int,
     if item not in items:
         known = ", ".join([CORPUS_ITEM, *items, REPORT_ITEM])
         raise ConfigError(f"study {spec.name}: no item {item!r} (items: {known})")
+    if items[item].stage == "train":
+        stop_on_signal(signal.SIGUSR2)  # Slurm's warning before the time limit or preemption (--signal=B:USR2@N)
     runner.run_one(items[item], shard)
     return runner.records

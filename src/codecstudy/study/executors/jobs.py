@@ -16,6 +16,8 @@ from codecstudy.study.spec import StudySpec
 
 CORPUS_ITEM = "corpus"  # the corpus and the conditions
 REPORT_ITEM = "report"  # TTS (when enabled), the listening test, the tables and the report
+#: run-item's exit status when training stopped on request with a checkpoint: the job script requeues the job
+REQUEUE_EXIT = 3
 
 
 @dataclass

@@ -12,7 +12,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from codecstudy.study.executors.jobs import Job, slurm_name
+from codecstudy.study.executors.jobs import REQUEUE_EXIT, Job, slurm_name
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.slurm_spec import SlurmResources
 from codecstudy.study.spec import StudySpec
@@ -36,7 +36,26 @@ def sbatch_options(spec: StudySpec, layout: RunLayout, job: Job) -> list[str]:
     if res.gpus:
         options.append(f"--gres=gpu:{res.gpus}")
     options.append("--kill-on-invalid-dep=yes")
+    if requeues(spec, job):
+        options += [f"--signal=B:USR2@{spec.slurm.signal_seconds}", "--requeue"]
     return [*options, *res.sbatch]
+
+
+def requeues(spec: StudySpec, job: Job) -> bool:
+    """A training job is told before its time limit or preemption, checkpoints and requeues itself."""
+    return spec.slurm.signal_seconds > 0 and any(item.startswith("train:") for item in job.items)
+
+
+#: The batch shell gets USR2 (``B:``) and hands it to the trainer; run-item exits with REQUEUE_EXIT once the
+#: checkpoint is written, and the job puts itself back in the queue (it resumes from that checkpoint).
+REQUEUE_BODY = """trap 'kill -USR2 "$child" 2>/dev/null || true' USR2
+{command} &
+child=$!
+status=0; wait "$child" || status=$?
+while [ "$status" -gt 128 ] && kill -0 "$child" 2>/dev/null; do status=0; wait "$child" || status=$?; done
+if [ "$status" -eq {requeue} ]; then scontrol requeue "$SLURM_JOB_ID"; fi
+exit "$status"
+"""
 
 
 def job_command(spec: StudySpec, layout: RunLayout, job: Job, overrides: list[str]) -> str:
@@ -60,5 +79,7 @@ def job_script(spec: StudySpec, layout: RunLayout, job: Job, overrides: list[str
     lines += ["set -euo pipefail", 'if [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then  # threads from the allocation',
               *(f'  export {name}="$SLURM_CPUS_PER_TASK"' for name in THREAD_VARIABLES), "fi"]
     lines += res.setup
-    lines.append(job_command(spec, layout, job, overrides))
+    command = job_command(spec, layout, job, overrides)
+    lines.append(REQUEUE_BODY.format(command=command, requeue=REQUEUE_EXIT).rstrip() if requeues(spec, job)
+                 else command)
     return "\n".join(lines) + "\n"
