@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -126,4 +127,42 @@ def test_a_training_job_cancelled_half_way_resumes_from_its_checkpoint_to_the_sa
     ours, alone = _weights(out, "english-soundstream"), _weights(local, "english-soundstream")
     assert ours.keys() == alone.keys()
     assert all(torch.equal(ours[k], alone[k]) for k in ours)
+    assert _cells(out / "tables" / "summary.csv") == _cells(local / "tables" / "summary.csv")
+
+
+@pytest.mark.slow
+def test_a_training_job_told_it_is_preempted_checkpoints_requeues_and_resumes_to_the_same_codec(tmp_path) -> None:
+    """USR2 to the batch shell, as ``--signal=B:USR2@N`` sends it before the time limit or a preemption."""
+    why = slurm_unavailable()
+    if why:
+        pytest.skip(f"no local Slurm: {why}")
+    codec = {"preset": "tiny", "overrides": [*STUDY_TRAIN, "train.steps=60", "train.checkpoint_interval=20",
+                                              "train.valid_interval=30", "train.log_interval=5"]}
+    study = write_study(tmp_path / "tiny.yaml", tiny_study(tmp_path, tmp_path / "synth", codec=codec,
+                                                           conditions=[{"name": "english", "languages": ["en"],
+                                                                        "domains": ["speech"]}],
+                                                           slurm={"cpus": 1}))
+    local = tmp_path / "local"
+    StudyRunner(load_study(study), local, progress=False, echo=lambda _: None).run()
+
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "slurm-run"
+    layout = RunLayout(out)
+    with local_slurm(tmp_path / "slurm", cpus=2) as slurm_env:
+        env.update(SLURM_CONF=slurm_env["SLURM_CONF"])
+        assert _cli(["study", "run", str(study), "--out", str(out), "--executor", "slurm"], env).returncode == 0
+        job = next(j for j in json.loads(layout.slurm_jobs.read_text())["jobs"] if j["name"].startswith("train-"))
+        metrics = layout.train_metrics("english-soundstream")
+        end = time.monotonic() + 240
+        while (not metrics.is_file() or metrics.stat().st_size < 200) and time.monotonic() < end:
+            time.sleep(0.05)  # a few steps logged, before the first periodic checkpoint (step 20)
+        subprocess.run(["scancel", "--signal=USR2", "--batch", job["id"]], env=env, check=True)
+        _wait_for_jobs(env, "tiny", 360)
+    log = layout.slurm_log(job["name"], job["id"]).read_text()
+    stopped = re.search(r"training stopped on request at step (\d+)", log)
+    assert stopped, log[-3000:]
+    summary = json.loads(layout.train_summary("english-soundstream").read_text())
+    assert summary["step"] == 60 and summary["resumed_from"] == int(stopped.group(1)) < 20  # no step trained twice
+    ours, alone = _weights(out, "english-soundstream"), _weights(local, "english-soundstream")
+    assert all(torch.equal(ours[k], alone[k]) for k in alone)
     assert _cells(out / "tables" / "summary.csv") == _cells(local / "tables" / "summary.csv")

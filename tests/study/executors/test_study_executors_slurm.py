@@ -89,7 +89,7 @@ def test_scripts_carry_the_settings_asked_for(tmp_path, monkeypatch) -> None:
     train = options("train-english-soundstream")
     assert train[2:] == ["--partition=gpu", "--account=lab", "--time=1:00:00", "--cpus-per-task=4", "--mem=16G",
                          "--gres=gpu:1", "--kill-on-invalid-dep=yes", "--signal=B:USR2@120", "--requeue",
-                         "--constraint=x86"]
+                         "--open-mode=append", "--constraint=x86"]
     assert train[1] == f"--output={(tmp_path / 'run' / 'slurm' / 'logs').resolve()}/train-english-soundstream-%j.out"
     assert options("baseline-opus-6kbps-music")[2:] == ["--partition=cpu", "--account=lab", "--qos=short",
                                                         "--time=30", "--kill-on-invalid-dep=yes", "--constraint=x86"]

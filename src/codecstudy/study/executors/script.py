@@ -37,7 +37,8 @@ def sbatch_options(spec: StudySpec, layout: RunLayout, job: Job) -> list[str]:
         options.append(f"--gres=gpu:{res.gpus}")
     options.append("--kill-on-invalid-dep=yes")
     if requeues(spec, job):
-        options += [f"--signal=B:USR2@{spec.slurm.signal_seconds}", "--requeue"]
+        # a requeued run appends to the log instead of truncating the first run's
+        options += [f"--signal=B:USR2@{spec.slurm.signal_seconds}", "--requeue", "--open-mode=append"]
     return [*options, *res.sbatch]
 
 
