@@ -103,8 +103,14 @@ def submit(spec: StudySpec, layout: RunLayout, overrides: list[str], *, dry_run:
     write nothing)."""
     if not dry_run:
         slurmctl.require("sbatch")
-    have_squeue = not dry_run or _on_path("squeue")
-    queued = queued_jobs(spec, study_jobs(spec)) if have_squeue else {}
+    queued: dict[str, slurmctl.QueuedJob] = {}
+    try:
+        if not dry_run or _on_path("squeue"):
+            queued = queued_jobs(spec, study_jobs(spec))
+    except slurmctl.SlurmError as exc:
+        if not dry_run:
+            raise
+        echo(f"# {exc}: the graph below assumes that none of the study's jobs is queued")
     plan = plan_submission(spec, layout, queued)
     scripts = {job.name: job_script(spec, layout, job, overrides) for job in plan.jobs}
     if dry_run:
@@ -182,9 +188,13 @@ def status_text(spec: StudySpec, layout: RunLayout) -> str:
     if not recorded:
         return ""
     jobs = study_jobs(spec)
-    queued = queued_jobs(spec, jobs) if _on_path("squeue") else {}
-    states = item_states(spec, layout)
     lines = [f"slurm jobs ({layout.slurm_jobs}):"]
+    queued: dict[str, slurmctl.QueuedJob] = {}
+    try:
+        queued = queued_jobs(spec, jobs) if _on_path("squeue") else {}
+    except slurmctl.SlurmError as exc:
+        lines[0] += f" ({exc}: Slurm states unknown)"
+    states = item_states(spec, layout)
     for entry in recorded:
         name = str(entry.get("name"))
         items = [str(i) for i in entry.get("items", [])]  # type: ignore[union-attr]

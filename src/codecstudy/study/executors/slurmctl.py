@@ -36,9 +36,11 @@ def _call(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, check=False)
 
 
-def _last_line(text: str) -> str:
+def _last_line(text: str, command: str = "") -> str:
+    """The last line a command printed, without its own ``command:`` prefix (the caller names the command)."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no message"
+    line = lines[-1] if lines else "no message"
+    return line.removeprefix(f"{command}: ").strip() if command else line
 
 
 def sbatch(script: Path, after: list[str]) -> str:
@@ -72,7 +74,7 @@ def squeue(names: list[str]) -> list[QueuedJob]:
         return []
     done = _call(["squeue", "--noheader", "--states=all", "--format=%F|%j|%T", f"--name={','.join(names)}"])
     if done.returncode != 0:
-        raise SlurmError(f"squeue: {_last_line(done.stderr or done.stdout)}")
+        raise SlurmError(f"squeue: {_last_line(done.stderr or done.stdout, 'squeue')}")
     jobs = []
     for line in done.stdout.splitlines():
         parts = line.strip().split("|")
@@ -86,4 +88,4 @@ def scancel(ids: list[str]) -> None:
         return
     done = _call(["scancel", *ids])
     if done.returncode != 0:
-        raise SlurmError(f"scancel: {_last_line(done.stderr or done.stdout)}")
+        raise SlurmError(f"scancel: {_last_line(done.stderr or done.stdout, 'scancel')}")
