@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from codecstudy.codec.catalog import adapter_kind
@@ -20,6 +19,7 @@ from codecstudy.evaluate.pairs import evaluate_pairs
 from codecstudy.evaluate.registry import METRICS
 from codecstudy.evaluate.scorer import evaluate_codec
 from codecstudy.evaluate.settings import EvalSettings, default_ref_cache, parse_metric_overrides, parse_shard
+from codecstudy.machine import available_cores
 
 EVALUATE_HELP = """\
 Two ways to name what is scored:
@@ -85,7 +85,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "--metric-set", action="append", default=[], metavar="METRIC.KEY=VALUE", help="a metric setting (repeatable)"
     )
     evaluate.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="processes (default: %(default)s, the cores)"
+        "--workers", type=int, default=available_cores(), help="processes (default: %(default)s, the cores)"
     )
     evaluate.add_argument(
         "--device", default="cpu",

@@ -23,6 +23,7 @@ from codecstudy.evaluate.cache import default_cache_dir
 from codecstudy.evaluate.delay import GIVEN, OFF, RULE, CodecDelay, DelaySettings
 from codecstudy.evaluate.metrics.runtime import torch_device
 from codecstudy.evaluate.registry import METRICS, MetricSpec, resolve_metrics
+from codecstudy.machine import available_cores
 
 
 @dataclass
@@ -48,7 +49,7 @@ class EvalSettings:
     validity: dict[str, dict[str, Any]] = field(default_factory=dict)  # {metric: {domains, languages}} overrides
 
     def torch_threads(self) -> int:
-        return self.threads or max(1, (os.cpu_count() or 1) // max(1, self.workers))
+        return self.threads or max(1, available_cores() // max(1, self.workers))  # the allocation's cores
 
     def specs(self) -> list[MetricSpec]:
         return resolve_metrics(self.metrics)

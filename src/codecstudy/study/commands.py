@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codecstudy.commandline import add_parser
+from codecstudy.errors import ConfigError
 from codecstudy.study.spec import StudySpec, load_study
 
 if TYPE_CHECKING:
@@ -28,7 +29,10 @@ Examples:
   codecstudy study run configs/studies/demo.yaml --dry-run
   codecstudy study run configs/studies/demo.yaml --only english      # in parallel with --only multilingual ...
   codecstudy study status configs/studies/demo.yaml
-  codecstudy study report configs/studies/demo.yaml"""
+  codecstudy study report configs/studies/demo.yaml
+  codecstudy study run configs/studies/demo.yaml --executor slurm --dry-run   # the sbatch scripts and job graph
+  codecstudy study run configs/studies/demo.yaml --executor slurm             # submit (again: only what is missing)
+  codecstudy study cancel configs/studies/demo.yaml                           # scancel the study's jobs"""
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +68,20 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                      "`parallel` key; 1 = one at a time, auto = one per core)")
     run.add_argument("--no-parallel", dest="parallel", action="store_const", const=1,
                      help="one item at a time (the same as --parallel 1)")
+    run.add_argument("--executor", choices=["local", "slurm"],
+                     help="local: items as processes here; slurm: one Slurm job per item, with dependencies "
+                     "(default: the study's `executor` key; resources from its `slurm:` section)")
     run.set_defaults(handler=_run)
+    item = add_parser(actions, "run-item", "run one item of a study (what each Slurm job runs)",
+                      "Takes the item's lock, re-reads its state from the files and skips, resumes or runs it.\n"
+                      "Items: corpus, train:CODEC, import:CODEC, evaluate:CODEC/SET, baseline:NAME/SET, report.")
+    _common(item)
+    item.add_argument("--item", required=True, metavar="ID", help="the item, e.g. train:english-soundstream")
+    item.add_argument("--shard", metavar="K/N", help="one shard of an evaluation (a job array's task)")
+    item.set_defaults(handler=_run_item)
+    cancel = add_parser(actions, "cancel", "scancel the study's queued and running Slurm jobs", "")
+    _common(cancel)
+    cancel.set_defaults(handler=_cancel)
     status = add_parser(actions, "status", "print what is complete, partial or missing", "")
     _common(status)
     status.set_defaults(handler=_status)
@@ -84,19 +101,56 @@ def _parallel(text: str) -> int | str:
 def _spec_and_runner(args: argparse.Namespace, progress: bool = True) -> tuple[StudySpec, StudyRunner]:
     from codecstudy.study.runner import StudyRunner  # torch
 
-    spec = load_study(args.study, [*args.overrides, *(["tts.enabled=true"] if args.tts else [])])
+    spec = load_study(args.study, _overrides(args))
     return spec, StudyRunner(spec, args.out, progress=progress, parallel=getattr(args, "parallel", None))
 
 
-def _run(args: argparse.Namespace) -> int:
-    from codecstudy.study.runner import summary_text  # torch
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """The study's ``--set`` overrides (and ``--tts``): what a Slurm job is given again to see the same study."""
+    return [*args.overrides, *(["tts.enabled=true"] if args.tts else [])]
 
-    _, runner = _spec_and_runner(args, progress=not args.quiet)
+
+def _run_item(args: argparse.Namespace) -> int:
+    from codecstudy.evaluate.settings import parse_shard
+    from codecstudy.study.executors.items import run_job_item  # torch
+    from codecstudy.study.executors.jobs import REQUEUE_EXIT
+    from codecstudy.train.interrupt import TrainingInterrupted
+
+    spec = load_study(args.study, _overrides(args))
+    try:
+        run_job_item(spec, args.out, args.item, parse_shard(args.shard) if args.shard else None)
+    except TrainingInterrupted as stopped:
+        print(f"{args.item}: {stopped}")
+        return REQUEUE_EXIT  # the job script requeues the job
+    return 0
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from codecstudy.study.executors.slurm import cancel
+    from codecstudy.study.layout import RunLayout, default_run_dir
+
+    spec = load_study(args.study, _overrides(args))
+    cancel(spec, RunLayout(args.out or default_run_dir(spec.name)))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from codecstudy.study.executors.local import run_local  # torch
+    from codecstudy.study.runner import summary_text
+
+    spec, runner = _spec_and_runner(args, progress=not args.quiet)
     only = list(args.only) or None
+    if (args.executor or spec.executor) == "slurm":
+        from codecstudy.study.executors.slurm import submit
+
+        if only:
+            raise ConfigError("--only is for the local executor: the slurm executor submits every condition's jobs")
+        submit(spec, runner.layout, _overrides(args), dry_run=args.dry_run)
+        return 0
     if args.dry_run:
         print(runner.dry_run(only))
         return 0
-    runner.run(only)
+    run_local(runner, only)
     if not only:
         print("\n" + summary_text(runner.layout))
     return 0
@@ -108,6 +162,10 @@ def _status(args: argparse.Namespace) -> int:
     spec, runner = _spec_and_runner(args)
     print(f"study {spec.name}: {runner.layout.root}")
     print(format_states(study_state(spec, runner.layout)))
+    if runner.layout.slurm_jobs.is_file():
+        from codecstudy.study.executors.slurm import status_text
+
+        print(status_text(spec, runner.layout))
     return 0
 
 

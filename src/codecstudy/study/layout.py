@@ -16,6 +16,9 @@ from codecstudy.evaluate.outputs import DELAY_NAME, FAD_NAME, META_NAME, RESULTS
 
 STUDY_FILE = "study.yaml"
 STAGES_LOG = "stages.jsonl"
+JOB_STAGES_DIR = "stages"  # one records file per cluster job: appends from several nodes to one file are not atomic
+SLURM_DIR = "slurm"
+SLURM_JOBS = "jobs.json"
 CONDITIONS_DONE = "conditions.done.json"
 TABLES_DONE = "tables.done.json"  # written after every table file: a crashed aggregation leaves none
 CORPUS_SUMMARY = "corpus.json"
@@ -54,14 +57,42 @@ class RunLayout:
     def stages_log(self) -> Path:
         return self.root / STAGES_LOG
 
+    def job_stages_log(self, job: str) -> Path:
+        """``<run>/stages/<job>.jsonl``: the records of one cluster job (read together with ``stages.jsonl``)."""
+        return self.root / JOB_STAGES_DIR / f"{_safe(job)}.jsonl"
+
+    @property
+    def job_stages_dir(self) -> Path:
+        return self.root / JOB_STAGES_DIR
+
+    # ------------------------------------------------------------------------------------------------ Slurm
+    @property
+    def slurm_dir(self) -> Path:
+        return self.root / SLURM_DIR
+
+    @property
+    def slurm_jobs(self) -> Path:
+        """``slurm/jobs.json``: the submitted job graph (job ids, items, dependencies)."""
+        return self.slurm_dir / SLURM_JOBS
+
+    def slurm_script(self, job: str) -> Path:
+        return self.slurm_dir / f"{_safe(job)}.sbatch"
+
+    @property
+    def slurm_logs(self) -> Path:
+        return self.slurm_dir / "logs"
+
+    def slurm_log(self, job: str, pattern: str = "%j") -> Path:
+        """A job's log: ``slurm/logs/<job>-<id>.out`` (``pattern`` is Slurm's ``%j`` or ``%A_%a`` until known)."""
+        return self.slurm_logs / f"{_safe(job)}-{pattern}.out"
+
     def run_lock(self, name: str) -> Path:
         """``<run>/.<name>.lock``: one per shared stage (the corpus, the report)."""
         return self.root / f".{name}.lock"
 
     def item_lock(self, stage: str, item: str) -> Path:
         """``<run>/.locks/<stage>-<item>.lock``: one per study item (a codec's training, a codec x set)."""
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{stage}-{item}")
-        return self.root / ".locks" / f"{name}.lock"
+        return self.root / ".locks" / f"{_safe(f'{stage}-{item}')}.lock"
 
     # ------------------------------------------------------------------------------------------------ corpus
     @property
@@ -250,6 +281,11 @@ class RunLayout:
     @property
     def listen_ratings(self) -> Path:
         return self.listen_dir / LISTEN_RATINGS
+
+
+def _safe(name: str) -> str:
+    """A name as a file name: anything but letters, digits, ``_.-`` becomes ``_``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
 def default_run_dir(study_name: str) -> Path:

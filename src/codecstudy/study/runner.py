@@ -16,25 +16,29 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 from codecstudy.csvtable import read_csv
 from codecstudy.files import file_lock
-from codecstudy.jsonl import JsonlAppender
+from codecstudy.jsonl import JsonlAppender, read_jsonl
 from codecstudy.study import state
 from codecstudy.study.checks import check_corpus, check_study
 from codecstudy.study.eta import StudyProgress, WorkEstimate, announcement, calibrate
 from codecstudy.study.layout import RunLayout, default_run_dir
 from codecstudy.study.listening import build_listening_test, write_listening_tables
-from codecstudy.study.parallel import BY_ANOTHER, Item, Outcome, Scheduler, plan
+from codecstudy.study.parallel import BY_ANOTHER, Item, Outcome, Scheduler, plan, run_item
 from codecstudy.study.report.build import build_report
 from codecstudy.study.schedule import count_items, study_items
 from codecstudy.study.settings import tts_steps
 from codecstudy.study.spec import CodecRun, StudySpec
 from codecstudy.study.stages import (
+    baseline_stage,
     cards_stage,
     conditions_stage,
     corpus_stage,
+    discard_evaluation,
+    evaluate_stage,
     tts_stage,
     tts_train_manifest,
     write_study_file,
@@ -61,9 +65,11 @@ class StudyRunner:
     """Runs one study into one run folder; every stage goes through :meth:`_stage` (state check, record, log)."""
 
     def __init__(self, spec: StudySpec, out: Path | None = None, *, progress: bool = True,
-                 echo: Echo = print, parallel: int | str | None = None) -> None:
+                 echo: Echo = print, parallel: int | str | None = None, stages_log: Path | None = None) -> None:
         self.spec = spec
         self.layout = RunLayout(Path(out) if out else default_run_dir(spec.name))
+        # where this runner's records go: the run's stages.jsonl, or one file per cluster job (several nodes)
+        self.stages_log = stages_log or self.layout.stages_log
         self.progress = progress
         self.echo = echo
         self.records: list[StageRecord] = []
@@ -103,7 +109,7 @@ class StudyRunner:
 
     def _record(self, record: StageRecord) -> StageRecord:
         self.records.append(record)
-        with JsonlAppender(self.layout.stages_log) as log:
+        with JsonlAppender(self.stages_log) as log:
             log.write({**asdict(record), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "pid": os.getpid()})
         return record
 
@@ -120,21 +126,53 @@ class StudyRunner:
         )
 
     def run(self, only: list[str] | None = None) -> list[StageRecord]:
-        spec, layout = self.spec, self.layout
-        check_study(spec, only, layout)
-        with file_lock(layout.run_lock("corpus"), timeout=None):
-            self._stage(state.corpus_state(spec, layout), lambda: corpus_stage(spec, layout, self.progress))
-            check_corpus(spec, layout)  # a condition or set that selects nothing, named before anything is drawn
-            self._stage(state.conditions_state(spec, layout), lambda: conditions_stage(spec, layout))
+        spec = self.spec
+        check_study(spec, only, self.layout)
+        self.prepare()
         runs = spec.codec_runs(only)
         self._train_and_evaluate(runs, baselines=not only)
         if spec.tts.enabled:
-            self._tts(runs)
+            self.tts(runs)
         if only:
             self._record_study()
             self.echo(f"--only {', '.join(only)}: done; run `codecstudy study run` without --only once every "
                       "condition is trained to write the tables and the report")
             return self.records
+        return self.conclude()
+
+    def prepare(self) -> list[StageRecord]:
+        """The study record, the corpus and the conditions, under the corpus lock (the first runner builds them,
+        the others wait and then skip)."""
+        spec, layout = self.spec, self.layout
+        with file_lock(layout.run_lock("corpus"), timeout=None):
+            self._stage(state.corpus_state(spec, layout), lambda: corpus_stage(spec, layout, self.progress))
+            check_corpus(spec, layout)  # a condition or set that selects nothing, named before anything is drawn
+            self._stage(state.conditions_state(spec, layout), lambda: conditions_stage(spec, layout))
+        return self.records
+
+    def run_one(self, item: Item, shard: tuple[int, int] | None = None) -> StageRecord:
+        """One training or scoring item (or one ``shard`` of a scoring item) under its lock, recorded like the
+        scheduler's: a cluster job's work."""
+        lock = self.layout.item_lock(item.stage, item.item)
+        work = item.work
+        if shard is not None and shard[1] > 1:
+            with file_lock(lock, timeout=None):  # a stale evaluation is discarded once, before any shard resumes it
+                current = item.state()
+                if current.stale:
+                    discard_evaluation(item.codec, item.eval_set, self.layout)
+            lock = self.layout.item_lock(item.stage, f"{item.item}.shard-{shard[0]}-of-{shard[1]}")
+            work = partial(_shard_work, item, shard, self.spec, self.layout)
+        current = item.state()
+        if not self._begin(current):
+            return self.records[-1]
+        outcome = run_item(work, item.state, lock, None)
+        if outcome.by_another:
+            return self._by_another(current)
+        return self._finish(current, outcome.detail, outcome.seconds)
+
+    def conclude(self) -> list[StageRecord]:
+        """The listening test, the tables and the report, under the report lock (TTS is the caller's)."""
+        spec, layout = self.spec, self.layout
         with file_lock(layout.run_lock("report"), timeout=None):
             all_codecs = [r.name for r in spec.codec_runs()] + [b.name for b in spec.baseline_runs()]
             if spec.listen.enabled:  # before the report, which links to it
@@ -154,7 +192,7 @@ class StudyRunner:
             return
         write_study_file(self.spec, self.layout)
 
-    def _tts(self, runs: list[CodecRun]) -> None:
+    def tts(self, runs: list[CodecRun]) -> None:
         spec, layout = self.spec, self.layout
         runs = [run for run in runs if not run.probe]  # a noise probe measures training noise, not the TTS
         steps = tts_steps(spec)
@@ -202,6 +240,21 @@ class StudyRunner:
     def _aggregate(self) -> str:
         written = write_tables_stage(self.spec, self.layout)
         return f"{len(written)} table files in {self.layout.tables}"
+
+
+def _shard_work(item: Item, shard: tuple[int, int], spec: StudySpec, layout: RunLayout, threads: int | None) -> str:
+    """One shard of an evaluation or a baseline (never forced: a stale one was discarded before)."""
+    if item.stage == "baseline":
+        baseline = next(b for b in spec.baseline_runs() if b.name == item.codec)
+        return baseline_stage(baseline, item.eval_set, spec, layout, False, threads=threads, shard=shard)
+    return evaluate_stage(item.codec, item.eval_set, spec, layout, False, threads=threads, shard=shard)
+
+
+def stage_records(layout: RunLayout) -> list[dict[str, object]]:
+    """Every record of a run: ``stages.jsonl`` and each cluster job's ``stages/<job>.jsonl``, in time order."""
+    files = [layout.stages_log, *sorted(layout.job_stages_dir.glob("*.jsonl"))]
+    records = [r for path in files if path.is_file() for r in read_jsonl(path)]
+    return sorted(records, key=lambda r: str(r.get("time", "")))
 
 
 def write_tables_stage(spec: StudySpec, layout: RunLayout) -> dict[str, Path]:

@@ -26,7 +26,7 @@ STIMULUS_KEYS = ("name", "corpus", "conditions", "eval_sets", "match_volume", "s
 TrainingKey = tuple[str, tuple[str, ...]]
 
 
-def eval_settings(spec: StudySpec, threads: int | None = None) -> EvalSettings:
+def eval_settings(spec: StudySpec, threads: int | None = None, shard: tuple[int, int] = (0, 1)) -> EvalSettings:
     """The scorer's settings for a study's evaluations (also what their ``meta.json`` must match to be current).
 
     ``threads``: the cores the study runner gave this evaluation (it runs beside others), used as scoring processes
@@ -43,6 +43,7 @@ def eval_settings(spec: StudySpec, threads: int | None = None) -> EvalSettings:
         ref_cache=default_ref_cache(False, None),
         threads=None if threads is None else 1,
         device=ev.device,
+        shard=shard,
     )
 
 

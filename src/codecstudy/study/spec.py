@@ -22,6 +22,7 @@ from codecstudy.config import apply_overrides, load_yaml, validate
 from codecstudy.corpus.builder import CorpusConfig
 from codecstudy.corpus.conditions import ConditionsConfig
 from codecstudy.errors import CodecStudyError, ConfigError
+from codecstudy.study.slurm_spec import ExecutionSections
 
 #: The paper's three coverage conditions. Without ``languages`` a condition takes every language the corpus has.
 PAPER_CONDITIONS: list[dict[str, Any]] = [
@@ -272,7 +273,7 @@ class StageSections(_Strict):
         return {name: getattr(self, name) for name in StageSections.model_fields}
 
 
-class _StudySections(StageSections):
+class _StudySections(StageSections, ExecutionSections):
     """The study file as written: the corpus and the conditions still plain mappings."""
 
     name: str = Field("study", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -313,7 +314,7 @@ class CodecRun:
     probe: bool = False  # a noise probe: the condition trained again with another seed (train.noise_probe)
 
 
-class StudySpec(StageSections):
+class StudySpec(StageSections, ExecutionSections):
     """A validated study."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
@@ -461,7 +462,7 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> StudySpe
         raise ConfigError(f"{path}: checkpoints: a study with given checkpoints takes one architecture and no "
                           "train.seeds (each checkpoint is one codec)")
     return StudySpec(name=sections.name, description=sections.description, corpus=corpus, conditions=conditions,
-                     path=Path(path), **sections.stage_sections())
+                     path=Path(path), executor=sections.executor, slurm=sections.slurm, **sections.stage_sections())
 
 
 def load_corpus_config(path: str | Path, overrides: list[str] | None = None) -> CorpusConfig:

@@ -29,6 +29,7 @@ from codecstudy.corpus.conditions import build_conditions
 from codecstudy.corpus.leakage import format_leakage, leakage_report, speaker_splits
 from codecstudy.corpus.manifest import load_manifest
 from codecstudy.errors import ConfigError
+from codecstudy.evaluate.outputs import discard
 from codecstudy.evaluate.scorer import evaluate_codec
 from codecstudy.files import read_json_or_none, write_json_atomic, write_text_atomic
 from codecstudy.jsonl import write_jsonl_atomic
@@ -151,14 +152,16 @@ def seconds_per_step(run: CodecRun, threads: int | None) -> float:
 
 # ----------------------------------------------------------------------------------------------- evaluation
 def evaluate_stage(codec: str, eval_set: str, spec: StudySpec, layout: RunLayout, progress: bool,
-                   force: bool = False, threads: int | None = None) -> str:
-    """Score one trained codec on one set; ``force`` redoes stale results instead of resuming them."""
+                   force: bool = False, threads: int | None = None,
+                   shard: tuple[int, int] = (0, 1)) -> str:
+    """Score one trained codec on one set (or one ``shard`` of it, a cluster job's part); ``force`` redoes stale
+    results instead of resuming them."""
     summary = evaluate_codec(
         str(layout.codec_file(codec)),
         layout.eval_manifest(eval_set),
         layout.eval_dir(codec, eval_set),
         list(spec.evaluate.n_q),
-        eval_settings(spec, threads),
+        eval_settings(spec, threads, shard),
         set_name=eval_set,
         name=codec,
         progress=progress,
@@ -169,14 +172,15 @@ def evaluate_stage(codec: str, eval_set: str, spec: StudySpec, layout: RunLayout
 
 
 def baseline_stage(baseline: Baseline, eval_set: str, spec: StudySpec, layout: RunLayout, progress: bool,
-                   force: bool = False, threads: int | None = None) -> str:
+                   force: bool = False, threads: int | None = None,
+                   shard: tuple[int, int] = (0, 1)) -> str:
     """Score one baseline on one set at the trained codecs' sample rate."""
     summary = evaluate_codec(
         baseline.codec,
         layout.eval_manifest(eval_set),
         layout.eval_dir(baseline.name, eval_set),
         None,
-        eval_settings(spec, threads),
+        eval_settings(spec, threads, shard),
         set_name=eval_set,
         name=baseline.name,
         progress=progress,
@@ -185,6 +189,12 @@ def baseline_stage(baseline: Baseline, eval_set: str, spec: StudySpec, layout: R
     )
     failed = summary.failed_metrics.get("clip", 0)
     return f"{summary.scored} clips scored" + (f", {failed} failed in the codec (see results.jsonl)" if failed else "")
+
+
+def discard_evaluation(codec: str, eval_set: str, layout: RunLayout) -> None:
+    """Remove a stale evaluation's results and meta once, before its shards resume it (``--force`` per shard would
+    remove the other shards' fresh lines)."""
+    discard(layout.eval_dir(codec, eval_set))
 
 
 # ----------------------------------------------------------------------------------------------------- cards

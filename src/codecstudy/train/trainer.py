@@ -35,6 +35,7 @@ from codecstudy.train.data import (
     even_subset,
     training_entries,
 )
+from codecstudy.train.interrupt import TrainingInterrupted, stop_requested
 from codecstudy.train.logging import NullLogger, TrainLogger
 from codecstudy.train.resume import claim_run_folder, restore_rng_states, training_payload
 from codecstudy.train.step import GanStep
@@ -378,6 +379,11 @@ class Trainer:
             if step % tc.checkpoint_interval == 0 or step == tc.steps:
                 self.save_checkpoint(step)
                 self.logger.flush()
+            elif stop_requested() and self.ctx.world_size == 1:
+                self.save_checkpoint(step)
+                self.logger.flush()
+            if stop_requested() and step < tc.steps and self.ctx.world_size == 1:
+                raise TrainingInterrupted(step)  # preempted or near the time limit: resume from this step
         return step
 
     def _write_summary(self, result: TrainResult) -> None:

@@ -1,0 +1,86 @@
+"""A job's ``slurm/<job>.sbatch``: a plain script a user can read, edit and submit again by hand.
+
+Resources come from the study's ``slurm:`` section (the job's kind over the common keys); dependencies are not in
+the script but on ``sbatch``'s command line, because they name job ids known only when the jobs are submitted.
+The job runs one command, ``codecstudy study run-item``, with the study file and every ``--set`` the submission was
+given, so that the job sees the same study; its threads follow the allocation (``SLURM_CPUS_PER_TASK``).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from codecstudy.study.executors.jobs import REQUEUE_EXIT, Job, slurm_name
+from codecstudy.study.layout import RunLayout
+from codecstudy.study.slurm_spec import SlurmResources
+from codecstudy.study.spec import StudySpec
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def sbatch_options(spec: StudySpec, layout: RunLayout, job: Job) -> list[str]:
+    """The ``#SBATCH`` options of a job, in a fixed order."""
+    res: SlurmResources = spec.slurm.for_kind(job.kind)
+    log = layout.slurm_log(job.name, "%A_%a" if job.shards > 1 else "%j")
+    options = [f"--job-name={slurm_name(spec, job)}", f"--output={log.resolve()}"]
+    if job.shards > 1:
+        limit = f"%{spec.slurm.array_limit}" if spec.slurm.array_limit else ""
+        options.append(f"--array=0-{job.shards - 1}{limit}")
+    for key, option in (("partition", "partition"), ("account", "account"), ("qos", "qos"), ("time", "time"),
+                        ("cpus", "cpus-per-task"), ("mem", "mem")):
+        value = getattr(res, key)
+        if value is not None:
+            options.append(f"--{option}={value}")
+    if res.gpus:
+        options.append(f"--gres=gpu:{res.gpus}")
+    options.append("--kill-on-invalid-dep=yes")
+    if requeues(spec, job):
+        # a requeued run appends to the log instead of truncating the first run's
+        options += [f"--signal=B:USR2@{spec.slurm.signal_seconds}", "--requeue", "--open-mode=append"]
+    return [*options, *res.sbatch]
+
+
+def requeues(spec: StudySpec, job: Job) -> bool:
+    """A training job is told before its time limit or preemption, checkpoints and requeues itself."""
+    return spec.slurm.signal_seconds > 0 and any(item.startswith("train:") for item in job.items)
+
+
+#: The batch shell gets USR2 (``B:``) and hands it to the trainer; run-item exits with REQUEUE_EXIT once the
+#: checkpoint is written, and the job puts itself back in the queue (it resumes from that checkpoint).
+REQUEUE_BODY = """trap 'kill -USR2 "$child" 2>/dev/null || true' USR2
+{command} &
+child=$!
+status=0; wait "$child" || status=$?
+while [ "$status" -gt 128 ] && kill -0 "$child" 2>/dev/null; do status=0; wait "$child" || status=$?; done
+if [ "$status" -eq {requeue} ]; then scontrol requeue "$SLURM_JOB_ID"; fi
+exit "$status"
+"""
+
+
+def job_command(spec: StudySpec, layout: RunLayout, job: Job, overrides: list[str]) -> str:
+    """``codecstudy study run-item`` for each of the job's items (the shard from the array's task id)."""
+    start = spec.slurm.command or f"{shlex.quote(sys.executable)} -m codecstudy"
+    study = shlex.quote(str(Path(spec.path).resolve())) if spec.path else "STUDY"
+    sets = "".join(f" --set {shlex.quote(o)}" for o in overrides)
+    shard = f' --shard "${{SLURM_ARRAY_TASK_ID}}/{job.shards}"' if job.shards > 1 else ""
+    return "\n".join(
+        f"{start} study run-item {study} --out {shlex.quote(str(layout.root.resolve()))} "
+        f"--item {shlex.quote(item)}{shard}{sets}"
+        for item in job.items
+    )
+
+
+def job_script(spec: StudySpec, layout: RunLayout, job: Job, overrides: list[str]) -> str:
+    res = spec.slurm.for_kind(job.kind)
+    title = f"# codecstudy study {spec.name}: job {job.name} ({job.kind}), items {', '.join(job.items)}"
+    lines = ["#!/bin/bash", title]
+    lines += [f"#SBATCH {option}" for option in sbatch_options(spec, layout, job)]
+    lines += ["set -euo pipefail", 'if [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then  # threads from the allocation',
+              *(f'  export {name}="$SLURM_CPUS_PER_TASK"' for name in THREAD_VARIABLES), "fi"]
+    lines += res.setup
+    command = job_command(spec, layout, job, overrides)
+    lines.append(REQUEUE_BODY.format(command=command, requeue=REQUEUE_EXIT).rstrip() if requeues(spec, job)
+                 else command)
+    return "\n".join(lines) + "\n"
