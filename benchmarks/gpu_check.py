@@ -215,7 +215,8 @@ def _score(metric: str, overrides: dict[str, Any], device: str, ref_dir: Path, d
 def model_metrics(clips: int, seconds: float, compare: int, device: str = "cuda") -> dict[str, Any]:
     """Scores a generated evaluation set with each torch-model metric on ``device``, and a few pairs on the CPU."""
     from codecstudy.evaluate.base import MissingDependency
-    from codecstudy.evaluate.registry import METRICS, check_available
+    from codecstudy.evaluate.dependencies import check_available
+    from codecstudy.evaluate.registry import METRICS
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from helpers.randommodels import full_size_settings

