@@ -172,11 +172,12 @@ def relabel(rows: list[dict[str, str]], labels: dict[str, str]) -> list[dict[str
 
 
 def draw_figures(out: Path, paper: list[dict[str, str]], groups: list[dict[str, str]], usage: list[dict[str, str]],
-                 hours: list[dict[str, str]], curves: dict[str, Any], n_q: int) -> dict[str, list[Figure]]:
-    """The report's figures, written next to the page."""
+                 hours: list[dict[str, str]], curves: dict[str, Any], n_q: int,
+                 baselines: frozenset[str] = frozenset()) -> dict[str, list[Figure]]:
+    """The report's figures, written next to the page (``baselines``: their row labels, drawn as levels)."""
     figs: dict[str, list[Figure]] = {"bitrate": [], "languages": []}
     for metric in dict.fromkeys(c["metric"] for c in paper):
-        src = plots.quality_vs_bitrate(groups, metric, out / f"bitrate-{metric}.png").name
+        src = plots.quality_vs_bitrate(groups, metric, out / f"bitrate-{metric}.png", baselines).name
         figs["bitrate"].append(Figure(f"{metric} against number of codebooks", src, "one panel per language/domain"))
         src = plots.group_bars(paper, metric, out / f"groups-{metric}.png").name
         figs["languages"].append(Figure(f"{metric} per language/domain at {n_q} codebooks", src))
@@ -246,7 +247,8 @@ def build_report(spec: StudySpec, layout: RunLayout, *, audio: bool = True) -> P
         delays=table("delays.csv"),
         leakage=read_json_or_none(layout.leakage_json) or [],
         codecs=codecs,
-        figures={**draw_figures(layout.report_dir, paper, groups, usage, table("hours.csv"), curves, n_q),
+        figures={**draw_figures(layout.report_dir, paper, groups, usage, table("hours.csv"), curves, n_q,
+                                frozenset(labels.values())),
                  "cost": cost_figures(layout.report_dir, cards, summary, cost_metric(spec, summary))},
         codec_cards=codec_table(cards),
         noise_note=(read_json_or_none(layout.table("noise.json")) or {}).get("note", ""),

@@ -53,11 +53,17 @@ def _group_title(rows: list[dict[str, str]], group: str, key: str) -> str:
     return f"{group} ‡ " + ("seen speakers" if labels == {"seen speakers"} else "partly seen speakers")
 
 
-def quality_vs_bitrate(rows: list[dict[str, str]], metric: str, path: Path) -> Path:
+def quality_vs_bitrate(rows: list[dict[str, str]], metric: str, path: Path,
+                       baselines: frozenset[str] = frozenset()) -> Path:
     """One panel per language/domain group: the metric's mean (and CI band) against n_q, one line per condition;
-    rows at a named setting (baselines) are dashed levels, labelled with their name."""
-    mine = [r for r in rows if r["metric"] == metric and r["n_q"].isdigit()]
-    references = [r for r in rows if r["metric"] == metric and not r["n_q"].isdigit() and r["n_q"] != "-"]
+    rows at a named setting (baselines, ``baselines`` by row label: a setting such as Codec2's ``3200`` is a
+    number but no number of codebooks) are dashed levels, labelled with their name."""
+
+    def reference(r: dict[str, str]) -> bool:
+        return r["condition"] in baselines or (not r["n_q"].isdigit() and r["n_q"] != "-")
+
+    mine = [r for r in rows if r["metric"] == metric and r["n_q"].isdigit() and not reference(r)]
+    references = [r for r in rows if r["metric"] == metric and reference(r)]
     groups = list(dict.fromkeys(r["set"] for r in mine))
     fig, axes = _grid(len(groups))
     direction = mine[0]["direction"] if mine else "higher"
