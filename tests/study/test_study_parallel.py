@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.tables import csv_cells
 
 from codecstudy.jsonl import read_jsonl
 from codecstudy.study.layout import RunLayout
@@ -127,29 +128,13 @@ def _fresh_copy(run: Path, target: Path) -> Path:
     return target
 
 
-def _cells(text: str, approx: bool = False) -> list[list[object]]:
-    """CSV cells, numbers as floats (``approx``: as pytest.approx, since a metric summed with 1 or 2 torch threads
-    differs in its last digit)."""
-    import csv
-    import io
-
-    def cell(value: str) -> object:
-        try:
-            number = float(value)
-        except ValueError:
-            return value
-        return pytest.approx(number, rel=1e-9, abs=1e-12, nan_ok=True) if approx else number
-
-    return [[cell(v) for v in row] for row in csv.reader(io.StringIO(text))]
-
-
 def _same_tables(ours: Path, alone: Path) -> None:
     names = sorted(p.name for p in alone.iterdir())
     assert sorted(p.name for p in ours.iterdir()) == names
     for name in names:
         a, b = (ours / name).read_text(encoding="utf-8"), (alone / name).read_text(encoding="utf-8")
         if name.endswith(".csv"):
-            assert _cells(a) == _cells(b, approx=True), name
+            assert csv_cells(a) == csv_cells(b, approx=True), name
         else:
             assert a == b, name
 

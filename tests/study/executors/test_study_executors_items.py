@@ -3,28 +3,16 @@ two shards), make the same tables as the local runner, each job's records in a f
 
 from __future__ import annotations
 
-import csv
-import io
 import shutil
-from pathlib import Path
 
 import pytest
+from helpers.tables import table_cells
 
 from codecstudy.study.executors.items import run_job_item
 from codecstudy.study.executors.jobs import study_jobs
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.runner import stage_records
 from codecstudy.study.spec import load_study
-
-
-def _cells(path: Path) -> list[list[object]]:
-    def cell(value: str) -> object:
-        try:
-            return pytest.approx(float(value), rel=1e-9, abs=1e-12, nan_ok=True)
-        except ValueError:
-            return value
-
-    return [[cell(v) for v in row] for row in csv.reader(io.StringIO(path.read_text(encoding="utf-8")))]
 
 
 @pytest.mark.slow
@@ -41,7 +29,7 @@ def test_jobs_item_by_item_with_sharded_sets_write_the_same_tables_as_a_local_ru
     assert sorted(p.name for p in layout.eval_setting_dir("english-soundstream", "en", 1).glob("results*")) == [
         "results.shard-0-of-2.jsonl", "results.shard-1-of-2.jsonl"]
     for name in ("summary.csv", "paper_counts.csv"):
-        assert _cells(layout.table(name)) == _cells(run / "tables" / name), name
+        assert table_cells(layout.table(name)) == table_cells(run / "tables" / name), name
     assert not layout.stages_log.exists()
     files = sorted(p.name for p in layout.job_stages_dir.iterdir())
     assert "train_english-soundstream.jsonl" in files and "evaluate_english-soundstream_en.shard-1-of-2.jsonl" in files

@@ -3,8 +3,6 @@ local executor; run again, nothing is submitted twice; every daemon stopped by i
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import re
@@ -17,6 +15,7 @@ import pytest
 import torch
 from helpers.localslurm import local_slurm, slurm_unavailable
 from helpers.studysetup import STUDY_TRAIN, tiny_study, write_study
+from helpers.tables import table_cells
 
 from codecstudy.codec.registry import unwrap_codec_payload
 from codecstudy.study.layout import RunLayout
@@ -25,16 +24,6 @@ from codecstudy.study.spec import load_study
 
 REPO = Path(__file__).resolve().parents[3]
 BASELINES = {"codecs": ["opus:6kbps"]}
-
-
-def _cells(path: Path) -> list[list[object]]:
-    def cell(value: str) -> object:
-        try:
-            return pytest.approx(float(value), rel=1e-9, abs=1e-12, nan_ok=True)
-        except ValueError:
-            return value
-
-    return [[cell(v) for v in row] for row in csv.reader(io.StringIO(path.read_text(encoding="utf-8")))]
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -76,7 +65,7 @@ def test_the_tiny_study_through_a_real_slurm_writes_the_local_runs_tables(tmp_pa
         logs = sorted((layout.slurm_dir / "logs").glob("*.out"))
         assert len(logs) == 1 + 2 + 6 + 3 + 1 + 3  # the three arrays over `en` have two tasks each
         assert (out / "tables" / "summary.csv").is_file(), "\n".join(p.read_text()[-1500:] for p in logs)
-        assert _cells(out / "tables" / "summary.csv") == _cells(local / "tables" / "summary.csv")
+        assert table_cells(out / "tables" / "summary.csv") == table_cells(local / "tables" / "summary.csv")
         status = _cli(["study", "status", str(study), "--out", str(out)], env)
         assert status.returncode == 0 and "failed" not in status.stdout, status.stdout
         again = _cli(["study", "run", str(study), "--out", str(out), "--executor", "slurm"], env)
@@ -128,7 +117,7 @@ def test_a_training_job_cancelled_half_way_resumes_from_its_checkpoint_to_the_sa
     ours, alone = _weights(out, "english-soundstream"), _weights(local, "english-soundstream")
     assert ours.keys() == alone.keys()
     assert all(torch.equal(ours[k], alone[k]) for k in ours)
-    assert _cells(out / "tables" / "summary.csv") == _cells(local / "tables" / "summary.csv")
+    assert table_cells(out / "tables" / "summary.csv") == table_cells(local / "tables" / "summary.csv")
 
 
 @pytest.mark.slow
@@ -166,4 +155,4 @@ def test_a_training_job_told_it_is_preempted_checkpoints_requeues_and_resumes_to
     assert summary["step"] == 60 and summary["resumed_from"] == int(stopped.group(1)) < 20  # no step trained twice
     ours, alone = _weights(out, "english-soundstream"), _weights(local, "english-soundstream")
     assert all(torch.equal(ours[k], alone[k]) for k in alone)
-    assert _cells(out / "tables" / "summary.csv") == _cells(local / "tables" / "summary.csv")
+    assert table_cells(out / "tables" / "summary.csv") == table_cells(local / "tables" / "summary.csv")
