@@ -78,6 +78,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     _common(item)
     item.add_argument("--item", required=True, metavar="ID", help="the item, e.g. train:english-soundstream")
     item.add_argument("--shard", metavar="K/N", help="one shard of an evaluation (a job array's task)")
+    item.add_argument("--launch", metavar="COMMAND",
+                      help="a training's launcher, e.g. 'torchrun --standalone --nproc_per_node 4': the training "
+                      "runs as `COMMAND -m codecstudy train ...` (one process per GPU) and this one watches it")
     item.set_defaults(handler=_run_item)
     cancel = add_parser(actions, "cancel", "scancel the study's queued and running Slurm jobs", "")
     _common(cancel)
@@ -118,7 +121,8 @@ def _run_item(args: argparse.Namespace) -> int:
 
     spec = load_study(args.study, _overrides(args))
     try:
-        run_job_item(spec, args.out, args.item, parse_shard(args.shard) if args.shard else None)
+        run_job_item(spec, args.out, args.item, parse_shard(args.shard) if args.shard else None,
+                     launch=args.launch)
     except TrainingInterrupted as stopped:
         print(f"{args.item}: {stopped}")
         return REQUEUE_EXIT  # the job script requeues the job

@@ -31,7 +31,11 @@ class SlurmResources(BaseModel):
     time: str | None = Field(None, description="time limit as Slurm writes it: minutes, H:MM:SS or D-HH:MM:SS")
     cpus: int | None = Field(None, ge=1, description="--cpus-per-task (the job's threads are taken from it)")
     mem: str | None = Field(None, pattern=r"^\d+[KMGT]?$", description="--mem, e.g. 16G")
-    gpus: int | None = Field(None, ge=0, description="GPUs per job (--gres=gpu:N); 0 asks for none")
+    gpus: int | None = Field(None, ge=0, description="GPUs per node (--gres=gpu:N); 0 asks for none")
+    nodes: int | None = Field(None, ge=1, description="nodes per job (--nodes); a training on several nodes runs "
+                              "one torchrun per node (srun) with the rendezvous on the job's first node")
+    processes: int | None = Field(None, ge=1, description="training processes per node (torchrun's "
+                                  "--nproc_per_node); default: the job's GPUs, or 1 without GPUs")
     sbatch: list[str] = Field(default_factory=list,
                               description="extra #SBATCH options, e.g. --constraint=a100 (added to the common ones)")
     setup: list[str] = Field(default_factory=list,
@@ -103,7 +107,7 @@ class SlurmSection(SlurmResources):
             raise ValueError(f"unknown kind of job {kind!r} (kinds: {', '.join(JOB_KINDS)})")
         own: SlurmResources = getattr(self, kind.replace("-", "_"))
         merged = {name: getattr(own, name) if getattr(own, name) is not None else getattr(self, name)
-                  for name in ("partition", "account", "qos", "time", "cpus", "mem", "gpus")}
+                  for name in ("partition", "account", "qos", "time", "cpus", "mem", "gpus", "nodes", "processes")}
         return SlurmResources(**merged, sbatch=[*self.sbatch, *own.sbatch], setup=[*self.setup, *own.setup])
 
     def shards_of(self, eval_set: str) -> int:

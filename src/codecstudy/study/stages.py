@@ -39,6 +39,7 @@ from codecstudy.study.layout import RunLayout
 from codecstudy.study.settings import eval_settings, scoring_rate
 from codecstudy.study.spec import Baseline, CodecRun, StudySpec
 from codecstudy.study.state import codec_identity, conditions_fingerprint
+from codecstudy.train.launch import run_launched, train_command
 from codecstudy.train.trainer import Trainer, train
 from codecstudy.tts.config import load_tts_config
 from codecstudy.tts.stage import run_tts
@@ -91,13 +92,22 @@ def conditions_stage(spec: StudySpec, layout: RunLayout) -> str:
 
 
 # ------------------------------------------------------------------------------------------------- training
-def train_stage(run: CodecRun, spec: StudySpec, layout: RunLayout, progress: bool, threads: int | None = None) -> str:
-    """Train (or resume) one codec; ``threads`` as :func:`eval_settings` (a codec's ``train.threads`` wins)."""
+def train_stage(run: CodecRun, spec: StudySpec, layout: RunLayout, progress: bool, threads: int | None = None,
+                launch: str | None = None) -> str:
+    """Train (or resume) one codec; ``threads`` as :func:`eval_settings` (a codec's ``train.threads`` wins).
+
+    With ``launch`` (a cluster job's ``torchrun ...``), the training runs as that command's processes and this one
+    watches it (:mod:`codecstudy.train.launch`)."""
+    valid_path = layout.valid_manifest(run.condition)
+    valid = valid_path if spec.train.validation and valid_path.is_file() and valid_path.stat().st_size else None
+    if launch:
+        command = train_command(launch, run.source, run.overrides, layout.condition_manifest(run.condition),
+                                layout.codec_dir(run.name), valid=valid, cache_dir=layout.audio_cache)
+        launched = run_launched(command, layout.codec_dir(run.name))
+        return f"step {launched.step} in {launched.seconds / 60:.1f} min on {launched.world_size} processes"
     if threads is not None:
         torch.set_num_threads(threads)
     config = resolve_codec_config(run.source, list(run.overrides))
-    valid_path = layout.valid_manifest(run.condition)
-    valid = valid_path if spec.train.validation and valid_path.is_file() and valid_path.stat().st_size else None
     result = train(
         config,
         layout.condition_manifest(run.condition),

@@ -3,18 +3,25 @@ signal (Slurm's ``--signal=USR2@SECONDS``) asks of a training job, so that its r
 instead of the last periodic checkpoint.
 
 The signal handler only sets a flag; the trainer looks at it after each whole step (never inside one), writes a
-checkpoint there and raises :class:`TrainingInterrupted`. Single-process training only: ranks of a distributed run
-would have to agree on the step first.
+checkpoint there and raises :class:`TrainingInterrupted`.
+
+Processes started by ``torchrun`` never see the job's signal (torchrun's agent would die of USR2 rather than pass it
+on), so the process that launched them passes a request on as a file: ``CODECSTUDY_STOP_FILE`` names it, and
+:func:`stop_requested` is true once it exists. The ranks then agree on the step with one all-reduce
+(:func:`codecstudy.train.distributed.any_true`), so all of them checkpoint and stop after the same step.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 
 from codecstudy.errors import CodecStudyError
 
 _requested = threading.Event()
+#: names a file whose existence asks this process to stop (how a launcher passes the request on to its ranks)
+STOP_FILE_VARIABLE = "CODECSTUDY_STOP_FILE"
 
 
 class TrainingInterrupted(CodecStudyError):
@@ -31,7 +38,11 @@ def request_stop(*_: object) -> None:
 
 
 def stop_requested() -> bool:
-    return _requested.is_set()
+    """A stop was asked for by a signal to this process, or by its launcher's stop file."""
+    if _requested.is_set():
+        return True
+    path = os.environ.get(STOP_FILE_VARIABLE)
+    return bool(path) and os.path.exists(path)
 
 
 def clear() -> None:

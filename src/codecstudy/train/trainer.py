@@ -187,7 +187,7 @@ class Trainer:
             found = ckpt.latest_checkpoint(self.ckpt_dir)
             return str(found[0]) if found else None
 
-        path = self._on_main(find)
+        path = D.broadcast_object(self.ctx, self._on_main(find))  # every rank resumes from rank 0's choice
         if path is None:
             return 0
         payload = ckpt.load_checkpoint(path)
@@ -376,13 +376,11 @@ class Trainer:
             if step % tc.valid_interval == 0 or step == tc.steps:
                 self._validate(step)
                 self._save_best(step)
-            if step % tc.checkpoint_interval == 0 or step == tc.steps:
+            stop = D.any_true(self.ctx, stop_requested())  # every rank stops after the same step
+            if step % tc.checkpoint_interval == 0 or step == tc.steps or stop:
                 self.save_checkpoint(step)
                 self.logger.flush()
-            elif stop_requested() and self.ctx.world_size == 1:
-                self.save_checkpoint(step)
-                self.logger.flush()
-            if stop_requested() and step < tc.steps and self.ctx.world_size == 1:
+            if stop and step < tc.steps:
                 raise TrainingInterrupted(step)  # preempted or near the time limit: resume from this step
         return step
 

@@ -21,6 +21,7 @@ from codecstudy.codec.registry import unwrap_codec_payload
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.runner import StudyRunner, stage_records
 from codecstudy.study.spec import load_study
+from codecstudy.train.launch import run_launched, train_command
 
 REPO = Path(__file__).resolve().parents[3]
 BASELINES = {"codecs": ["opus:6kbps"]}
@@ -156,3 +157,51 @@ def test_a_training_job_told_it_is_preempted_checkpoints_requeues_and_resumes_to
     ours, alone = _weights(out, "english-soundstream"), _weights(local, "english-soundstream")
     assert all(torch.equal(ours[k], alone[k]) for k in alone)
     assert table_cells(out / "tables" / "summary.csv") == table_cells(local / "tables" / "summary.csv")
+
+
+@pytest.mark.slow
+def test_a_training_on_two_processes_under_torchrun_is_preempted_and_resumes_to_the_same_codec(tmp_path) -> None:
+    """``slurm.train.processes: 2``: the job runs torchrun (two gloo ranks); USR2 to the batch shell reaches the ranks
+    through the job's process, both checkpoint after the same step, and the requeued job ends where an uninterrupted
+    two-process training ends."""
+    why = slurm_unavailable()
+    if why:
+        pytest.skip(f"no local Slurm: {why}")
+    codec = {"preset": "tiny", "overrides": [*STUDY_TRAIN, "train.steps=60", "train.checkpoint_interval=20",
+                                              "train.valid_interval=30", "train.log_interval=5",
+                                              "train.batch_size=4"]}
+    study = write_study(tmp_path / "tiny.yaml", tiny_study(tmp_path, tmp_path / "synth", codec=codec,
+                                                           conditions=[{"name": "english", "languages": ["en"],
+                                                                        "domains": ["speech"]}],
+                                                           slurm={"cpus": 1, "train": {"cpus": 2, "processes": 2}}))
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "slurm-run"
+    layout = RunLayout(out)
+    with local_slurm(tmp_path / "slurm", cpus=2) as slurm_env:
+        env.update(SLURM_CONF=slurm_env["SLURM_CONF"])
+        assert _cli(["study", "run", str(study), "--out", str(out), "--executor", "slurm"], env).returncode == 0
+        job = next(j for j in json.loads(layout.slurm_jobs.read_text())["jobs"] if j["name"].startswith("train-"))
+        assert "torch.distributed.run --standalone --nnodes=1 --nproc_per_node=2" in (
+            layout.slurm_dir / f"{job['name']}.sbatch").read_text()
+        metrics = layout.train_metrics("english-soundstream")
+        end = time.monotonic() + 240
+        while (not metrics.is_file() or metrics.stat().st_size < 200) and time.monotonic() < end:
+            time.sleep(0.05)  # a few steps logged, before the first periodic checkpoint (step 20)
+        subprocess.run(["scancel", "--signal=USR2", "--batch", job["id"]], env=env, check=True)
+        _wait_for_jobs(env, "tiny", 360)
+    log = layout.slurm_log(job["name"], job["id"]).read_text()
+    stopped = re.search(r"training stopped on request at step (\d+)", log)
+    assert stopped, log[-3000:]
+    summary = json.loads(layout.train_summary("english-soundstream").read_text())
+    assert summary["world_size"] == 2 and summary["step"] == 60
+    assert summary["resumed_from"] == int(stopped.group(1)) < 20  # no step trained twice
+    assert (out / "tables" / "summary.csv").is_file()
+
+    run = load_study(study).codec_runs()[0]
+    reference = tmp_path / "uninterrupted"
+    launch = f"{sys.executable} -m torch.distributed.run --standalone --nnodes=1 --nproc_per_node=2"
+    run_launched(train_command(launch, run.source, run.overrides, layout.condition_manifest(run.condition),
+                               reference, valid=layout.valid_manifest(run.condition), cache_dir=layout.audio_cache),
+                 reference)
+    alone = json.loads((reference / "summary.json").read_text())
+    assert summary["rank_weight_hashes"] == alone["rank_weight_hashes"]

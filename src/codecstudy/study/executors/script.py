@@ -18,6 +18,7 @@ from codecstudy.study.slurm_spec import SlurmResources
 from codecstudy.study.spec import StudySpec
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+RENDEZVOUS_PORT = 29500  # torchrun's c10d rendezvous on a multi-node training's first node
 
 
 def sbatch_options(spec: StudySpec, layout: RunLayout, job: Job) -> list[str]:
@@ -33,6 +34,10 @@ def sbatch_options(spec: StudySpec, layout: RunLayout, job: Job) -> list[str]:
         value = getattr(res, key)
         if value is not None:
             options.append(f"--{option}={value}")
+    if res.nodes:
+        options.append(f"--nodes={res.nodes}")
+    if res.nodes and res.nodes > 1:
+        options.append("--ntasks-per-node=1")  # one torchrun per node (srun), which starts the node's processes
     if res.gpus:
         options.append(f"--gres=gpu:{res.gpus}")
     options.append("--kill-on-invalid-dep=yes")
@@ -59,15 +64,48 @@ exit "$status"
 """
 
 
+def training_processes(spec: StudySpec, job: Job) -> tuple[int, int]:
+    """(nodes, processes per node) of a training job; more than one process in all is a torchrun launch."""
+    if job.kind != "train":
+        return 1, 1
+    res = spec.slurm.for_kind(job.kind)
+    return res.nodes or 1, res.processes or res.gpus or 1
+
+
+def launch_lines(spec: StudySpec, job: Job) -> list[str]:
+    """The shell lines that set ``LAUNCH`` for a training on several processes: ``torchrun`` on one node, or one
+    torchrun per node through ``srun`` with the rendezvous on the job's first node; each process gets its share of
+    the job's CPUs as threads. None for a training on one process."""
+    nodes, per_node = training_processes(spec, job)
+    if nodes * per_node == 1:
+        return []
+    torchrun = "torchrun" if spec.slurm.command else f"{shlex.quote(sys.executable)} -m torch.distributed.run"
+    lines = [f"# training: {per_node} process(es) per node on {nodes} node(s) under torchrun, each with its share "
+             "of the CPUs as threads",
+             f'threads=$(( ${{SLURM_CPUS_PER_TASK:-{per_node}}} / {per_node} )); '
+             'threads=$(( threads > 0 ? threads : 1 ))',
+             *(f'export {name}="$threads"' for name in THREAD_VARIABLES)]
+    if nodes == 1:
+        lines.append(f'LAUNCH="{torchrun} --standalone --nnodes=1 --nproc_per_node={per_node}"')
+        return lines
+    lines += ['head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
+              f'LAUNCH="srun --nodes={nodes} --ntasks-per-node=1 --cpus-per-task=${{SLURM_CPUS_PER_TASK:-1}} '
+              f'--kill-on-bad-exit=1 {torchrun} --nnodes={nodes} --nproc_per_node={per_node} '
+              f'--rdzv_id=$SLURM_JOB_ID --rdzv_backend=c10d --rdzv_endpoint=$head:{RENDEZVOUS_PORT}"']
+    return lines
+
+
 def job_command(spec: StudySpec, layout: RunLayout, job: Job, overrides: list[str]) -> str:
-    """``codecstudy study run-item`` for each of the job's items (the shard from the array's task id)."""
+    """``codecstudy study run-item`` for each of the job's items (the shard from the array's task id; the
+    launcher of a training on several processes)."""
     start = spec.slurm.command or f"{shlex.quote(sys.executable)} -m codecstudy"
     study = shlex.quote(str(Path(spec.path).resolve())) if spec.path else "STUDY"
     sets = "".join(f" --set {shlex.quote(o)}" for o in overrides)
     shard = f' --shard "${{SLURM_ARRAY_TASK_ID}}/{job.shards}"' if job.shards > 1 else ""
+    launch = ' --launch "$LAUNCH"' if launch_lines(spec, job) else ""
     return "\n".join(
         f"{start} study run-item {study} --out {shlex.quote(str(layout.root.resolve()))} "
-        f"--item {shlex.quote(item)}{shard}{sets}"
+        f"--item {shlex.quote(item)}{shard}{launch}{sets}"
         for item in job.items
     )
 
@@ -80,6 +118,7 @@ def job_script(spec: StudySpec, layout: RunLayout, job: Job, overrides: list[str
     lines += ["set -euo pipefail", 'if [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then  # threads from the allocation',
               *(f'  export {name}="$SLURM_CPUS_PER_TASK"' for name in THREAD_VARIABLES), "fi"]
     lines += res.setup
+    lines += launch_lines(spec, job)
     command = job_command(spec, layout, job, overrides)
     lines.append(REQUEUE_BODY.format(command=command, requeue=REQUEUE_EXIT).rstrip() if requeues(spec, job)
                  else command)
