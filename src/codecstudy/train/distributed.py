@@ -119,14 +119,20 @@ def gather_objects(ctx: DistContext, obj: Any) -> list[Any]:
 
 
 def mean_scalars(ctx: DistContext, values: dict[str, float]) -> dict[str, float]:
-    """Average logged loss terms over the processes (all must pass the same keys in the same order)."""
-    if not ctx.enabled or not values:
+    """Average logged terms over the processes that logged them.
+
+    The processes need not pass the same keys: with quantizer dropout each process's slice of the batch uses its
+    own number of codebooks, so its usage has one perplexity per codebook it used. The keys are gathered first and
+    each one is averaged over the processes that have it (one all-reduce of values and counts)."""
+    if not ctx.enabled:
         return values
-    keys = sorted(values)
-    tensor = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=ctx.device)
+    keys = sorted(set().union(*gather_objects(ctx, sorted(values))))
+    if not keys:
+        return values
+    rows = [[values.get(key, 0.0), 1.0 if key in values else 0.0] for key in keys]
+    tensor = torch.tensor(rows, dtype=torch.float64, device=ctx.device)
     dist.all_reduce(tensor)
-    tensor /= ctx.world_size
-    return dict(zip(keys, tensor.tolist()))
+    return {key: total / count for key, (total, count) in zip(keys, tensor.tolist()) if count > 0}
 
 
 def _ema_codebooks(model: nn.Module) -> Iterator[EMACodebook]:
