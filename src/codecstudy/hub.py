@@ -27,8 +27,8 @@ TORCH_HUB = "torch.hub"
 
 @dataclass(frozen=True)
 class HubModel:
-    """One model downloaded from a hub. Records are equal when they name the same model (hub, id, revision, what
-    uses it); ``fetch`` and ``is_cached`` are left out of the comparison."""
+    """One model downloaded from a hub. ``fetch`` and ``is_cached`` are left out of comparisons: two records are
+    equal when they describe the same model for the same users."""
 
     what: str  # e.g. "WavLM-large (SpeechBERTScore)"
     hub_id: str  # e.g. "microsoft/wavlm-large", "unilight/sheet:v0.1.0"

