@@ -159,6 +159,16 @@ def test_dry_run_fails_on_a_missing_model_and_passes_once_fetched(tmp_path: Path
     assert not (tmp_path / "run").exists()
 
 
+def test_dry_run_names_a_baseline_whose_weights_are_missing_without_opening_it(tmp_path: Path,
+                                                                              hub: FakeHub) -> None:
+    spec = _released(tmp_path, ["evaluate.metrics=[mcd]", "evaluate.metric_settings={}",
+                                "baselines.codecs=[snac:24khz, opus:6kbps]"])
+    with pytest.raises(ConfigError, match=r"\(checkpoints.english\); SNAC 24khz hubertsiuzdak/snac_24khz "
+                                          r"\(baselines.codecs\[0\]\); run `codecstudy study fetch "):
+        StudyRunner(spec, tmp_path / "run").dry_run()
+    assert hub.calls == []  # the baseline was not opened: its package would have gone to the hub
+
+
 def test_slurm_submission_is_refused_until_fetched_and_jobs_run_offline(tmp_path: Path, hub: FakeHub,
                                                                         monkeypatch) -> None:
     fake = install_fake_slurm(tmp_path / "slurm", monkeypatch)

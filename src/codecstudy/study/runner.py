@@ -116,7 +116,8 @@ class StudyRunner:
 
     # -------------------------------------------------------------------------------------------- the run
     def dry_run(self, only: list[str] | None = None) -> str:
-        notes = check_study(self.spec, only, self.layout) + check_hub_models(self.spec)
+        # the hub models first: the checks below open the baselines, which would reach for a missing model's hub
+        notes = check_hub_models(self.spec) + check_study(self.spec, only, self.layout)
         states = state.study_state(self.spec, self.layout, only)
         if only:
             states = [s for s in states if s.stage not in ("aggregate", "report")]
