@@ -14,10 +14,11 @@ import pytest
 import torch
 import yaml
 from helpers.espnet import espnet_state, small_config, small_model, write_exp
+from helpers.fakehub import FakeHub
 
 from codecstudy.cli import main
 from codecstudy.codec.catalog import load_codec
-from codecstudy.codec.espnet import codec_config_from_espnet, espnet_codebooks, load_espnet_codec
+from codecstudy.codec.espnet import codec_config_from_espnet, espnet_codebooks, hub_models, load_espnet_codec
 from codecstudy.codec.models.soundstream import SoundStream
 from codecstudy.codec.presets import preset_config
 from codecstudy.errors import CodecStudyError
@@ -155,13 +156,33 @@ def test_python_tuples_in_config_are_read(tmp_path: Path, source_model) -> None:
     assert load_codec(f"espnet:{folder}").identity_hash() == source_model.identity_hash()
 
 
-def test_hub_name_without_espnet_model_zoo_says_what_to_install(monkeypatch) -> None:
-    monkeypatch.setitem(__import__("sys").modules, "espnet_model_zoo", None)
+def test_hub_name_is_downloaded_into_the_hub_cache_once(tmp_path: Path, source_model, monkeypatch) -> None:
+    hub = FakeHub(tmp_path / "hf-cache", monkeypatch)
+    served = write_exp(tmp_path / "served" / "exp" / "codec_en", espnet_state(source_model))
+    hub.repos["espnet/mls-english_soundstream_16k"] = {
+        "meta.yaml": yaml.safe_dump({"files": {"model_file": "exp/codec_en/10epoch.pth"},
+                                     "yaml_files": {"train_config": "exp/codec_en/config.yaml"}}).encode(),
+        **{f"exp/codec_en/{f.name}": f.read_bytes() for f in served.iterdir()},
+    }
+    (model,) = hub_models("espnet:espnet/mls-english_soundstream_16k")
+    assert (model.hub_id, model.is_cached()) == ("espnet/mls-english_soundstream_16k", False)
+    loaded = load_codec("espnet:espnet/mls-english_soundstream_16k")
+    assert loaded.identity_hash() == source_model.identity_hash() and loaded.config.name == "espnet-codec_en"
+    assert hub.calls == ["espnet/mls-english_soundstream_16k"] and model.is_cached()
+    assert hub_models(f"espnet:{served}") == []  # a local folder downloads nothing
+
+
+def test_hub_name_that_cannot_be_downloaded_is_one_line(tmp_path: Path, monkeypatch) -> None:
+    FakeHub(tmp_path / "hf-cache", monkeypatch)  # serves nothing: as offline
     with pytest.raises(CodecStudyError) as info:
         load_codec("espnet:espnet/mls-english_soundstream_16k")
     message = str(info.value)
-    assert "\n" not in message and "pip install espnet_model_zoo" in message
-    assert message.startswith("espnet:espnet/mls-english_soundstream_16k")
+    assert "\n" not in message and "run `codecstudy study fetch STUDY` on a node with internet" in message
+    assert message.startswith("espnet:espnet/mls-english_soundstream_16k: not in the hub cache and cannot be "
+                              "downloaded (OSError: no network for espnet/mls-english_soundstream_16k)")
+    monkeypatch.setitem(__import__("sys").modules, "huggingface_hub", None)
+    with pytest.raises(CodecStudyError, match="needs huggingface_hub \\(pip install huggingface_hub"):
+        load_codec("espnet:espnet/mls-english_soundstream_16k")
 
 
 def test_cli_codec_info(tmp_path: Path, source_model, capsys) -> None:

@@ -123,3 +123,32 @@ def test_matches_a_direct_functional_forward(checkpoint: Path) -> None:
         expected = _direct_utmos(state, wave)
     assert float(utmos.load_utmos22(checkpoint)(wave)) == pytest.approx(float(expected), abs=1e-5)
     assert len(utmos.utmos_info(checkpoint=str(checkpoint))["sha256"]) == 64  # results are labelled by hash
+
+
+def test_published_checkpoint_is_downloaded_once_into_the_cache(checkpoint: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    import torch
+
+    monkeypatch.setenv("CODECSTUDY_CACHE", str(tmp_path / "cache"))
+    calls: list[str] = []
+
+    def download(url: str, dst: str, progress: bool = True) -> None:
+        calls.append(url)
+        if len(calls) == 1:
+            raise OSError("network unreachable")
+        shutil.copyfile(checkpoint, dst)
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    (model,) = utmos.utmos_models(checkpoint="published")
+    assert (model.hub_id, model.is_cached()) == ("tarepan/SpeechMOS:v1.0.0", False)
+    with pytest.raises(MetricError) as info:
+        utmos.checkpoint_path("published")
+    assert "\n" not in str(info.value) and "utmos.checkpoint=FILE" in str(info.value)
+    url = "https://github.com/tarepan/SpeechMOS/releases/download/v1.0.0/utmos22_strong_step7459_v1.pt"
+    assert calls == [url]
+    path = tmp_path / "cache" / "models" / "utmos22-strong-v1.0.0" / "utmos22_strong_step7459_v1.pt"
+    assert model.fetch() == path and model.is_cached() and calls == [url, url]
+    assert utmos.checkpoint_path("tarepan/SpeechMOS:v1.0.0") == path and len(calls) == 2  # cached: no download
+    assert utmos.utmos_models(checkpoint=str(checkpoint)) == [] and utmos.utmos_models() == []

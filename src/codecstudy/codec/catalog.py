@@ -14,6 +14,7 @@ from pathlib import Path
 
 from codecstudy.codec.config import load_codec_config
 from codecstudy.codec.espnet import PREFIX as ESPNET_PREFIX
+from codecstudy.codec.espnet import hub_models as espnet_hub_models
 from codecstudy.codec.espnet import load_espnet_codec
 from codecstudy.codec.external import KINDS, kind_class
 from codecstudy.codec.interface import Codec
@@ -22,6 +23,7 @@ from codecstudy.codec.native import NativeCodec
 from codecstudy.codec.presets import preset_names, preset_path
 from codecstudy.codec.registry import build_codec, codec_from_preset, read_codec_checkpoint
 from codecstudy.errors import CodecStudyError
+from codecstudy.hub import HubModel
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
 
@@ -69,6 +71,18 @@ def open_codec(name: str) -> Codec:
                                   f"setting it offers, or {kind}:SETTING; codecstudy codec info {kind} lists them)")
         return kind_class(kind)(name, parts)
     return NativeCodec(name, load_codec(name).prepare_for_inference())
+
+
+def hub_models(name: str) -> list[HubModel]:
+    """What opening or loading the codec ``name`` downloads from a hub (an ESPnet hub name, an adapter's published
+    weights), found without opening it; checkpoints, presets and local files download nothing."""
+    name = str(name)
+    if name.startswith(ESPNET_PREFIX):
+        return espnet_hub_models(name)
+    kind = adapter_kind(name)
+    if kind is None:
+        return []
+    return kind_class(kind).hub_models(name, name.split(":")[1:])
 
 
 def kind_lines() -> list[str]:

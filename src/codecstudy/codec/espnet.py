@@ -10,10 +10,11 @@ Accepted sources (``catalog.load_codec("espnet:SOURCE")``, ``--codec espnet:SOUR
 
 * an ESPnet exp folder, ``exp/codec_<tag>/`` with ``config.yaml`` and one ``*.pth`` (name the file,
   ``espnet:exp/codec_x/360epoch.pth``, when there are several);
-* ``espnet_model_zoo``'s download folder (its ``meta.yaml`` names the config and the model file), or any folder
-  holding exactly one such exp folder;
-* a hub name such as ``espnet/mls-english_soundstream_16k``, downloaded with ``espnet_model_zoo`` (an optional
-  package, imported only then).
+* a model repository's download folder (its ``meta.yaml`` names the config and the model file: what
+  ``espnet_model_zoo`` or ``huggingface-cli download`` leave), or any folder holding exactly one such exp folder;
+* a Hugging Face hub name such as ``espnet/mls-english_soundstream_16k``, downloaded once into the hub cache with
+  ``huggingface_hub.snapshot_download`` (no ESPnet code needed; with ``HF_HUB_OFFLINE=1`` only the cached copy is
+  read). :func:`hub_models` declares it, so that ``codecstudy study fetch`` downloads it before offline jobs run.
 
 Bitrates follow ESPnet: a target bandwidth of ``b`` kbps uses ``floor(b / (log2(bins) * ceil(sr / hop) / 1000))``
 codebooks, at least 1 and at most ``quantizer_n_q`` (2/4/8/16/32 kbps -> 4/8/16/32/32 codebooks for the paper's
@@ -36,6 +37,7 @@ from codecstudy.codec.config import CodecConfig, codec_config_from_dict
 from codecstudy.codec.models.soundstream import SoundStream
 from codecstudy.codec.presets import preset_config
 from codecstudy.errors import CodecStudyError
+from codecstudy.hub import HUGGING_FACE, HubModel, hf_repo_folder
 
 PREFIX = "espnet:"
 PAPER_PRESET = "soundstream-paper"
@@ -365,20 +367,47 @@ def locate(source: str | Path) -> tuple[Path, Path]:
 
 
 def download(tag: str) -> tuple[Path, Path]:
-    """``(config.yaml, model .pth)`` of a hub model, fetched by ``espnet_model_zoo`` (needs internet)."""
+    """``(config.yaml, model .pth)`` of a Hugging Face model repository, downloaded into the hub cache once
+    (``snapshot_download`` returns the cached copy after that; offline it fails at once when there is none)."""
     try:
-        from espnet_model_zoo.downloader import ModelDownloader  # optional package, for hub names only
+        import huggingface_hub  # optional (it comes with transformers), for hub names only
     except ImportError as exc:
         raise CodecStudyError(
-            f"espnet:{tag}: no such local folder, and downloading it as a hub model needs espnet_model_zoo "
-            f"(pip install espnet_model_zoo; {exc}); or download it once elsewhere and pass its folder"
+            f"espnet:{tag}: no such local folder, and downloading it from the hub needs huggingface_hub "
+            f"(pip install huggingface_hub; {exc}); or download it once elsewhere and pass its folder"
         ) from None
-    files = ModelDownloader().download_and_unpack(tag)
-    return Path(files["train_config"]), Path(files["model_file"])
+    try:
+        folder = huggingface_hub.snapshot_download(tag)
+    except Exception as exc:  # offline, unknown repository, network errors: all mean "not here"
+        raise CodecStudyError(
+            f"espnet:{tag}: not in the hub cache and cannot be downloaded ({type(exc).__name__}: {_first_line(exc)}); "
+            "run `codecstudy study fetch STUDY` on a node with internet, or pass a downloaded folder"
+        ) from None
+    return locate(folder)
+
+
+def _cached(tag: str) -> bool:
+    """The repository's files are in the hub cache, complete enough to load (reads the cache only)."""
+    try:
+        import huggingface_hub  # optional, see download()
+
+        locate(huggingface_hub.snapshot_download(tag, local_files_only=True))
+    except Exception:  # noqa: BLE001 - not installed, not cached, or cached without its model files
+        return False
+    return True
+
+
+def hub_models(source: str) -> list[HubModel]:
+    """The hub model loading ``source`` downloads: its repository for a hub name, nothing for a local path."""
+    source = source[len(PREFIX):] if source.startswith(PREFIX) else source
+    if not is_hub_name(source):
+        return []
+    return [HubModel(f"ESPnet codec {source.rsplit('/', 1)[-1]}", source, HUGGING_FACE, str(hf_repo_folder(source)),
+                     lambda: download(source), lambda: _cached(source))]
 
 
 def is_hub_name(source: str) -> bool:
-    """``owner/name`` that is not a local path: a model for ``espnet_model_zoo`` to download."""
+    """``owner/name`` that is not a local path: a model repository to download from the hub."""
     return not Path(source).exists() and bool(_HUB_TAG.match(source))
 
 

@@ -27,6 +27,7 @@ from codecstudy.errors import CodecStudyError
 from codecstudy.evaluate.applicability import ALL_DOMAINS, ENGLISH, SPEECH
 from codecstudy.evaluate.base import MetricError, MissingDependency, NotApplicable, package_version
 from codecstudy.evaluate.metrics import embedding, intrusive, models, pitch, sheet, spectral, ssl, utmos
+from codecstudy.hub import HubModel
 
 HIGHER, LOWER = "higher", "lower"
 # Shortest clips the libraries score (measured on growing crops of active eSpeak speech at 16 kHz, 1-5 sample
@@ -56,6 +57,9 @@ class MetricSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     mode_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     info: Callable[..., dict[str, Any]] | None = None
+    # The hub models the metric downloads with these settings (codecstudy.hub; ``study fetch`` gets them before
+    # offline jobs run); None: it downloads nothing (its model ships in a wheel, or it has none).
+    hub_models: Callable[..., list[HubModel]] | None = None
     # Where the metric is valid (see codecstudy.evaluate.applicability): domains it is computed on, and the languages
     # its model was trained on (None: any; other languages are marked in the tables, not dropped).
     domains: tuple[str, ...] = ALL_DOMAINS
@@ -316,6 +320,7 @@ METRICS: dict[str, MetricSpec] = {
             intrusive=False,
             defaults={"checkpoint": None},
             info=utmos.utmos_info,
+            hub_models=utmos.utmos_models,
             uses_device=True,
             min_duration_s=0.1,
             domains=SPEECH,
@@ -331,6 +336,7 @@ METRICS: dict[str, MetricSpec] = {
             intrusive=False,
             defaults={"model": sheet.DEFAULT_MODEL},
             info=sheet.sheet_info,
+            hub_models=sheet.sheet_models,
             uses_device=True,
             min_duration_s=0.02,
             domains=SPEECH,
@@ -344,6 +350,7 @@ METRICS: dict[str, MetricSpec] = {
             aligned=False,
             defaults={"model": ssl.DEFAULT_MODEL, "layer": ssl.DEFAULT_LAYER},
             info=ssl.speech_bert_info,
+            hub_models=ssl.speech_bert_models,
             uses_device=True,
             min_duration_s=ssl.MIN_SECONDS,
             domains=SPEECH,
@@ -360,6 +367,7 @@ METRICS: dict[str, MetricSpec] = {
             defaults={"model": "birdnet", "threads": 1},
             min_duration_s=embedding.MIN_SECONDS,
             info=embedding.embedding_info,
+            hub_models=embedding.embedding_models,
         ),
     )
 }

@@ -33,7 +33,7 @@ def check_checkpoint(source: str) -> str:
     if source.startswith("espnet:"):
         target = source[len("espnet:"):]
         if is_hub_name(target):
-            return f"hub model {target}, downloaded by espnet_model_zoo when the study runs (needs internet)"
+            return f"Hugging Face model {target} (`codecstudy study fetch` downloads it; jobs read the cache)"
         config, model = locate(target)
         return f"ESPnet model {model} ({config.name} beside it)"
     if not Path(source).is_file():

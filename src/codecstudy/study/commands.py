@@ -1,4 +1,4 @@
-"""``codecstudy study run|status|report``: options and handlers (the main CLI only attaches them).
+"""``codecstudy study run|fetch|status|report``: options and handlers (the main CLI only attaches them).
 
 The study machinery imports torch; the handlers import it when a command runs, so that building the parser (every
 ``--help``) does not.
@@ -30,6 +30,7 @@ Examples:
   codecstudy study run configs/studies/demo.yaml --only english      # in parallel with --only multilingual ...
   codecstudy study status configs/studies/demo.yaml
   codecstudy study report configs/studies/demo.yaml
+  codecstudy study fetch configs/studies/demo.yaml                            # on a login node: the hub models
   codecstudy study run configs/studies/demo.yaml --executor slurm --dry-run   # the sbatch scripts and job graph
   codecstudy study run configs/studies/demo.yaml --executor slurm             # submit (again: only what is missing)
   codecstudy study cancel configs/studies/demo.yaml                           # scancel the study's jobs"""
@@ -82,6 +83,20 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                       help="a training's launcher, e.g. 'torchrun --standalone --nproc_per_node 4': the training "
                       "runs as `COMMAND -m codecstudy train ...` (one process per GPU) and this one watches it")
     item.set_defaults(handler=_run_item)
+    fetch = add_parser(
+        actions, "fetch", "download every hub model the study loads into the cache (for offline compute nodes)",
+        "Run it on a node with internet (a cluster's login node) before the jobs: it downloads the ESPnet\n"
+        "checkpoints named in `checkpoints:`, the baselines' published weights and the evaluator models of the\n"
+        "metrics (e.g. WavLM for speech_bert, SHEET for sheet_ssqa, UTMOS with utmos.checkpoint=published), each with\n"
+        "its loader's own download, into the cache the loader reads (Hugging Face's: $HF_HOME/hub; codecstudy's:\n"
+        "$CODECSTUDY_CACHE/models). What is cached already is reported and left alone, so it can be run again.\n"
+        "The dry run and the Slurm submission then check that everything is cached, and the jobs run with\n"
+        "HF_HUB_OFFLINE=1.",
+    )
+    fetch.add_argument("study", type=Path, help="study YAML")
+    fetch.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a study key as `study run` is given it, e.g. checkpoints.english=espnet:ID")
+    fetch.set_defaults(handler=_fetch, tts=False)
     cancel = add_parser(actions, "cancel", "scancel the study's queued and running Slurm jobs", "")
     _common(cancel)
     cancel.set_defaults(handler=_cancel)
@@ -126,6 +141,13 @@ def _run_item(args: argparse.Namespace) -> int:
     except TrainingInterrupted as stopped:
         print(f"{args.item}: {stopped}")
         return REQUEUE_EXIT  # the job script requeues the job
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from codecstudy.study.hubs import fetch_study  # torch (the metric registry)
+
+    fetch_study(load_study(args.study, _overrides(args)))
     return 0
 
 

@@ -25,6 +25,7 @@ from codecstudy.jsonl import JsonlAppender, read_jsonl
 from codecstudy.study import state
 from codecstudy.study.checks import check_corpus, check_study
 from codecstudy.study.eta import StudyProgress, WorkEstimate, announcement, calibrate
+from codecstudy.study.hubs import check_hub_models
 from codecstudy.study.layout import RunLayout, default_run_dir
 from codecstudy.study.listening import build_listening_test, write_listening_tables
 from codecstudy.study.parallel import BY_ANOTHER, Item, Outcome, Scheduler, plan, run_item
@@ -115,7 +116,8 @@ class StudyRunner:
 
     # -------------------------------------------------------------------------------------------- the run
     def dry_run(self, only: list[str] | None = None) -> str:
-        notes = check_study(self.spec, only, self.layout)
+        # the hub models first: the checks below open the baselines, which would reach for a missing model's hub
+        notes = check_hub_models(self.spec) + check_study(self.spec, only, self.layout)
         states = state.study_state(self.spec, self.layout, only)
         if only:
             states = [s for s in states if s.stage not in ("aggregate", "report")]

@@ -6,6 +6,7 @@ Slow (several seconds per model on 2 cores): ``make test-extra``, which installs
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -14,9 +15,10 @@ import pytest
 from helpers.evalsignals import speech
 
 from codecstudy import audio
-from codecstudy.codec.catalog import open_codec
+from codecstudy.codec.catalog import hub_models, open_codec
 from codecstudy.codec.interface import MissingPackageError
 from codecstudy.errors import CodecStudyError
+from codecstudy.hub import GITHUB_RELEASE, HUGGING_FACE, TORCH_HUB
 
 NEURAL = {  # name with random weights -> (module to import, setting to check)
     "encodec:24khz:random": ("encodec", "6kbps"),
@@ -36,8 +38,6 @@ def _fast_cpu():
 
 
 def _opened(name: str):
-    import importlib.util
-
     if importlib.util.find_spec(NEURAL[name][0]) is None:  # no import: encodec and dac need the torchaudio stub
         pytest.skip("make codecs installs the neural codec packages")
     return open_codec(name)
@@ -134,3 +134,32 @@ def test_bad_parts_list_what_the_codec_takes() -> None:
         open_codec("snac:24khz:random:extra")
     with pytest.raises(CodecStudyError, match="offers: 0.98kbps"):
         open_codec("snac:24khz:random:6kbps")
+
+
+def test_published_weights_are_declared_without_opening_the_codec(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``study fetch`` gets for a baseline: the published weights, from where each package downloads them;
+    random weights and local files download nothing. No package is imported (mimi's constants come from moshi)."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(Path, "home", lambda: tmp_path / "home")
+    declared = {name: [(m.hub, m.hub_id) for m in hub_models(name)] for name in (
+        "encodec:24khz:6kbps", "dac:16khz:4", "snac:24khz", "snac:32khz:someone/snac-tuned", "encodec:24khz:random",
+        "mimi:random", f"dac:16khz:{tmp_path}", "opus:6kbps")}
+    assert declared == {
+        "encodec:24khz:6kbps": [(TORCH_HUB, "https://dl.fbaipublicfiles.com/encodec/v0/encodec_24khz-d7cc33bc.th")],
+        "dac:16khz:4": [(GITHUB_RELEASE, "descriptinc/descript-audio-codec:0.0.5")],
+        "snac:24khz": [(HUGGING_FACE, "hubertsiuzdak/snac_24khz")],
+        "snac:32khz:someone/snac-tuned": [(HUGGING_FACE, "someone/snac-tuned")],
+        "encodec:24khz:random": [], "mimi:random": [], f"dac:16khz:{tmp_path}": [], "opus:6kbps": [],
+    }
+    (encodec,), (dac,) = hub_models("encodec:24khz"), hub_models("dac:16khz")
+    assert not encodec.is_cached() and not dac.is_cached()
+    (tmp_path / "torch" / "hub" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "torch" / "hub" / "checkpoints" / "encodec_24khz-d7cc33bc.th").write_bytes(b"w")
+    (tmp_path / "home" / ".cache" / "descript" / "dac").mkdir(parents=True)
+    (tmp_path / "home" / ".cache" / "descript" / "dac" / "weights_16khz_8kbps_0.0.5.pth").write_bytes(b"w")
+    assert encodec.is_cached() and dac.is_cached()
+    with pytest.raises(CodecStudyError, match="codec snac:24khz:a:b: unexpected 'b' \\(model variants: 24khz"):
+        hub_models("snac:24khz:a:b")
+    if importlib.util.find_spec("moshi") is not None:
+        assert [(m.hub, m.hub_id) for m in hub_models("mimi:8")] == [(HUGGING_FACE, "kyutai/moshiko-pytorch-bf16")]

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from codecstudy.codec.interface import Codec, Setting, Streaming, parse_rate, require
 from codecstudy.errors import CodecStudyError
+from codecstudy.hub import HubModel
 
 
 class ExternalCodec(Codec):
@@ -20,6 +21,12 @@ class ExternalCodec(Codec):
         self.configure(model_parts)
         self.load()
         self._selected = [self.setting(p).name for p in parts if parse_rate(p) is not None]
+
+    @classmethod
+    def hub_models(cls, source: str, parts: Sequence[str]) -> list[HubModel]:
+        """What opening ``source`` (with these name parts) downloads from a hub, without opening it; classic codecs
+        download nothing."""
+        return []
 
     def load(self) -> None:
         """Import the codec's library (and build its model): a missing one fails here, before any work."""

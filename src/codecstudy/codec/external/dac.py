@@ -10,11 +10,13 @@ protobuf < 3.20 and torchaudio; see :func:`neural.stub_torchaudio`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from codecstudy.codec.external.neural import RANDOM, NeuralCodec, stub_torchaudio
 from codecstudy.codec.interface import Setting, Streaming, require
+from codecstudy.hub import GITHUB_RELEASE, HubModel
 
 #: constructor arguments of the published models (DAC.load reads the same from a checkpoint's metadata)
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -25,6 +27,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "44khz": dict(encoder_dim=64, encoder_rates=[2, 4, 8, 8], decoder_dim=1536, decoder_rates=[8, 8, 4, 2],
                   n_codebooks=9, codebook_size=1024, codebook_dim=8, sample_rate=44100),
 }
+#: descript-audio-codec 1.0.0's latest 8 kbps release per variant: ``dac.utils.download`` keeps it as
+#: ~/.cache/descript/dac/weights_<variant>_8kbps_<tag>.pth (a fixed folder: no environment variable moves it).
+RELEASE_TAGS = {"44khz": "0.0.1", "24khz": "0.0.4", "16khz": "0.0.5"}
 INSTALL = "make codecs (pip install --no-deps descript-audio-codec==1.0.0 descript-audiotools==0.7.2 + small deps)"
 
 
@@ -52,6 +57,16 @@ class DAC(NeuralCodec):
     def streaming(self) -> Streaming:
         return Streaming(False, False, "non-causal convolutions (centred padding) read future samples; the package "
                          "has no streaming mode")
+
+    @classmethod
+    def published(cls, source: str, variant: str, weights: str | None,
+                  fetch: Callable[[], object]) -> list[HubModel]:
+        """The variant's published weights in descript's cache folder; none for a local file."""
+        if weights is not None:
+            return []
+        path = Path.home() / ".cache" / "descript" / "dac" / f"weights_{variant}_8kbps_{RELEASE_TAGS[variant]}.pth"
+        return [HubModel(f"DAC {variant}", f"descriptinc/descript-audio-codec:{RELEASE_TAGS[variant]}",
+                         GITHUB_RELEASE, str(path.parent), fetch, path.is_file)]
 
     def build(self) -> Any:
         stub_torchaudio()

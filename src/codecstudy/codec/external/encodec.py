@@ -8,13 +8,25 @@ einops``: its torchaudio requirement has no build for torch 2.13, see :func:`neu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from codecstudy.codec.external.neural import RANDOM, NeuralCodec, stub_torchaudio
 from codecstudy.codec.interface import Latency, Setting, Streaming, require
+from codecstudy.hub import TORCH_HUB, HubModel
 
 BANDWIDTHS = (1.5, 3.0, 6.0, 12.0, 24.0)
+#: encodec 0.1.1's published 24 kHz checkpoint, which it fetches with torch.hub.load_state_dict_from_url into
+#: torch.hub's checkpoints folder ($TORCH_HOME/hub/checkpoints).
+CHECKPOINT = "encodec_24khz-d7cc33bc.th"
+CHECKPOINT_URL = "https://dl.fbaipublicfiles.com/encodec/v0/" + CHECKPOINT
+
+
+def _checkpoints() -> Path:
+    import torch  # torch.hub's folder follows $TORCH_HOME; torch is loaded whenever a neural codec is
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
 
 
 class EnCodec(NeuralCodec):
@@ -45,6 +57,15 @@ class EnCodec(NeuralCodec):
 
     def streaming(self) -> Streaming:
         return Streaming(False, False, "causal, so streamable by design, but the encodec package codes whole clips")
+
+    @classmethod
+    def published(cls, source: str, variant: str, weights: str | None,
+                  fetch: Callable[[], object]) -> list[HubModel]:
+        """The published checkpoint in torch.hub's folder; none for a local file."""
+        if weights is not None:
+            return []
+        return [HubModel(f"EnCodec {variant}", CHECKPOINT_URL, TORCH_HUB, str(_checkpoints()), fetch,
+                         lambda: (_checkpoints() / CHECKPOINT).is_file())]
 
     def build(self) -> Any:
         stub_torchaudio()

@@ -9,6 +9,7 @@ plus safetensors, huggingface_hub, einops, sentencepiece: moshi pins torch < 2.1
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from codecstudy.codec.external.neural import RANDOM, NeuralCodec
 from codecstudy.codec.interface import Latency, Setting, Streaming, require
+from codecstudy.hub import HubModel, huggingface_model
 
 MAX_CODEBOOKS = 32
 INSTALL = "make codecs (pip install --no-deps moshi==0.2.13 + safetensors huggingface_hub einops sentencepiece)"
@@ -50,6 +52,15 @@ class Mimi(NeuralCodec):
     def streaming(self) -> Streaming:
         return Streaming(True, True, "moshi's MimiModel.streaming() codes 80 ms frames as they come (this adapter's "
                          "round trip is offline)")
+
+    @classmethod
+    def published(cls, source: str, variant: str, weights: str | None,
+                  fetch: Callable[[], object]) -> list[HubModel]:
+        """moshi's published Mimi file (``loaders.DEFAULT_REPO``, ``loaders.MIMI_NAME``); none for a local file."""
+        if weights is not None:
+            return []
+        loaders = require("moshi.models.loaders", INSTALL, source)
+        return [huggingface_model("Mimi", loaders.DEFAULT_REPO, fetch, [[loaders.MIMI_NAME]])]
 
     def build(self) -> Any:
         loaders = require("moshi.models.loaders", INSTALL, self.source)

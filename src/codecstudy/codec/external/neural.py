@@ -10,14 +10,15 @@ from __future__ import annotations
 import math
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from codecstudy.codec.external.base import ExternalCodec
-from codecstudy.codec.interface import RoundTrip, Setting, Streaming, fit_length, packed_bytes, require
+from codecstudy.codec.interface import RoundTrip, Setting, Streaming, fit_length, packed_bytes, parse_rate, require
 from codecstudy.errors import CodecStudyError
+from codecstudy.hub import HubModel
 
 RANDOM = "random"
 SEED = 0
@@ -51,22 +52,47 @@ class NeuralCodec(ExternalCodec):
     variants: tuple[str, ...] = ()
 
     def configure(self, parts: list[str]) -> None:
-        self.variant = self.variants[0]
-        self.weights_from: str | None = None  # None: the variant's published weights
+        self.variant, self.weights_from = self.model_parts(self.source, parts)
+
+    @classmethod
+    def model_parts(cls, source: str, parts: Sequence[str]) -> tuple[str, str | None]:
+        """``(variant, weights)`` from a name's model parts; weights None means the variant's published ones."""
+        variant, weights = cls.variants[0], None
         for part in parts:
-            if part.lower() in self.variants:
-                self.variant = part.lower()
-            elif self.weights_from is None:
-                self.weights_from = part
+            if part.lower() in cls.variants:
+                variant = part.lower()
+            elif weights is None:
+                weights = part
             else:
-                raise self._bad_part(part)
+                raise cls._part_error(source, part)
+        return variant, weights
+
+    @classmethod
+    def hub_models(cls, source: str, parts: Sequence[str]) -> list[HubModel]:
+        """The weights opening ``source`` downloads (none for random or local weights): fetched by opening the
+        codec, the same download its :meth:`build` makes."""
+        variant, weights = cls.model_parts(source, [p for p in parts if parse_rate(p) is None])
+        if weights == RANDOM:
+            return []
+        return cls.published(source, variant, weights, lambda: cls(source, parts))
+
+    @classmethod
+    def published(cls, source: str, variant: str, weights: str | None,
+                  fetch: Callable[[], object]) -> list[HubModel]:
+        """The hub download of ``variant`` (``weights`` None) or of the hub name ``weights``; adapters whose package
+        downloads something declare it here."""
+        return []
+
+    @classmethod
+    def _part_error(cls, source: str, part: str, settings: str = "") -> CodecStudyError:
+        return CodecStudyError(
+            f"codec {source}: unexpected {part!r} (model variants: {', '.join(cls.variants)}; weights: a path, a "
+            f"hub name or {RANDOM!r}{settings})"
+        )
 
     def _bad_part(self, part: str) -> Exception:
         settings = f"; settings: {', '.join(s.name for s in self.settings())}" if hasattr(self, "model") else ""
-        return CodecStudyError(
-            f"codec {self.source}: unexpected {part!r} (model variants: {', '.join(self.variants)}; weights: a path, a "
-            f"hub name or {RANDOM!r}{settings})"
-        )
+        return self._part_error(self.source, part, settings)
 
     def codebook_settings(self, n_codebooks: int) -> list[Setting]:
         """One setting per number of residual codebooks (``"1"`` .. ``"N"``), each codebook costing

@@ -11,12 +11,15 @@ builds it untrained. Its decoder's noise is seeded per clip (reproducible scores
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from codecstudy.codec.external.neural import RANDOM, NeuralCodec
 from codecstudy.codec.interface import Setting, Streaming, require
+from codecstudy.hub import HubModel, huggingface_model
 
 #: the published models' config.json (SNAC.from_pretrained reads the same from the hub or a folder)
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -59,6 +62,15 @@ class SNAC(NeuralCodec):
     def streaming(self) -> Streaming:
         return Streaming(False, False, "non-causal convolutions (and at 32/44 kHz windowed attention) read future "
                          "samples; the package has no streaming mode")
+
+    @classmethod
+    def published(cls, source: str, variant: str, weights: str | None,
+                  fetch: Callable[[], object]) -> list[HubModel]:
+        """The repository ``SNAC.from_pretrained`` reads (config.json + pytorch_model.bin); none for a folder."""
+        if weights is not None and Path(weights).exists():
+            return []
+        return [huggingface_model(f"SNAC {variant}", weights or HUB[variant], fetch,
+                                  [["config.json"], ["pytorch_model.bin"]])]
 
     def build(self) -> Any:
         snac = require("snac", "the 'snac' extra (pip install snac)", self.source)

@@ -34,12 +34,14 @@ import torch
 from codecstudy import audio
 from codecstudy.evaluate.base import MetricError, as_signal, finite, package_version, require, require_sound
 from codecstudy.evaluate.metrics.runtime import cached_model, file_sha256
-from codecstudy.evaluate.metrics.ssl import checked_source, weights_sha256
+from codecstudy.evaluate.metrics.ssl import checked_source, transformers_models, weights_sha256
+from codecstudy.hub import HubModel
 
 BIRDNET_FILE = "models/analyzer/BirdNET_GLOBAL_6K_V2.4_Model_FP32.tflite"
 BIRDNET_RATE = 48000
 BIRDNET_WINDOW = 3.0
 BIRDNET_LAYER = "GLOBAL_AVG_POOL"
+CLAP_HUB = "laion/clap-htsat-unfused"  # what fadtk calls clap-laion-audio
 MIN_SECONDS = 0.5
 # Below this many frames per side, FAD's 1024x1024 covariance has too few samples to be stable (and below the
 # dimension it is singular): the result carries a warning.
@@ -162,8 +164,21 @@ def embedder(model: str = "birdnet", threads: int = 1) -> Any:
         return cached_model(key, lambda: BirdNetEmbedder(None, threads))
     if str(model).endswith(".tflite"):
         return cached_model(key, lambda: BirdNetEmbedder(model, threads))
-    source = "laion/clap-htsat-unfused" if model == "clap" else str(model)
-    return cached_model(key, lambda: ClapEmbedder(source, threads))
+    return cached_model(key, lambda: ClapEmbedder(clap_source(model), threads))
+
+
+def clap_source(model: str) -> str:
+    """The CLAP folder or hub name ``model`` stands for (``clap``: :data:`CLAP_HUB`)."""
+    return CLAP_HUB if model == "clap" else str(model)
+
+
+def embedding_models(model: str = "birdnet", **_: Any) -> list[HubModel]:
+    """The CLAP model the embedding metric downloads when ``model`` is a hub name; BirdNET ships in its wheel."""
+    if model == "birdnet" or str(model).endswith(".tflite"):
+        return []
+    source = clap_source(model)
+    return transformers_models("CLAP audio tower (emb_dist)", source, lambda: ClapEmbedder(source),
+                               ("preprocessor_config.json",))
 
 
 def embed(x: np.ndarray, sr: int, *, model: str = "birdnet", threads: int = 1) -> np.ndarray:

@@ -35,6 +35,7 @@ import yaml
 from codecstudy.evaluate.base import MetricError, as_signal, finite
 from codecstudy.evaluate.metrics.runtime import at_16k, cache_root, cached_model, file_sha256, torch_device
 from codecstudy.evaluate.metrics.wav2vec2 import fairseq_wav2vec2
+from codecstudy.hub import GITHUB_RELEASE, HubModel, files_present
 
 DEFAULT_MODEL = "default"
 HUB_NAMES = ("default", "unilight/sheet:v0.1.0", "unilight/sheet:v0.1.0:default")
@@ -57,10 +58,15 @@ def _first(folder: Path, patterns: tuple[str, ...]) -> Path | None:
     return None
 
 
+def release_folder() -> Path:
+    """Where the v0.1.0 release files are kept: ``$CODECSTUDY_CACHE/models/sheet-v0.1.0``."""
+    return cache_root() / "models" / "sheet-v0.1.0"
+
+
 def _download_release() -> Path:
     """The v0.1.0 release files in the cache (downloaded once, where a network is reachable)."""
-    folder = cache_root() / "models" / "sheet-v0.1.0"
-    if all((folder / name).is_file() for name in RELEASE_FILES):
+    folder = release_folder()
+    if files_present(folder, RELEASE_FILES):
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     for name in RELEASE_FILES:
@@ -72,6 +78,15 @@ def _download_release() -> Path:
             raise MetricError(f"sheet_ssqa model 'default': cannot download {RELEASE + name} ({type(exc).__name__});"
                               f" put {' and '.join(RELEASE_FILES)} in a folder and pass sheet_ssqa.model=DIR") from None
     return folder
+
+
+def sheet_models(model: str = DEFAULT_MODEL, **_: Any) -> list[HubModel]:
+    """The release files ``sheet_ssqa`` downloads when its model is the hub name (a folder or file downloads
+    nothing); fetched by the loader's own download, into the folder it reads."""
+    if str(model) not in HUB_NAMES:
+        return []
+    return [HubModel("SHEET SSL-MOS default (sheet_ssqa)", HUB_NAMES[1], GITHUB_RELEASE, str(release_folder()),
+                     _download_release, lambda: files_present(release_folder(), RELEASE_FILES))]
 
 
 def model_files(model: str | Path) -> tuple[Path, Path]:

@@ -14,6 +14,7 @@ for every run. WavLM-large was trained on English audiobooks and podcasts: on ot
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import torch
 
 from codecstudy.evaluate.base import MetricError, as_signal, finite, package_version, require, require_sound
 from codecstudy.evaluate.metrics.runtime import MODEL_RATE, at_16k, cached_model, file_sha256, torch_device
+from codecstudy.hub import HubModel, huggingface_model
 
 DEFAULT_MODEL = "microsoft/wavlm-large"
 DEFAULT_LAYER = 14
@@ -55,6 +57,22 @@ def checked_source(source: str | Path, model_type: str, expected: str) -> str:
         raise MetricError(f"{source}: holds a {config.model_type!r} model; expected {expected}")
     transformers.utils.logging.disable_progress_bar()
     return source
+
+
+def transformers_models(what: str, source: str | Path, fetch: Callable[[], object],
+                        extra_files: Sequence[str] = ()) -> list[HubModel]:
+    """The hub model a transformers loader downloads for ``source``: none for a local folder; for a hub name, the
+    repository, cached once its config, its weights and ``extra_files`` are in the hub cache. ``fetch`` is the
+    loader itself, so the fetched files are the ones ``from_pretrained`` reads."""
+    if _is_local(str(source)):
+        return []
+    files = [["config.json"], list(WEIGHT_FILES), *([name] for name in extra_files)]
+    return [huggingface_model(what, str(source), fetch, files)]
+
+
+def speech_bert_models(model: str = DEFAULT_MODEL, **_: Any) -> list[HubModel]:
+    """SpeechBERTScore's WavLM, when it is a hub name (the default, ``microsoft/wavlm-large``)."""
+    return transformers_models("WavLM (speech_bert)", model, lambda: load_wavlm(model))
 
 
 def load_wavlm(source: str | Path) -> Any:

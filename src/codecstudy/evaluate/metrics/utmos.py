@@ -2,7 +2,9 @@
 state dict.
 
 No wheel ships UTMOS weights: ``utmos.checkpoint=FILE`` takes the published state dict (below) or a TorchScript
-export (:func:`load_utmos`, a module mapping ``[B, T]`` 16 kHz audio to ``[B]`` scores).
+export (:func:`load_utmos`, a module mapping ``[B, T]`` 16 kHz audio to ``[B]`` scores); ``utmos.checkpoint=published``
+(or the hub name ``tarepan/SpeechMOS:v1.0.0``) downloads the published file once into the cache, where a network is
+reachable (``codecstudy study fetch`` does it before a cluster's offline jobs run).
 
 The published inference checkpoint is SpeechMOS's ``utmos22_strong_step7459_v1.pt`` (torch.hub
 ``tarepan/SpeechMOS:v1.0.0``, ``utmos22_strong``; what VERSA's ``pseudo_mos`` loads), a plain state dict converted
@@ -31,8 +33,9 @@ import numpy as np
 import torch
 
 from codecstudy.evaluate.base import MetricError, as_signal, finite
-from codecstudy.evaluate.metrics.runtime import at_16k, cached_model, file_sha256, torch_device
+from codecstudy.evaluate.metrics.runtime import at_16k, cache_root, cached_model, file_sha256, torch_device
 from codecstudy.evaluate.metrics.wav2vec2 import fairseq_wav2vec2
+from codecstudy.hub import GITHUB_RELEASE, HubModel, files_present
 
 EXPECTED = (
     "a UTMOS22 strong state dict (SpeechMOS utmos22_strong_step7459_v1.pt: wav2vec2.*, domain_emb, judge_emb, "
@@ -40,6 +43,42 @@ EXPECTED = (
 )
 # Published file, for the docs and error messages: torch.hub tarepan/SpeechMOS:v1.0.0 utmos22_strong.
 PUBLISHED = "utmos22_strong_step7459_v1.pt (torch.hub tarepan/SpeechMOS:v1.0.0, utmos22_strong)"
+#: ``utmos.checkpoint`` values that mean the published file; the release it is downloaded from (SpeechMOS hubconf).
+HUB_NAMES = ("published", "tarepan/SpeechMOS:v1.0.0", "tarepan/SpeechMOS:v1.0.0:utmos22_strong")
+RELEASE = "https://github.com/tarepan/SpeechMOS/releases/download/v1.0.0/"
+RELEASE_FILE = "utmos22_strong_step7459_v1.pt"
+
+
+def release_folder() -> Path:
+    """Where the published checkpoint is kept: ``$CODECSTUDY_CACHE/models/utmos22-strong-v1.0.0``."""
+    return cache_root() / "models" / "utmos22-strong-v1.0.0"
+
+
+def _download_release() -> Path:
+    """The published checkpoint in the cache (downloaded once, where a network is reachable)."""
+    path = release_folder() / RELEASE_FILE
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.hub.download_url_to_file(RELEASE + RELEASE_FILE, str(path), progress=False)
+    except Exception as exc:
+        raise MetricError(f"utmos checkpoint 'published': cannot download {RELEASE + RELEASE_FILE} "
+                          f"({type(exc).__name__}); download it elsewhere and pass utmos.checkpoint=FILE") from None
+    return path
+
+
+def checkpoint_path(checkpoint: str | Path) -> Path:
+    """The file ``utmos.checkpoint`` names: the published one (downloaded when missing) for a hub name."""
+    return _download_release() if str(checkpoint) in HUB_NAMES else Path(checkpoint)
+
+
+def utmos_models(checkpoint: str | None = None, **_: Any) -> list[HubModel]:
+    """The published checkpoint, when ``utmos.checkpoint`` names it (a file downloads nothing)."""
+    if str(checkpoint) not in HUB_NAMES:
+        return []
+    return [HubModel("UTMOS22 strong (utmos)", HUB_NAMES[1], GITHUB_RELEASE, str(release_folder()),
+                     _download_release, lambda: files_present(release_folder(), [RELEASE_FILE]))]
 
 
 class UTMOS22Strong:
@@ -133,10 +172,12 @@ def utmos(
 ) -> dict[str, float]:
     """Predicted MOS of the estimate (non-intrusive, higher is better) from a UTMOS22 state dict or TorchScript."""
     if not checkpoint:
-        raise MetricError(f"utmos needs settings utmos.checkpoint=PATH ({PUBLISHED}, or a TorchScript export)")
+        raise MetricError(f"utmos needs settings utmos.checkpoint=PATH ({PUBLISHED}, or a TorchScript export) or "
+                          "utmos.checkpoint=published")
     est = as_signal(est, "estimate", min_samples=int(0.1 * sr))
     where = torch_device(device)
-    model = cached_model(("utmos", str(checkpoint), where), lambda: load_utmos22(checkpoint).to(where))
+    model = cached_model(("utmos", str(checkpoint), where),
+                         lambda: load_utmos22(checkpoint_path(checkpoint)).to(where))
     with torch.inference_mode():
         score = model(torch.from_numpy(at_16k(est, sr)).float()[None].to(where))
     return {"utmos": finite(torch.as_tensor(score).float().mean().item(), "UTMOS")}
@@ -146,5 +187,5 @@ def utmos_info(checkpoint: str | None = None, **_: Any) -> dict[str, Any]:
     return {
         "format": "UTMOS22 strong state dict (SpeechMOS layout) or TorchScript",
         "checkpoint": checkpoint,
-        "sha256": file_sha256(checkpoint) if checkpoint else None,
+        "sha256": file_sha256(checkpoint_path(checkpoint)) if checkpoint else None,
     }

@@ -12,6 +12,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from codecstudy.hub import OFFLINE_ENVIRONMENT
 from codecstudy.study.executors.jobs import REQUEUE_EXIT, Job, slurm_name
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.slurm_spec import SlurmResources
@@ -117,6 +118,8 @@ def job_script(spec: StudySpec, layout: RunLayout, job: Job, overrides: list[str
     lines += [f"#SBATCH {option}" for option in sbatch_options(spec, layout, job)]
     lines += ["set -euo pipefail", 'if [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then  # threads from the allocation',
               *(f'  export {name}="$SLURM_CPUS_PER_TASK"' for name in THREAD_VARIABLES), "fi"]
+    # hub models come from the cache only (`codecstudy study fetch` filled it); slurm.setup may undo it
+    lines += [f"export {key}={value}" for key, value in OFFLINE_ENVIRONMENT.items()]
     lines += res.setup
     lines += launch_lines(spec, job)
     command = job_command(spec, layout, job, overrides)

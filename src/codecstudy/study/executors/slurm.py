@@ -19,6 +19,7 @@ from codecstudy.study import state
 from codecstudy.study.executors import slurmctl
 from codecstudy.study.executors.jobs import CORPUS_ITEM, REPORT_ITEM, Job, item_id, slurm_name, study_jobs
 from codecstudy.study.executors.script import job_script
+from codecstudy.study.hubs import check_hub_models
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.schedule import study_items
 from codecstudy.study.settings import tts_steps
@@ -100,7 +101,8 @@ def plan_submission(spec: StudySpec, layout: RunLayout, queued: dict[str, slurmc
 def submit(spec: StudySpec, layout: RunLayout, overrides: list[str], *, dry_run: bool = False,
            echo: Echo = print) -> Submission:
     """Write the scripts and submit what is missing (``dry_run``: print the scripts and the graph, submit and
-    write nothing)."""
+    write nothing). A study whose hub models are not all in the cache is refused: its jobs run offline."""
+    check_hub_models(spec)
     if not dry_run:
         slurmctl.require("sbatch")
     queued: dict[str, slurmctl.QueuedJob] = {}
