@@ -78,6 +78,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     _common(item)
     item.add_argument("--item", required=True, metavar="ID", help="the item, e.g. train:english-soundstream")
     item.add_argument("--shard", metavar="K/N", help="one shard of an evaluation (a job array's task)")
+    item.add_argument("--metrics", choices=["gpu", "cpu"],
+                      help="one metric part of an evaluation whose GPU and DSP metrics are separate jobs")
     item.set_defaults(handler=_run_item)
     cancel = add_parser(actions, "cancel", "scancel the study's queued and running Slurm jobs", "")
     _common(cancel)
@@ -118,7 +120,8 @@ def _run_item(args: argparse.Namespace) -> int:
 
     spec = load_study(args.study, _overrides(args))
     try:
-        run_job_item(spec, args.out, args.item, parse_shard(args.shard) if args.shard else None)
+        run_job_item(spec, args.out, args.item, parse_shard(args.shard) if args.shard else None,
+                     metrics=args.metrics)
     except TrainingInterrupted as stopped:
         print(f"{args.item}: {stopped}")
         return REQUEUE_EXIT  # the job script requeues the job

@@ -1,6 +1,7 @@
 """``codecstudy study run-item``: what one cluster job runs. The item's lock is taken, its state re-read from the
 files, and it is skipped, resumed or run, exactly as the local runner would; its records go to a file of its own
-(``stages/<item>.jsonl``) because several nodes write the run folder at once."""
+(``stages/<item>.jsonl``) because several nodes write the run folder at once. An evaluation whose GPU and DSP
+metrics are separate jobs (:func:`codecstudy.study.settings.metric_parts`) is run one ``metrics`` part at a time."""
 
 from __future__ import annotations
 
@@ -10,19 +11,25 @@ from pathlib import Path
 from codecstudy.errors import ConfigError
 from codecstudy.study.checks import check_study
 from codecstudy.study.executors.jobs import CORPUS_ITEM, REPORT_ITEM, item_id
-from codecstudy.study.layout import RunLayout, default_run_dir
+from codecstudy.study.layout import RunLayout, default_run_dir, share_suffix
 from codecstudy.study.runner import StageRecord, StudyRunner
 from codecstudy.study.schedule import study_items
+from codecstudy.study.settings import metric_parts
 from codecstudy.study.spec import StudySpec
 from codecstudy.train.interrupt import stop_on_signal
 
 
 def run_job_item(spec: StudySpec, out: Path | None, item: str, shard: tuple[int, int] | None = None,
-                 progress: bool = False) -> list[StageRecord]:
-    """Run one job item (``corpus``, ``train:CODEC``, ``evaluate:CODEC/SET`` with a ``shard``, ``report``...)."""
-    shard_part = f".shard-{shard[0]}-of-{shard[1]}" if shard and shard[1] > 1 else ""
+                 progress: bool = False, metrics: str | None = None) -> list[StageRecord]:
+    """Run one job item (``corpus``, ``train:CODEC``, ``evaluate:CODEC/SET`` with a ``shard`` and, for a split
+    evaluation, a ``metrics`` part, ``report``...)."""
+    if metrics is not None and (not item.startswith("evaluate:") or metrics not in metric_parts(spec)):
+        raise ConfigError(f"study {spec.name}: --metrics {metrics}: only the evaluations of a study whose GPU and "
+                          f"DSP metrics are separate jobs take it (parts: {', '.join(metric_parts(spec)) or 'none'}, "
+                          f"evaluate.device={spec.evaluate.device})")
     layout = RunLayout(Path(out) if out else default_run_dir(spec.name))
-    runner = StudyRunner(spec, layout.root, progress=progress, stages_log=layout.job_stages_log(item + shard_part))
+    runner = StudyRunner(spec, layout.root, progress=progress,
+                         stages_log=layout.job_stages_log(item + share_suffix(shard, metrics)))
     if item == CORPUS_ITEM:
         check_study(spec, None, runner.layout)
         return runner.prepare()
@@ -37,5 +44,5 @@ def run_job_item(spec: StudySpec, out: Path | None, item: str, shard: tuple[int,
         raise ConfigError(f"study {spec.name}: no item {item!r} (items: {known})")
     if items[item].stage == "train":
         stop_on_signal(signal.SIGUSR2)  # Slurm's warning before the time limit or preemption (--signal=B:USR2@N)
-    runner.run_one(items[item], shard)
+    runner.run_one(items[item], shard, metrics)
     return runner.records
