@@ -24,8 +24,9 @@ from codecstudy.evaluate.registry import METRICS, MetricSpec
 GPU, CPU = "gpu", "cpu"
 PARTS = (GPU, CPU)  # a split evaluation's parts, in the order their lines are joined
 PART_KEY = "part"  # the field of a part's result line that names the part (absent from whole lines)
-#: The fields of a result line that the pair scorer writes (:func:`codecstudy.evaluate.pair._pair_record`), in its
-#: order; the others (clip, n_q, bitrates, rates...) come from the round trip, which every part shares.
+#: The fields of a result line that the pair scorer writes (:class:`codecstudy.evaluate.pair.PairScorer`), in its
+#: order, last in the line; the others (clip, n_q, bitrates, rates...) come from the round trip, which every part
+#: shares.
 SCORED_FIELDS = ("metrics", "errors", "alignment", "seconds", "asr_text", "skipped")
 
 
@@ -74,7 +75,7 @@ def join_results(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def join_part_lines(lines: Iterable[dict[str, Any]], skip: set[str] | None = None) -> list[dict[str, Any]]:
     """The joined line of every clip that each of its evaluation's parts has scored, in the order the clips first
     appear; clips in ``skip`` (they have a whole line) and clips some part has not scored yet are left out. When a
-    part has two lines of one clip (a run killed between writing and flushing is not one), the first is kept."""
+    part has two lines of one clip (shards of another count both scored it), the first is kept."""
     by_clip: dict[str, dict[str, dict[str, Any]]] = {}
     for line in lines:
         name = line_part(line)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codecstudy.files import read_json_or_none, write_json_atomic, write_text_atomic
-from codecstudy.jsonl import read_jsonl
 from codecstudy.study import state
 from codecstudy.study.executors import slurmctl
 from codecstudy.study.executors.jobs import (
@@ -66,14 +65,16 @@ def item_states(spec: StudySpec, layout: RunLayout) -> dict[str, str]:
 def set_clips(spec: StudySpec, layout: RunLayout) -> dict[str, int]:
     """The number of clips each eval set's evaluations score, where it is known (``slurm.clips_per_shard``): the
     set's ``max_clips`` (``evaluate.max_clips`` by default) and, once the conditions are built for this study, the
-    set's size; the smaller of the two."""
+    set's size; the smaller of the two. Nothing is read (and nothing returned) when ``slurm.shards`` decides."""
+    if spec.slurm.clips_per_shard is None:
+        return {}
     limits = {s.name: s.max_clips for s in spec.conditions.eval_sets}
     built = state.conditions_state(spec, layout).status == COMPLETE
     clips: dict[str, int] = {}
     for eval_set in spec.eval_set_names:
         known = [n for n in [limits.get(eval_set)] if n is not None]
         if built and layout.eval_manifest(eval_set).is_file():
-            known.append(sum(1 for _ in read_jsonl(layout.eval_manifest(eval_set))))
+            known.append(len(state.eval_clip_ids(layout, eval_set)))
         if known:
             clips[eval_set] = min(known)
     return clips
