@@ -44,3 +44,24 @@ def test_bad_slurm_settings_are_one_line_naming_the_key(tmp_path, override: str,
     with pytest.raises(ConfigError) as error:
         _load(tmp_path, [override])
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_clips_per_shard_gives_the_shards_of_a_known_clip_count(tmp_path) -> None:
+    spec = _load(tmp_path, ["slurm.clips_per_shard=4"])
+    assert spec.slurm.clips_per_shard == 4
+    assert [spec.slurm.shards_of("en", n) for n in (1, 4, 5, 9, 0)] == [1, 1, 2, 3, 1]
+    with pytest.raises(ConfigError) as error:
+        spec.slurm.shards_of("en")
+    assert str(error.value) == ("slurm.clips_per_shard: the number of clips of eval set 'en' is not known before the "
+                                "corpus is built; set evaluate.max_clips or slurm.shards")
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["slurm.shards=2", "slurm.clips_per_shard=3"], "slurm: give slurm.shards or slurm.clips_per_shard, not both"),
+    (["slurm.shards=1", "slurm.clips_per_shard=3"], "slurm: give slurm.shards or slurm.clips_per_shard, not both"),
+    (["slurm.clips_per_shard=0"], "slurm.clips_per_shard: Input should be greater than or equal to 1"),
+])
+def test_bad_clips_per_shard_is_one_line_naming_the_keys(tmp_path, overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        _load(tmp_path, overrides)
+    assert message in str(error.value) and "\n" not in str(error.value)

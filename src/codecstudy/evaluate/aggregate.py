@@ -1,8 +1,8 @@
 """Tables from per-clip results: means with bootstrap CIs, the paper's best/worst counts, paired tests.
 
 Input: any number of result folders (``eval/<codec>/<set>`` or parents of them); every ``results*.jsonl`` below
-them is read. Each line names its condition (the codec), set and n_q, so results of different codecs, sets and
-bitrates can be pooled freely.
+them is read (a folder's metric parts joined per clip). Each line names its condition (the codec), set and n_q, so
+results of different codecs, sets and bitrates can be pooled freely.
 
 * Summary, per set x n_q x condition x metric: clips scored, clips failed (error recorded, value absent: failures
   are counted, never averaged in as 0), mean and a 95 % percentile bootstrap CI over clips (seeded, so tables are
@@ -37,6 +37,7 @@ import numpy as np
 
 from codecstudy.csvtable import write_csv
 from codecstudy.errors import CodecStudyError
+from codecstudy.evaluate.parts import join_results
 from codecstudy.evaluate.registry import METRICS
 from codecstudy.evaluate.registry import directions as declared_directions
 from codecstudy.evaluate.statistics import (
@@ -52,15 +53,19 @@ from codecstudy.jsonl import read_jsonl
 
 CORPUS_RATES = {"wer": ("wer_errors", "wer_words"), "cer": ("cer_errors", "cer_chars")}
 def load_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
-    """All result lines under the given folders or files."""
+    """All result lines under the given folders or files; the lines of one folder's metric parts joined into one
+    line per clip (:func:`codecstudy.evaluate.parts.join_results`), as one run scoring every metric writes it."""
     records: list[dict[str, Any]] = []
     for root in paths:
         root = Path(root)
         files = [root] if root.is_file() else sorted(root.rglob("results*.jsonl"))
         if not files:
             raise CodecStudyError(f"{root}: no results*.jsonl found")
+        by_folder: dict[Path, list[dict[str, Any]]] = {}
         for path in files:
-            records.extend(read_jsonl(path))
+            by_folder.setdefault(path.parent, []).extend(read_jsonl(path))
+        for lines in by_folder.values():
+            records.extend(join_results(lines))
     return records
 
 

@@ -5,7 +5,9 @@ An evaluation writes ``OUT/``::
     meta.json                 settings, versions, evaluator hashes, the codec; its fingerprint must match on resume
     delay.json                per setting: the delay applied and how the clips' own lags agree with it
     codes/<clip>.npy          codecstudy models' codes at the widest setting (usage is rebuilt from them)
-    <setting>/results*.jsonl  one line per clip (``results.shard-i-of-n.jsonl`` per shard); all of them count
+    <setting>/results*.jsonl  one line per clip (``results.shard-i-of-n.jsonl`` per shard); all of them count;
+                              a metric part's lines (``results.part-gpu[.shard-i-of-n].jsonl``) count once
+                              every part has its line (:mod:`codecstudy.evaluate.parts`)
     <setting>/usage.json      codebook usage of the clips with a line
     <setting>/embeddings/     per-clip embedding frames, pooled into <setting>/fad.json
     <setting>/audio/          decoded audio (``save_audio``)
@@ -40,6 +42,7 @@ from codecstudy.evaluate.base import MetricError, package_version
 from codecstudy.evaluate.delay import CodecDelay, lag_agreement
 from codecstudy.evaluate.embeddings import save_frames, set_fad
 from codecstudy.evaluate.metrics.usage import code_counts, usage_summary
+from codecstudy.evaluate.parts import PART_KEY, join_results, line_part, part_field
 from codecstudy.evaluate.pool import Records, Worker, WorkerSetup, run_jobs
 from codecstudy.evaluate.settings import EvalSettings
 from codecstudy.files import atomic_write, read_json_or_none, update_json, write_json_atomic
@@ -58,8 +61,11 @@ FINGERPRINT_KEYS = ("kind", "mode", "metrics", "alignment", "codec_identity", "s
 
 
 # ---------------------------------------------------------------------------------------------------- results
-def results_name(shard: tuple[int, int]) -> str:
-    return f"{RESULTS_PREFIX}.jsonl" if shard[1] == 1 else f"{RESULTS_PREFIX}.shard-{shard[0]}-of-{shard[1]}.jsonl"
+def results_name(shard: tuple[int, int], part: str | None = None) -> str:
+    """``results.jsonl``; ``results.shard-i-of-n.jsonl`` for a shard, ``results.part-gpu....jsonl`` for a part."""
+    part_name = f".part-{part}" if part else ""
+    shard_name = f".shard-{shard[0]}-of-{shard[1]}" if shard[1] > 1 else ""
+    return f"{RESULTS_PREFIX}{part_name}{shard_name}.jsonl"
 
 
 def results_files(folder: Path) -> list[Path]:
@@ -67,16 +73,22 @@ def results_files(folder: Path) -> list[Path]:
     return sorted(Path(folder).glob(f"{RESULTS_PREFIX}*.jsonl"))
 
 
+def _lines(folder: Path) -> list[dict[str, Any]]:
+    """Every complete line of every ``results*.jsonl`` in ``folder``, as written (parts not joined)."""
+    return [line for path in results_files(folder) for line in read_jsonl(path)]
+
+
 def read_results(folder: Path) -> list[dict[str, Any]]:
-    """Every complete line of every ``results*.jsonl`` in ``folder`` (all shards)."""
-    records: list[dict[str, Any]] = []
-    for path in results_files(folder):
-        records.extend(read_jsonl(path))
-    return records
+    """Every clip's result line in ``folder`` (all shards): whole lines as written, then the lines of the clips that
+    every metric part has scored, joined into one (:func:`codecstudy.evaluate.parts.join_part_lines`)."""
+    return join_results(_lines(folder))
 
 
-def done_clips(folder: Path) -> set[str]:
-    return {r["clip"] for r in read_results(folder)}
+def done_clips(folder: Path, part: str | None = None) -> set[str]:
+    """Clips with a result line; for a ``part``'s run, the clips that part (or a whole run) has scored."""
+    if part is None:
+        return {r["clip"] for r in read_results(folder)}
+    return {line["clip"] for line in _lines(folder) if line_part(line) in (None, part)}
 
 
 def clip_file_stem(clip_id: str) -> str:
@@ -115,8 +127,9 @@ def scoring_changes(meta: Any, settings: EvalSettings) -> list[str]:
 
 
 def merge_meta(old: Any, meta: dict[str, Any], out: Path) -> dict[str, Any]:
-    """``meta`` merged into an earlier meta.json (``old``; None when there is none): n_q, delays and settings
-    accumulate, ``created`` stays the first run's. Other settings than the earlier run's are refused."""
+    """``meta`` merged into an earlier meta.json (``old``; None when there is none): n_q, delays, settings and the
+    metric parts' devices accumulate, ``created`` stays the first run's. Other settings than the earlier run's are
+    refused."""
     if not isinstance(old, dict):
         return meta
     if fingerprint(old) != fingerprint(meta):
@@ -132,6 +145,9 @@ def merge_meta(old: Any, meta: dict[str, Any], out: Path) -> dict[str, Any]:
     if "settings" in meta:
         meta["settings"] = list(dict.fromkeys([*(old.get("settings") or []), *meta["settings"]]))
     meta["created"] = old.get("created", meta["created"])
+    old_device, device = old.get("device"), meta.get("device")
+    if isinstance(old_device, dict) and isinstance(device, dict) and "parts" in old_device and "parts" in device:
+        meta["device"] = {"parts": {**old_device["parts"], **device["parts"]}}
     return meta
 
 
@@ -169,7 +185,7 @@ def device_info(settings: EvalSettings) -> dict[str, Any]:
     """Where the model-based metrics ran: the setting, the device it resolved to and, on a GPU, its name."""
     device = settings.model_device()
     info: dict[str, Any] = {"setting": settings.device, "device": device}
-    if not any(s.uses_device for s in settings.specs()):
+    if not any(s.uses_device for s in settings.scored_specs()):
         info["note"] = "no model-based metric in this run"
     if device.startswith("cuda"):
         info["name"] = torch.cuda.get_device_name(torch.device(device))
@@ -188,7 +204,8 @@ def base_meta(kind: str, settings: EvalSettings) -> dict[str, Any]:
         "metrics": metrics_meta(settings),
         "alignment": settings.alignment(),
         "validity_overrides": settings.validity,
-        "device": device_info(settings),
+        # a metric part's run records where its metrics ran under its name (the parts' entries accumulate)
+        "device": {"parts": {settings.part: device_info(settings)}} if settings.part else device_info(settings),
         "environment": env,
         "command": sys.argv,
     }
@@ -234,9 +251,12 @@ def save_codes(out: Path, clip_id: str, codes: np.ndarray) -> None:
         np.save(handle, codes)
 
 
-def write_usage(out: Path, n_q: int, codebook_size: int, frame_rate: float) -> dict[str, Any] | None:
-    """``OUT/<n_q>/usage.json`` from the codes of every clip with a result line at this n_q."""
-    clips = sorted(done_clips(out / str(n_q)))
+def write_usage(out: Path, n_q: int, codebook_size: int, frame_rate: float,
+                part: str | None = None) -> dict[str, Any] | None:
+    """``OUT/<n_q>/usage.json`` from the codes of every clip with a result line at this n_q (of a metric ``part``'s
+    run: every clip that part scored, so that each part finishes with the file there; codes are the same in every
+    part)."""
+    clips = sorted(done_clips(out / str(n_q), part))
     arrays = []
     for clip_id in clips:
         path = out / CODES_FOLDER / f"{clip_file_stem(clip_id)}.npy"
@@ -360,7 +380,9 @@ def _write_lines(mode: ScoringMode, jobs: list[Any], settings: EvalSettings,
                  progress: bool) -> tuple[int, dict[str, int]]:
     """Run the jobs and write each record (its codes, frames and audio beside it); the jobs finished and the
     failures per metric (and per clip)."""
-    writers = {name: JsonlAppender(folder / results_name(settings.shard)) for name, folder in mode.folders.items()}
+    writers = {name: JsonlAppender(folder / results_name(settings.shard, settings.part))
+               for name, folder in mode.folders.items()}
+    part = {PART_KEY: part_field(settings.part, settings.specs())} if settings.part else {}
     failed: dict[str, int] = {}
     scored = 0
     try:
@@ -375,7 +397,7 @@ def _write_lines(mode: ScoringMode, jobs: list[Any], settings: EvalSettings,
                     failed[metric] = failed.get(metric, 0) + 1
                 if mode.count_clip_failures and record.get("error"):
                     failed["clip"] = failed.get("clip", 0) + 1
-                writers[name].write(mode.line(record))
+                writers[name].write({**mode.line(record), **part})
             scored += 1
     finally:
         for writer in writers.values():

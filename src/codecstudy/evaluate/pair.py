@@ -53,7 +53,7 @@ class PairScorer:
 
     def __init__(self, settings: EvalSettings, cache: FeatureCache | None = None) -> None:
         self.settings = settings
-        self.specs = settings.specs()
+        self.specs = settings.scored_specs()  # a part's run scores its part's metrics only
         self.metric_settings = settings.metric_settings()
         self.validity = settings.validities()
         self.cache = cache or FeatureCache(None)

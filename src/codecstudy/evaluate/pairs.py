@@ -141,7 +141,7 @@ class PairsRun(ScoringMode):
         return {ALL: folder_delay(self.calibration_pairs, self.sample_rate, self.settings, stored.get(ALL))}
 
     def jobs(self, delays: dict[str, CodecDelay]) -> tuple[list[PairJob], int]:
-        done = done_clips(self.out)
+        done = done_clips(self.out, self.settings.part)
         jobs = []
         for key, ref_path, dec_path in self.pairs:
             if key in done:
@@ -180,7 +180,7 @@ def evaluate_pairs(
     Both sides are resampled to ``sample_rate`` (default: each reference's own rate). A manifest, when given,
     supplies text and language (for WER) for clips whose id equals the relative path without suffix.
     """
-    check_available(settings.specs())
+    check_available(settings.scored_specs())
     ref_dir, dec_dir = Path(ref_dir), Path(dec_dir)
     for folder in (ref_dir, dec_dir):
         if not folder.is_dir():

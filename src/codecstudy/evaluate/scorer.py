@@ -12,8 +12,10 @@ first, so the set's codebook usage (``OUT/<n_q>/usage.json``) can always be rebu
 
 Resuming, meta.json, shards and the process pool are the run's (:mod:`codecstudy.evaluate.outputs`,
 :mod:`codecstudy.evaluate.pool`): a re-run scores only the missing (clip, setting) pairs; ``shard=(i, n)`` (or
-torchrun's ``RANK``/``WORLD_SIZE``) keeps every n-th clip and writes ``results.shard-i-of-n.jsonl``. Pairs mode
-(decoded files of any codec against references) is :mod:`codecstudy.evaluate.pairs`.
+torchrun's ``RANK``/``WORLD_SIZE``) keeps every n-th clip and writes ``results.shard-i-of-n.jsonl``; a metric part
+(``settings.part``: the GPU or the DSP metrics, :mod:`codecstudy.evaluate.parts`) scores its metrics only, into
+files of its own, and readers join the parts per clip. Pairs mode (decoded files of any codec against references)
+is :mod:`codecstudy.evaluate.pairs`.
 """
 
 from __future__ import annotations
@@ -242,7 +244,7 @@ class CodecRun(ScoringMode):
         return codec_delays(self.codec, self.calibration_clips, self.names, self.settings, stored, rate)
 
     def jobs(self, delays: dict[str, CodecDelay]) -> tuple[list[ClipJob], int]:
-        done = {n: done_clips(self.folders[n]) for n in self.names}
+        done = {n: done_clips(self.folders[n], self.settings.part) for n in self.names}
         jobs = []
         for clip in self.clips:
             todo = tuple(n for n in self.names if clip.id not in done[n])
@@ -262,7 +264,8 @@ class CodecRun(ScoringMode):
     def finish(self) -> None:
         if self.codec.kind == "native" and self.codec.codebook_size:
             for s in self.chosen:
-                write_usage(self.out, int(s.n_q or 0), self.codec.codebook_size, float(self.codec.frame_rate or 0.0))
+                write_usage(self.out, int(s.n_q or 0), self.codec.codebook_size, float(self.codec.frame_rate or 0.0),
+                            self.settings.part)
 
 
 def _condition_name(codec: str) -> str:
@@ -292,7 +295,7 @@ def evaluate_codec(
     """Score ``codec`` (checkpoint, YAML, preset or adapter name such as ``opus:6kbps``) on the clips of
     ``manifest`` at each setting (``n_qs``: numbers of codebooks or setting names; None: the ones the codec's name
     selects, else all it offers); resumable. ``sample_rate``: score at this rate instead of the codec's."""
-    check_available(settings.specs())
+    check_available(settings.scored_specs())
     opened = open_codec(codec)
     chosen = chosen_settings(opened, n_qs)
     mpath = manifest_path(manifest)

@@ -1,8 +1,8 @@
 """What an evaluation computes: :class:`EvalSettings`, the parsing of ``--shard`` and ``--metric-set``, the reference
 cache's default folder and the delay rule (when the settings, not the codec or a calibration, decide the delay).
 
-Everything but ``workers``, ``shard``, ``ref_cache``, ``save_audio``, ``threads`` and ``device`` is part of the
-fingerprint in meta.json that a resumed run must match (:mod:`codecstudy.evaluate.outputs`).
+Everything but ``workers``, ``shard``, ``part``, ``ref_cache``, ``save_audio``, ``threads`` and ``device`` is part of
+the fingerprint in meta.json that a resumed run must match (:mod:`codecstudy.evaluate.outputs`).
 """
 
 from __future__ import annotations
@@ -22,15 +22,19 @@ from codecstudy.evaluate.base import MetricError
 from codecstudy.evaluate.cache import default_cache_dir
 from codecstudy.evaluate.delay import GIVEN, OFF, RULE, CodecDelay, DelaySettings
 from codecstudy.evaluate.metrics.runtime import torch_device
+from codecstudy.evaluate.parts import part_specs
 from codecstudy.evaluate.registry import METRICS, MetricSpec, resolve_metrics
 from codecstudy.machine import available_cores
 
 
 @dataclass
 class EvalSettings:
-    """What a run computes; everything but ``workers``, ``shard``, ``ref_cache``, ``save_audio``, ``threads`` and
-    ``device`` is part of the fingerprint that a resumed run must match (a GPU changes a model metric's value only
-    by float rounding, so a run may resume on another device; meta.json records the one used)."""
+    """What a run computes; everything but ``workers``, ``shard``, ``part``, ``ref_cache``, ``save_audio``,
+    ``threads`` and ``device`` is part of the fingerprint that a resumed run must match (a GPU changes a model
+    metric's value only by float rounding, so a run may resume on another device; meta.json records the one used).
+
+    ``part`` (``gpu`` or ``cpu``, :mod:`codecstudy.evaluate.parts`) scores only that part's metrics; meta.json
+    still describes every requested metric, so both parts of an evaluation share one meta.json and fingerprint."""
 
     metrics: list[str] = field(default_factory=lambda: ["default"])
     mode: str = "parity"
@@ -47,17 +51,25 @@ class EvalSettings:
     threads: int | None = None  # torch threads per worker; default: cores / workers
     device: str = "cpu"  # where the model-based metrics run (cpu, cuda, cuda:N, auto); recorded, not fingerprinted
     validity: dict[str, dict[str, Any]] = field(default_factory=dict)  # {metric: {domains, languages}} overrides
+    part: str | None = None  # score only this part's metrics (gpu, cpu); None: every requested metric
 
     def torch_threads(self) -> int:
         return self.threads or max(1, available_cores() // max(1, self.workers))  # the allocation's cores
 
     def specs(self) -> list[MetricSpec]:
+        """Every requested metric (what meta.json describes, whichever part this run scores)."""
         return resolve_metrics(self.metrics)
 
+    def scored_specs(self) -> list[MetricSpec]:
+        """The metrics this run computes: every requested one, or those of its ``part``."""
+        specs = self.specs()
+        return specs if self.part is None else part_specs(specs, self.part)
+
     def model_device(self) -> str:
-        """The device the model-based metrics run on (``cpu`` when none is requested); a GPU that is not there is a
-        one-line error naming the setting."""
-        if not any(s.uses_device for s in self.specs()):
+        """The device the model-based metrics of this run run on (``cpu`` when it scores none, so that the DSP part
+        of a GPU evaluation runs on a node without a GPU); a GPU that is not there is a one-line error naming the
+        setting."""
+        if not any(s.uses_device for s in self.scored_specs()):
             return "cpu"
         try:
             return torch_device(self.device)

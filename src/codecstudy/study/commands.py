@@ -82,6 +82,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     item.add_argument("--launch", metavar="COMMAND",
                       help="a training's launcher, e.g. 'torchrun --standalone --nproc_per_node 4': the training "
                       "runs as `COMMAND -m codecstudy train ...` (one process per GPU) and this one watches it")
+    item.add_argument("--metrics", choices=["gpu", "cpu"],
+                      help="one metric part of an evaluation whose GPU and DSP metrics are separate jobs")
     item.set_defaults(handler=_run_item)
     fetch = add_parser(
         actions, "fetch", "download every hub model the study loads into the cache (for offline compute nodes)",
@@ -137,7 +139,7 @@ def _run_item(args: argparse.Namespace) -> int:
     spec = load_study(args.study, _overrides(args))
     try:
         run_job_item(spec, args.out, args.item, parse_shard(args.shard) if args.shard else None,
-                     launch=args.launch)
+                     launch=args.launch, metrics=args.metrics)
     except TrainingInterrupted as stopped:
         print(f"{args.item}: {stopped}")
         return REQUEUE_EXIT  # the job script requeues the job

@@ -288,6 +288,13 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
+def share_suffix(shard: tuple[int, int] | None, part: str | None = None) -> str:
+    """What one cluster job's share of an item adds to the item's lock and record file names: its metric part and
+    its shard (``.part-gpu.shard-0-of-4``), so that the shares of one item run side by side."""
+    part_name = f".part-{part}" if part else ""
+    return part_name + (f".shard-{shard[0]}-of-{shard[1]}" if shard and shard[1] > 1 else "")
+
+
 def default_run_dir(study_name: str) -> Path:
     """``runs/<study name>``: where a study runs when no ``--out`` is given."""
     return Path("runs") / study_name

@@ -26,7 +26,7 @@ from codecstudy.study import state
 from codecstudy.study.checks import check_corpus, check_study
 from codecstudy.study.eta import StudyProgress, WorkEstimate, announcement, calibrate
 from codecstudy.study.hubs import check_hub_models
-from codecstudy.study.layout import RunLayout, default_run_dir
+from codecstudy.study.layout import RunLayout, default_run_dir, share_suffix
 from codecstudy.study.listening import build_listening_test, write_listening_tables
 from codecstudy.study.parallel import BY_ANOTHER, Item, Outcome, Scheduler, plan, run_item
 from codecstudy.study.report.build import build_report
@@ -152,22 +152,25 @@ class StudyRunner:
             self._stage(state.conditions_state(spec, layout), lambda: conditions_stage(spec, layout))
         return self.records
 
-    def run_one(self, item: Item, shard: tuple[int, int] | None = None) -> StageRecord:
-        """One training or scoring item (or one ``shard`` of a scoring item) under its lock, recorded like the
-        scheduler's: a cluster job's work."""
+    def run_one(self, item: Item, shard: tuple[int, int] | None = None, part: str | None = None) -> StageRecord:
+        """One training or scoring item (or one ``shard`` or metric ``part`` of a scoring item: the part's state
+        decides) under its lock, recorded like the scheduler's: a cluster job's work."""
         lock = self.layout.item_lock(item.stage, item.item)
-        work = item.work
-        if shard is not None and shard[1] > 1:
+        work, item_state = item.work, item.state
+        if part is not None or (shard is not None and shard[1] > 1):
             with file_lock(lock, timeout=None):  # a stale evaluation is discarded once, before any shard resumes it
                 current = item.state()
                 if current.stale:
                     discard_evaluation(item.codec, item.eval_set, self.layout)
-            lock = self.layout.item_lock(item.stage, f"{item.item}.shard-{shard[0]}-of-{shard[1]}")
-            work = partial(_shard_work, item, shard, self.spec, self.layout)
-        current = item.state()
+            shard = shard or (0, 1)
+            lock = self.layout.item_lock(item.stage, f"{item.item}{share_suffix(shard, part)}")
+            work = partial(_shard_work, item, shard, self.spec, self.layout, part=part)
+            if part is not None:
+                item_state = partial(state.codec_eval_state, item.codec, item.eval_set, self.spec, self.layout, part)
+        current = item_state()
         if not self._begin(current):
             return self.records[-1]
-        outcome = run_item(work, item.state, lock, None)
+        outcome = run_item(work, item_state, lock, None)
         if outcome.by_another:
             return self._by_another(current)
         return self._finish(current, outcome.detail, outcome.seconds)
@@ -244,12 +247,13 @@ class StudyRunner:
         return f"{len(written)} table files in {self.layout.tables}"
 
 
-def _shard_work(item: Item, shard: tuple[int, int], spec: StudySpec, layout: RunLayout, threads: int | None) -> str:
-    """One shard of an evaluation or a baseline (never forced: a stale one was discarded before)."""
+def _shard_work(item: Item, shard: tuple[int, int], spec: StudySpec, layout: RunLayout, threads: int | None,
+                part: str | None = None) -> str:
+    """One shard (or metric part) of an evaluation or a baseline (never forced: a stale one was discarded before)."""
     if item.stage == "baseline":
         baseline = next(b for b in spec.baseline_runs() if b.name == item.codec)
         return baseline_stage(baseline, item.eval_set, spec, layout, False, threads=threads, shard=shard)
-    return evaluate_stage(item.codec, item.eval_set, spec, layout, False, threads=threads, shard=shard)
+    return evaluate_stage(item.codec, item.eval_set, spec, layout, False, threads=threads, shard=shard, part=part)
 
 
 def stage_records(layout: RunLayout) -> list[dict[str, object]]:

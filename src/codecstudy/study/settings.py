@@ -13,6 +13,7 @@ from typing import Any
 
 from codecstudy.codec.presets import resolve_codec_config
 from codecstudy.errors import CodecStudyError
+from codecstudy.evaluate.parts import parts_of
 from codecstudy.evaluate.registry import has_frame_rule, resolve_metrics
 from codecstudy.evaluate.settings import EvalSettings, default_ref_cache
 from codecstudy.machine import available_cores
@@ -26,11 +27,13 @@ STIMULUS_KEYS = ("name", "corpus", "conditions", "eval_sets", "match_volume", "s
 TrainingKey = tuple[str, tuple[str, ...]]
 
 
-def eval_settings(spec: StudySpec, threads: int | None = None, shard: tuple[int, int] = (0, 1)) -> EvalSettings:
+def eval_settings(spec: StudySpec, threads: int | None = None, shard: tuple[int, int] = (0, 1),
+                  part: str | None = None) -> EvalSettings:
     """The scorer's settings for a study's evaluations (also what their ``meta.json`` must match to be current).
 
     ``threads``: the cores the study runner gave this evaluation (it runs beside others), used as scoring processes
-    of one torch thread each instead of one process per core."""
+    of one torch thread each instead of one process per core. ``part``: score only one metric part
+    (:func:`metric_parts`), a cluster job's share."""
     ev = spec.evaluate
     workers = ev.workers or available_cores()
     return EvalSettings(
@@ -44,7 +47,22 @@ def eval_settings(spec: StudySpec, threads: int | None = None, shard: tuple[int,
         threads=None if threads is None else 1,
         device=ev.device,
         shard=shard,
+        part=part,
     )
+
+
+def metric_parts(spec: StudySpec) -> list[str]:
+    """The metric parts (``gpu``, ``cpu``: :mod:`codecstudy.evaluate.parts`) each codec x set is scored in by
+    separate cluster jobs, GPU metrics on GPU nodes and DSP metrics on CPU nodes; empty when it is one job. It is one
+    job when ``evaluate.device`` is ``cpu`` (every metric runs on a CPU node anyway, and one job puts each clip
+    through the codec once instead of twice) and when the study's metrics are all of one part."""
+    if spec.evaluate.device == "cpu":
+        return []
+    try:
+        parts = parts_of(resolve_metrics(list(spec.evaluate.metrics)))
+    except CodecStudyError:  # an unknown name: reported where the settings are checked
+        return []
+    return parts if len(parts) > 1 else []
 
 
 def metric_overrides(spec: StudySpec) -> dict[str, dict[str, Any]]:

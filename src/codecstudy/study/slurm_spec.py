@@ -10,10 +10,13 @@ with ``--set`` (``--set slurm.train.partition=gpu``). Only the shape is checked 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from codecstudy.errors import ConfigError
 
 Executor = Literal["local", "slurm"]
 #: The kinds of job a study submits, in the order they run.
@@ -83,6 +86,10 @@ class SlurmSection(SlurmResources):
     report: SlurmResources = Field(default_factory=SlurmResources)
     shards: int | dict[str, int] = Field(
         1, description="array tasks per evaluation (codec x set): a number for every set, or {set: number}")
+    clips_per_shard: int | None = Field(
+        None, ge=1, description="instead of `shards`: array tasks of about this many clips each, ceil(clips / N) per "
+        "set, clips being the set's evaluate.max_clips or, once the corpus is built, its size (the smaller); needs "
+        "one of them")
     array_limit: int | None = Field(None, ge=1, description="at most this many tasks of one array at once (%N)")
     signal_seconds: int = Field(
         120, ge=0, description="training jobs ask for USR2 this many seconds before their time limit or preemption "
@@ -101,6 +108,12 @@ class SlurmSection(SlurmResources):
             raise ValueError(f"shards must be >= 1, got {shards}")
         return shards
 
+    @model_validator(mode="after")
+    def _one_way_to_shard(self) -> SlurmSection:
+        if self.clips_per_shard is not None and "shards" in self.model_fields_set:
+            raise ValueError("give slurm.shards or slurm.clips_per_shard, not both")
+        return self
+
     def for_kind(self, kind: str) -> SlurmResources:
         """The resources of one kind of job: its own keys over the common ones, lists added to them."""
         if kind not in JOB_KINDS:
@@ -110,7 +123,14 @@ class SlurmSection(SlurmResources):
                   for name in ("partition", "account", "qos", "time", "cpus", "mem", "gpus", "nodes", "processes")}
         return SlurmResources(**merged, sbatch=[*self.sbatch, *own.sbatch], setup=[*self.setup, *own.setup])
 
-    def shards_of(self, eval_set: str) -> int:
+    def shards_of(self, eval_set: str, clips: int | None = None) -> int:
+        """Array tasks of one set's evaluations; with ``clips_per_shard``, from ``clips``, the number of clips the
+        set's evaluations score (None: not known yet, which is a one-line error naming what to set)."""
+        if self.clips_per_shard is not None:
+            if clips is None:
+                raise ConfigError(f"slurm.clips_per_shard: the number of clips of eval set {eval_set!r} is not known "
+                                  "before the corpus is built; set evaluate.max_clips or slurm.shards")
+            return max(1, math.ceil(clips / self.clips_per_shard))
         if isinstance(self.shards, dict):
             return self.shards.get(eval_set, 1)
         return self.shards

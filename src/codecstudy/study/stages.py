@@ -163,15 +163,15 @@ def seconds_per_step(run: CodecRun, threads: int | None) -> float:
 # ----------------------------------------------------------------------------------------------- evaluation
 def evaluate_stage(codec: str, eval_set: str, spec: StudySpec, layout: RunLayout, progress: bool,
                    force: bool = False, threads: int | None = None,
-                   shard: tuple[int, int] = (0, 1)) -> str:
-    """Score one trained codec on one set (or one ``shard`` of it, a cluster job's part); ``force`` redoes stale
-    results instead of resuming them."""
+                   shard: tuple[int, int] = (0, 1), part: str | None = None) -> str:
+    """Score one trained codec on one set (or one ``shard`` of it, or one metric ``part``: a cluster job's share);
+    ``force`` redoes stale results instead of resuming them."""
     summary = evaluate_codec(
         str(layout.codec_file(codec)),
         layout.eval_manifest(eval_set),
         layout.eval_dir(codec, eval_set),
         list(spec.evaluate.n_q),
-        eval_settings(spec, threads, shard),
+        eval_settings(spec, threads, shard, part),
         set_name=eval_set,
         name=codec,
         progress=progress,
@@ -202,8 +202,8 @@ def baseline_stage(baseline: Baseline, eval_set: str, spec: StudySpec, layout: R
 
 
 def discard_evaluation(codec: str, eval_set: str, layout: RunLayout) -> None:
-    """Remove a stale evaluation's results and meta once, before its shards resume it (``--force`` per shard would
-    remove the other shards' fresh lines)."""
+    """Remove a stale evaluation's results (every shard's and metric part's) and meta once, before its shards and
+    parts resume it (``--force`` per shard would remove the other shards' fresh lines)."""
     discard(layout.eval_dir(codec, eval_set))
 
 

@@ -128,9 +128,11 @@ def eval_state(
     clip_ids: list[str],
     identity: str | None = None,
     alignment: dict[str, Any] | None = None,
+    part: str | None = None,
 ) -> StageState:
     """Complete when every clip has a line at every n_q (and usage.json) for *this* codec (``identity``) under
-    *these* alignment settings (``alignment``, which carry the delay rule's version)."""
+    *these* alignment settings (``alignment``, which carry the delay rule's version). A split evaluation's clip has
+    a line once every metric part scored it; with ``part``, the state of that part alone (a cluster job's)."""
     item = f"{codec}/{eval_set}"
     meta = read_json_or_none(layout.eval_meta(codec, eval_set))
     if identity is not None and isinstance(meta, dict) and meta.get("codec_identity") not in (None, identity):
@@ -141,11 +143,12 @@ def eval_state(
     done = 0
     complete = bool(expected)
     for n_q in n_qs:
-        have = done_clips(layout.eval_setting_dir(codec, eval_set, n_q)) & expected
+        have = done_clips(layout.eval_setting_dir(codec, eval_set, n_q), part) & expected
         done += len(have)
         if have != expected or not layout.eval_usage(codec, eval_set, n_q).is_file():
             complete = False
-    detail = f"{done}/{len(expected) * len(n_qs)} clip x n_q"
+    scope = f"{part} metrics, " if part else ""
+    detail = f"{scope}{done}/{len(expected) * len(n_qs)} clip x n_q"
     if complete:
         return StageState("evaluate", item, COMPLETE, detail)
     if done or layout.eval_meta(codec, eval_set).is_file():
@@ -153,11 +156,12 @@ def eval_state(
     return StageState("evaluate", item, MISSING, detail)
 
 
-def codec_eval_state(codec: str, eval_set: str, spec: StudySpec, layout: RunLayout) -> StageState:
-    """A trained codec's evaluation on one set, read when it is due (the codec's identity exists only after its
-    training)."""
+def codec_eval_state(codec: str, eval_set: str, spec: StudySpec, layout: RunLayout,
+                     part: str | None = None) -> StageState:
+    """A trained codec's evaluation on one set (or one metric ``part`` of it), read when it is due (the codec's
+    identity exists only after its training)."""
     return eval_state(codec, eval_set, layout, list(spec.evaluate.n_q), eval_clip_ids(layout, eval_set),
-                      codec_identity(layout.codec_file(codec)), eval_settings(spec).alignment())
+                      codec_identity(layout.codec_file(codec)), eval_settings(spec).alignment(), part)
 
 
 def baseline_state(

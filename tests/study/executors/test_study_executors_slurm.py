@@ -10,11 +10,13 @@ import pytest
 from helpers.fakeslurm import FakeSlurm, install_fake_slurm
 from helpers.studysetup import tiny_study, write_study
 
+from codecstudy.errors import ConfigError
+from codecstudy.jsonl import write_jsonl_atomic
 from codecstudy.study.executors import slurm
 from codecstudy.study.executors.slurmctl import SlurmError
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.spec import StudySpec, load_study
-from codecstudy.study.state import COMPLETE, MISSING
+from codecstudy.study.state import COMPLETE, MISSING, StageState
 
 SLURM = {
     "partition": "cpu", "account": "lab", "time": "30", "sbatch": ["--constraint=x86"],
@@ -220,3 +222,116 @@ def test_gpus_on_a_cluster_without_gpus_is_one_line(tmp_path, monkeypatch) -> No
     assert str(error.value).endswith("Invalid generic resource (gres) specification (slurm.train.gpus=1: does the "
                                      "cluster have GPUs there?)")
     assert str(error.value).startswith("sbatch refused job train-english-soundstream: ")
+
+
+# ------------------------------------------------------------------------------------ split evaluations, clip counts
+SPLIT = {"evaluate": {"n_q": [1, 2], "metrics": ["mel_distance", "speech_bert", "si_snr"], "mode": "fast",
+                      "max_clips": 3, "workers": 1, "device": "cuda"}}
+GPU_SLURM = {**SLURM, "evaluate-gpu": {"partition": "gpu", "gpus": 1}, "evaluate-cpu": {"cpus": 8}}
+
+
+def test_a_gpu_studys_evaluation_is_a_gpu_job_and_a_cpu_job_over_the_same_shards(tmp_path, monkeypatch) -> None:
+    fake = install_fake_slurm(tmp_path / "slurm", monkeypatch)
+    spec, layout = _study(tmp_path, slurm=GPU_SLURM, **SPLIT), RunLayout(tmp_path / "run")
+    slurm.submit(spec, layout, [], echo=lambda _: None)
+    calls, ids = _submitted(fake), _ids(fake)
+    evaluations = [f"evaluate-{c}-{s}-{part}" for s in SETS for c in CODECS for part in ("gpu", "cpu")]
+    train = [f"train-{c}" for c in CODECS]
+    baselines = [f"baseline-opus-6kbps-{s}" for s in SETS]
+    assert list(calls) == ["corpus", *train, *evaluations, *baselines, "report"]
+    recorded = {j["name"]: j for j in slurm.recorded_jobs(layout)}
+    for codec in CODECS:
+        for eval_set in SETS:
+            for part in ("gpu", "cpu"):
+                name = f"evaluate-{codec}-{eval_set}-{part}"
+                assert calls[name]["after"] == [ids[f"train-{codec}"]], name  # both wait for the codec only
+                entry = recorded[name]
+                assert (entry["kind"], entry["metrics"], entry["items"], entry["shards"]) == (
+                    f"evaluate-{part}", part, [f"evaluate:{codec}/{eval_set}"], 2 if eval_set == "en" else 1)
+                command = calls[name]["script"].strip().splitlines()[-1]
+                assert f"--item evaluate:{codec}/{eval_set}" in command and f" --metrics {part}" in command
+    gpu, cpu = (calls[f"evaluate-english-soundstream-en-{p}"]["script"] for p in ("gpu", "cpu"))
+    assert "#SBATCH --array=0-1\n" in gpu and "#SBATCH --array=0-1\n" in cpu
+    assert "#SBATCH --partition=gpu\n" in gpu and "#SBATCH --gres=gpu:1\n" in gpu
+    assert "#SBATCH --partition=cpu\n" in cpu and "#SBATCH --cpus-per-task=8\n" in cpu and "--gres" not in cpu
+    assert '--shard "${SLURM_ARRAY_TASK_ID}/2" --metrics gpu' in gpu
+    assert calls["report"]["after"] == [ids[n] for n in ["corpus", *train, *evaluations, *baselines]]
+    assert "metrics" not in recorded["baseline-opus-6kbps-en"] and "metrics" not in recorded["corpus"]
+
+
+@pytest.mark.parametrize(("evaluate", "kind"), [
+    ({"device": "cpu"}, "evaluate-cpu"),  # every metric on CPU nodes: one job puts each clip through the codec once
+    ({"metrics": ["mel_distance", "si_snr"]}, "evaluate-gpu"),  # one group of metrics: one job, as before
+])
+def test_one_group_of_metrics_or_a_cpu_device_is_one_evaluation_job(tmp_path, monkeypatch, evaluate, kind) -> None:
+    install_fake_slurm(tmp_path / "slurm", monkeypatch)
+    spec = _study(tmp_path, slurm=GPU_SLURM, evaluate={**SPLIT["evaluate"], **evaluate})
+    layout = RunLayout(tmp_path / "run")
+    slurm.submit(spec, layout, [], echo=lambda _: None)
+    recorded = {j["name"]: j for j in slurm.recorded_jobs(layout)}
+    evaluations = [j for j in recorded.values() if j["name"].startswith("evaluate-")]
+    assert sorted(j["name"] for j in evaluations) == sorted(f"evaluate-{c}-{s}" for c in CODECS for s in SETS)
+    assert {j["kind"] for j in evaluations} == {kind} and not any("metrics" in j for j in evaluations)
+
+
+def test_a_finished_part_is_not_submitted_again_and_status_shows_each_part(tmp_path, monkeypatch) -> None:
+    fake = install_fake_slurm(tmp_path / "slurm", monkeypatch)
+    spec, layout = _study(tmp_path, slurm=GPU_SLURM, **SPLIT), RunLayout(tmp_path / "run")
+    slurm.submit(spec, layout, [], echo=lambda _: None)
+    first = _ids(fake)
+    fake.set_queue([])  # every job ended
+    fake.forget_calls()
+    item = "evaluate:english-soundstream/en"
+    done = {"corpus", *(f"train:{c}" for c in CODECS), *(f"baseline:opus-6kbps/{s}" for s in SETS),
+            *(f"evaluate:{c}/{s}+{p}" for c in CODECS for s in SETS for p in ("gpu", "cpu"))}
+    done -= {f"{item}+cpu"}  # the DSP part of one evaluation failed half-way; its GPU part is complete
+
+    def states(spec, layout):
+        keys = [*done, f"{item}+cpu", item, *(f"evaluate:{c}/{s}" for c in CODECS for s in SETS), "report"]
+        return {key: COMPLETE if key in done or (key.startswith("evaluate:") and "+" not in key and key != item)
+                else MISSING for key in keys}
+
+    monkeypatch.setattr(slurm, "item_states", states)
+    lines = {line.split()[0]: line for line in slurm.status_text(spec, layout).splitlines()[1:]}
+    assert lines["evaluate-english-soundstream-en-gpu"].split()[1:] == [first["evaluate-english-soundstream-en-gpu"],
+                                                                         "complete"]
+    cpu_job = first["evaluate-english-soundstream-en-cpu"]
+    log = layout.slurm_log("evaluate-english-soundstream-en-cpu", f"{cpu_job}_%a")
+    assert lines["evaluate-english-soundstream-en-cpu"].endswith(f"failed: log {log}")
+    plan = slurm.submit(spec, layout, [], echo=lambda _: None)
+    assert sorted(_submitted(fake)) == ["evaluate-english-soundstream-en-cpu", "report"]
+    assert plan.action["evaluate-english-soundstream-en-gpu"] == "complete"
+    again = _ids(fake)["evaluate-english-soundstream-en-cpu"]
+    assert f"  submit   evaluate-english-soundstream-en-cpu [{again}] (evaluate-cpu array 0-1, cpu metrics)\n" in (
+        plan.graph_text())
+
+
+def test_clips_per_shard_sizes_each_sets_arrays(tmp_path, monkeypatch) -> None:
+    fake = install_fake_slurm(tmp_path / "slurm", monkeypatch)
+    no_shards = {k: v for k, v in SLURM.items() if k != "shards"}
+    spec = _study(tmp_path, ["slurm.clips_per_shard=2"], slurm=no_shards)  # evaluate.max_clips 3: 2 tasks a set
+    slurm.submit(spec, RunLayout(tmp_path / "run"), [], echo=lambda _: None)
+    arrays = {name: re.search(r"^#SBATCH --array=(\S+)$", call["script"], re.M) for name, call in
+              _submitted(fake).items()}
+    scored = [n for n in arrays if n.startswith(("evaluate-", "baseline-"))]
+    assert len(scored) == 6 + 3 and all(arrays[n] and arrays[n].group(1) == "0-1" for n in scored)
+    assert not any(arrays[n] for n in arrays if n not in scored)
+
+
+def test_clips_per_shard_counts_a_built_set_and_needs_a_count(tmp_path, monkeypatch) -> None:
+    install_fake_slurm(tmp_path / "slurm", monkeypatch)
+    data = tiny_study(tmp_path, tmp_path / "synth", executor="slurm", slurm={"clips_per_shard": 2})
+    data["evaluate"] = {k: v for k, v in data["evaluate"].items() if k != "max_clips"}
+    spec, layout = load_study(write_study(tmp_path / "tiny.yaml", data)), RunLayout(tmp_path / "run")
+    with pytest.raises(ConfigError) as error:  # no evaluate.max_clips and no corpus yet: refused before anything
+        slurm.submit(spec, layout, [], dry_run=True, echo=lambda _: None)
+    assert str(error.value) == (f"{tmp_path / 'tiny.yaml'}: slurm.clips_per_shard: the number of clips of eval set "
+                                "'en' is not known before the corpus is built; set evaluate.max_clips or slurm.shards")
+    for eval_set, clips in {"en": 5, "other_languages": 4, "music": 1}.items():
+        write_jsonl_atomic(layout.eval_manifest(eval_set), ({"id": f"{eval_set}{i}"} for i in range(clips)))
+    monkeypatch.setattr(slurm.state, "conditions_state", lambda spec, layout: StageState("conditions", "", COMPLETE))
+    assert slurm.set_clips(spec, layout) == {"en": 5, "other_languages": 4, "music": 1}
+    shards = {j.name: j.shards for j in slurm.plan_submission(spec, layout, {}).jobs}
+    assert [shards[f"evaluate-english-soundstream-{s}"] for s in SETS] == [3, 2, 1]
+    capped = load_study(tmp_path / "tiny.yaml", ["evaluate.max_clips=2"])  # a built set is never above its max_clips
+    assert slurm.set_clips(capped, layout)["other_languages"] == 2

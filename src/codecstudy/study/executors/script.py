@@ -97,16 +97,17 @@ def launch_lines(spec: StudySpec, job: Job) -> list[str]:
 
 
 def job_command(spec: StudySpec, layout: RunLayout, job: Job, overrides: list[str]) -> str:
-    """``codecstudy study run-item`` for each of the job's items (the shard from the array's task id; the
-    launcher of a training on several processes)."""
+    """``codecstudy study run-item`` for each of the job's items (the shard from the array's task id, the metric
+    part of a split evaluation, the launcher of a training on several processes)."""
     start = spec.slurm.command or f"{shlex.quote(sys.executable)} -m codecstudy"
     study = shlex.quote(str(Path(spec.path).resolve())) if spec.path else "STUDY"
     sets = "".join(f" --set {shlex.quote(o)}" for o in overrides)
     shard = f' --shard "${{SLURM_ARRAY_TASK_ID}}/{job.shards}"' if job.shards > 1 else ""
+    part = f" --metrics {job.metrics}" if job.metrics else ""
     launch = ' --launch "$LAUNCH"' if launch_lines(spec, job) else ""
     return "\n".join(
         f"{start} study run-item {study} --out {shlex.quote(str(layout.root.resolve()))} "
-        f"--item {shlex.quote(item)}{shard}{launch}{sets}"
+        f"--item {shlex.quote(item)}{shard}{part}{launch}{sets}"
         for item in job.items
     )
 

@@ -17,12 +17,21 @@ from pathlib import Path
 from codecstudy.files import read_json_or_none, write_json_atomic, write_text_atomic
 from codecstudy.study import state
 from codecstudy.study.executors import slurmctl
-from codecstudy.study.executors.jobs import CORPUS_ITEM, REPORT_ITEM, Job, item_id, slurm_name, study_jobs
+from codecstudy.study.executors.jobs import (
+    CORPUS_ITEM,
+    REPORT_ITEM,
+    Job,
+    item_id,
+    part_key,
+    slurm_name,
+    state_keys,
+    study_jobs,
+)
 from codecstudy.study.executors.script import job_script
 from codecstudy.study.hubs import check_hub_models
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.schedule import study_items
-from codecstudy.study.settings import tts_steps
+from codecstudy.study.settings import metric_parts, tts_steps
 from codecstudy.study.spec import StudySpec
 from codecstudy.study.state import COMPLETE
 
@@ -30,8 +39,9 @@ Echo = Callable[[str], None]
 
 
 def item_states(spec: StudySpec, layout: RunLayout) -> dict[str, str]:
-    """Each job item's file state (complete, partial, missing). Before the corpus and conditions are complete
-    nothing downstream is read: it is all to do."""
+    """Each job item's file state (complete, partial, missing), and of each metric part of a split evaluation
+    (:func:`codecstudy.study.executors.jobs.part_key`). Before the corpus and conditions are complete nothing
+    downstream is read: it is all to do."""
     corpus_done = all(s.status == COMPLETE for s in (state.corpus_state(spec, layout),
                                                      state.conditions_state(spec, layout)))
     states = {CORPUS_ITEM: COMPLETE if corpus_done else state.MISSING}
@@ -40,6 +50,9 @@ def item_states(spec: StudySpec, layout: RunLayout) -> dict[str, str]:
     runs = spec.codec_runs()
     for item in study_items(spec, layout, runs, progress=False, baselines=True):
         states[item_id(item.stage, item.item)] = item.state().status if item.state else state.MISSING
+        for part in metric_parts(spec) if item.stage == "evaluate" else ():
+            states[part_key(item_id(item.stage, item.item), part)] = state.codec_eval_state(
+                item.codec, item.eval_set, spec, layout, part).status
     codecs = [r.name for r in runs] + [b.name for b in spec.baseline_runs()]
     final = [state.aggregate_state(layout, codecs), state.report_state(layout)]
     if spec.tts.enabled:
@@ -48,6 +61,24 @@ def item_states(spec: StudySpec, layout: RunLayout) -> dict[str, str]:
         final.append(state.listen_state(spec, layout))
     states[REPORT_ITEM] = COMPLETE if all(s.status == COMPLETE for s in final) else state.MISSING
     return states
+
+
+def set_clips(spec: StudySpec, layout: RunLayout) -> dict[str, int]:
+    """The number of clips each eval set's evaluations score, where it is known (``slurm.clips_per_shard``): the
+    set's ``max_clips`` (``evaluate.max_clips`` by default) and, once the conditions are built for this study, the
+    set's size; the smaller of the two. Nothing is read (and nothing returned) when ``slurm.shards`` decides."""
+    if spec.slurm.clips_per_shard is None:
+        return {}
+    limits = {s.name: s.max_clips for s in spec.conditions.eval_sets}
+    built = state.conditions_state(spec, layout).status == COMPLETE
+    clips: dict[str, int] = {}
+    for eval_set in spec.eval_set_names:
+        known = [n for n in [limits.get(eval_set)] if n is not None]
+        if built and layout.eval_manifest(eval_set).is_file():
+            known.append(len(state.eval_clip_ids(layout, eval_set)))
+        if known:
+            clips[eval_set] = min(known)
+    return clips
 
 
 @dataclass
@@ -63,7 +94,8 @@ class Submission:
             array = f" array 0-{job.shards - 1}" if job.shards > 1 else ""
             after = f" after {', '.join(job.after)}" if job.after else ""
             ident = f" [{job.id}]" if job.id else ""
-            lines.append(f"  {self.action[job.name]:<8} {job.name}{ident} ({job.kind}{array}){after}")
+            part = f", {job.metrics} metrics" if job.metrics else ""
+            lines.append(f"  {self.action[job.name]:<8} {job.name}{ident} ({job.kind}{array}{part}){after}")
         return "\n".join(lines)
 
 
@@ -82,7 +114,7 @@ def plan_submission(spec: StudySpec, layout: RunLayout, queued: dict[str, slurmc
     """Which jobs to submit: those not complete and not queued, and every job after one that is submitted (its
     inputs will change); each waits only for the jobs that are submitted or queued now."""
     states = item_states(spec, layout)
-    jobs = study_jobs(spec)
+    jobs = study_jobs(spec, set_clips(spec, layout))
     action: dict[str, str] = {}
     for job in jobs:
         waiting = [name for name in job.after if action[name] != "complete"]
@@ -90,7 +122,7 @@ def plan_submission(spec: StudySpec, layout: RunLayout, queued: dict[str, slurmc
             action[job.name] = "queued"
             job.id = queued[job.name].id
         elif any(action[name] == "submit" for name in waiting) or any(
-                states.get(item) != COMPLETE for item in job.items):
+                states.get(key) != COMPLETE for key in state_keys(job.items, job.metrics)):
             action[job.name] = "submit"
         else:
             action[job.name] = "complete"
@@ -108,7 +140,7 @@ def submit(spec: StudySpec, layout: RunLayout, overrides: list[str], *, dry_run:
     queued: dict[str, slurmctl.QueuedJob] = {}
     try:
         if not dry_run or _on_path("squeue"):
-            queued = queued_jobs(spec, study_jobs(spec))
+            queued = queued_jobs(spec, study_jobs(spec, set_clips(spec, layout)))
     except slurmctl.SlurmError as exc:
         if not dry_run:
             raise
@@ -189,7 +221,7 @@ def status_text(spec: StudySpec, layout: RunLayout) -> str:
     recorded = recorded_jobs(layout)
     if not recorded:
         return ""
-    jobs = study_jobs(spec)
+    jobs = study_jobs(spec, set_clips(spec, layout))
     lines = [f"slurm jobs ({layout.slurm_jobs}):"]
     queued: dict[str, slurmctl.QueuedJob] = {}
     try:
@@ -200,7 +232,8 @@ def status_text(spec: StudySpec, layout: RunLayout) -> str:
     for entry in recorded:
         name = str(entry.get("name"))
         items = [str(i) for i in entry.get("items", [])]  # type: ignore[union-attr]
-        files = "complete" if all(states.get(i) == COMPLETE for i in items) else "not complete"
+        keys = state_keys(items, str(entry["metrics"]) if entry.get("metrics") else None)
+        files = "complete" if all(states.get(key) == COMPLETE for key in keys) else "not complete"
         job = queued.get(name)
         if files == "complete":
             slurm = "complete"
@@ -220,7 +253,7 @@ def cancel(spec: StudySpec, layout: RunLayout, echo: Echo = print) -> list[str]:
     """``scancel`` the study's own jobs that are still queued or running (found by their names, which carry the
     study's name: another study's jobs are never touched)."""
     slurmctl.require("scancel")
-    queued = queued_jobs(spec, study_jobs(spec))
+    queued = queued_jobs(spec, study_jobs(spec, set_clips(spec, layout)))
     ids = sorted({q.id for q in queued.values() if q.active}, key=lambda i: (len(i), i))
     slurmctl.scancel(ids)
     echo(f"study {spec.name}: cancelled {len(ids)} jobs" + (f" ({' '.join(ids)})" if ids else ""))
