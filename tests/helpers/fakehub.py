@@ -19,6 +19,8 @@ import torch
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
+#: what WavLM's hub repository holds, as far as the cache check looks
+WAVLM_FILES = {"config.json": b'{"model_type": "wavlm"}', "model.safetensors": b"weights"}
 
 class FakeHub:
     """A Hugging Face hub cache under ``root`` (what ``HF_HUB_CACHE`` names) and a record of every download."""

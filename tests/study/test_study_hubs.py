@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers.espnet import espnet_state, small_model, write_exp
-from helpers.fakehub import FakeHub
+from helpers.fakehub import WAVLM_FILES, FakeHub
 from helpers.fakeslurm import install_fake_slurm
 from helpers.studysetup import tiny_study, write_study
 
@@ -28,7 +28,6 @@ from codecstudy.study.spec import StudySpec, load_study
 REPO = Path(__file__).resolve().parents[2]
 PAPER_RELEASED = REPO / "configs/studies/paper-released.yaml"
 ESPNET_ID = "espnet/mls-english_soundstream_16k"
-WAVLM_FILES = {"config.json": b'{"model_type": "wavlm"}', "model.safetensors": b"weights"}
 #: the released codec, a model metric of each kind (transformers hub model, two release files) and a DSP metric
 MODEL_METRICS = ["evaluate.metrics=[mcd,speech_bert,sheet_ssqa,utmos]",
                  "evaluate.metric_settings={utmos: {checkpoint: published}}"]

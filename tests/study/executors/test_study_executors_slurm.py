@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers.fakehub import WAVLM_FILES, FakeHub
 from helpers.fakeslurm import FakeSlurm, install_fake_slurm
 from helpers.studysetup import tiny_study, write_study
 
@@ -230,6 +231,13 @@ SPLIT = {"evaluate": {"n_q": [1, 2], "metrics": ["mel_distance", "speech_bert", 
 GPU_SLURM = {**SLURM, "evaluate-gpu": {"partition": "gpu", "gpus": 1}, "evaluate-cpu": {"cpus": 8}}
 
 
+@pytest.fixture
+def wavlm_cached(tmp_path, monkeypatch) -> None:
+    """speech_bert's WavLM in a (fake) hub cache: a submission refuses a study whose models are not cached."""
+    FakeHub(tmp_path / "hf-cache", monkeypatch).put("microsoft/wavlm-large", WAVLM_FILES)
+
+
+@pytest.mark.usefixtures("wavlm_cached")
 def test_a_gpu_studys_evaluation_is_a_gpu_job_and_a_cpu_job_over_the_same_shards(tmp_path, monkeypatch) -> None:
     fake = install_fake_slurm(tmp_path / "slurm", monkeypatch)
     spec, layout = _study(tmp_path, slurm=GPU_SLURM, **SPLIT), RunLayout(tmp_path / "run")
@@ -259,6 +267,7 @@ def test_a_gpu_studys_evaluation_is_a_gpu_job_and_a_cpu_job_over_the_same_shards
     assert "metrics" not in recorded["baseline-opus-6kbps-en"] and "metrics" not in recorded["corpus"]
 
 
+@pytest.mark.usefixtures("wavlm_cached")
 @pytest.mark.parametrize(("evaluate", "kind"), [
     ({"device": "cpu"}, "evaluate-cpu"),  # every metric on CPU nodes: one job puts each clip through the codec once
     ({"metrics": ["mel_distance", "si_snr"]}, "evaluate-gpu"),  # one group of metrics: one job, as before
@@ -274,6 +283,7 @@ def test_one_group_of_metrics_or_a_cpu_device_is_one_evaluation_job(tmp_path, mo
     assert {j["kind"] for j in evaluations} == {kind} and not any("metrics" in j for j in evaluations)
 
 
+@pytest.mark.usefixtures("wavlm_cached")
 def test_a_finished_part_is_not_submitted_again_and_status_shows_each_part(tmp_path, monkeypatch) -> None:
     fake = install_fake_slurm(tmp_path / "slurm", monkeypatch)
     spec, layout = _study(tmp_path, slurm=GPU_SLURM, **SPLIT), RunLayout(tmp_path / "run")
