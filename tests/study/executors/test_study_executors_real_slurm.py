@@ -121,27 +121,22 @@ def test_a_training_job_cancelled_half_way_resumes_from_its_checkpoint_to_the_sa
     assert table_cells(out / "tables" / "summary.csv") == table_cells(local / "tables" / "summary.csv")
 
 
-@pytest.mark.slow
-def test_a_training_job_told_it_is_preempted_checkpoints_requeues_and_resumes_to_the_same_codec(tmp_path) -> None:
-    """USR2 to the batch shell, as ``--signal=B:USR2@N`` sends it before the time limit or a preemption."""
-    why = slurm_unavailable()
-    if why:
-        pytest.skip(f"no local Slurm: {why}")
+def _preempted_study(tmp_path: Path, overrides: list[str], slurm: dict) -> tuple[Path, RunLayout, int]:
+    """The one-condition tiny study (60 steps, a checkpoint every 20) through the local Slurm, with USR2 sent to its
+    training job's batch shell after a few steps, as ``--signal=B:USR2@N`` sends it before the time limit or a
+    preemption; returns the study file, the run and the step the training stopped at (after the study ended)."""
     codec = {"preset": "tiny", "overrides": [*STUDY_TRAIN, "train.steps=60", "train.checkpoint_interval=20",
-                                              "train.valid_interval=30", "train.log_interval=5"]}
+                                              "train.valid_interval=30", "train.log_interval=5", *overrides]}
     study = write_study(tmp_path / "tiny.yaml", tiny_study(tmp_path, tmp_path / "synth", codec=codec,
                                                            conditions=[{"name": "english", "languages": ["en"],
                                                                         "domains": ["speech"]}],
-                                                           slurm={"cpus": 1}))
-    local = tmp_path / "local"
-    StudyRunner(load_study(study), local, progress=False, echo=lambda _: None).run()
-
+                                                           slurm=slurm))
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
-    out = tmp_path / "slurm-run"
-    layout = RunLayout(out)
+    layout = RunLayout(tmp_path / "slurm-run")
     with local_slurm(tmp_path / "slurm", cpus=2) as slurm_env:
         env.update(SLURM_CONF=slurm_env["SLURM_CONF"])
-        assert _cli(["study", "run", str(study), "--out", str(out), "--executor", "slurm"], env).returncode == 0
+        submitted = _cli(["study", "run", str(study), "--out", str(layout.root), "--executor", "slurm"], env)
+        assert submitted.returncode == 0, submitted.stderr[-3000:]
         job = next(j for j in json.loads(layout.slurm_jobs.read_text())["jobs"] if j["name"].startswith("train-"))
         metrics = layout.train_metrics("english-soundstream")
         end = time.monotonic() + 240
@@ -152,11 +147,22 @@ def test_a_training_job_told_it_is_preempted_checkpoints_requeues_and_resumes_to
     log = layout.slurm_log(job["name"], job["id"]).read_text()
     stopped = re.search(r"training stopped on request at step (\d+)", log)
     assert stopped, log[-3000:]
+    return study, layout, int(stopped.group(1))
+
+
+@pytest.mark.slow
+def test_a_training_job_told_it_is_preempted_checkpoints_requeues_and_resumes_to_the_same_codec(tmp_path) -> None:
+    why = slurm_unavailable()
+    if why:
+        pytest.skip(f"no local Slurm: {why}")
+    study, layout, stopped = _preempted_study(tmp_path, [], {"cpus": 1})
+    local = tmp_path / "local"
+    StudyRunner(load_study(study), local, progress=False, echo=lambda _: None).run()
     summary = json.loads(layout.train_summary("english-soundstream").read_text())
-    assert summary["step"] == 60 and summary["resumed_from"] == int(stopped.group(1)) < 20  # no step trained twice
-    ours, alone = _weights(out, "english-soundstream"), _weights(local, "english-soundstream")
+    assert summary["step"] == 60 and summary["resumed_from"] == stopped < 20  # no step trained twice
+    ours, alone = _weights(layout.root, "english-soundstream"), _weights(local, "english-soundstream")
     assert all(torch.equal(ours[k], alone[k]) for k in alone)
-    assert table_cells(out / "tables" / "summary.csv") == table_cells(local / "tables" / "summary.csv")
+    assert table_cells(layout.tables / "summary.csv") == table_cells(local / "tables" / "summary.csv")
 
 
 @pytest.mark.slow
@@ -167,35 +173,14 @@ def test_a_training_on_two_processes_under_torchrun_is_preempted_and_resumes_to_
     why = slurm_unavailable()
     if why:
         pytest.skip(f"no local Slurm: {why}")
-    codec = {"preset": "tiny", "overrides": [*STUDY_TRAIN, "train.steps=60", "train.checkpoint_interval=20",
-                                              "train.valid_interval=30", "train.log_interval=5",
-                                              "train.batch_size=4"]}
-    study = write_study(tmp_path / "tiny.yaml", tiny_study(tmp_path, tmp_path / "synth", codec=codec,
-                                                           conditions=[{"name": "english", "languages": ["en"],
-                                                                        "domains": ["speech"]}],
-                                                           slurm={"cpus": 1, "train": {"cpus": 2, "processes": 2}}))
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
-    out = tmp_path / "slurm-run"
-    layout = RunLayout(out)
-    with local_slurm(tmp_path / "slurm", cpus=2) as slurm_env:
-        env.update(SLURM_CONF=slurm_env["SLURM_CONF"])
-        assert _cli(["study", "run", str(study), "--out", str(out), "--executor", "slurm"], env).returncode == 0
-        job = next(j for j in json.loads(layout.slurm_jobs.read_text())["jobs"] if j["name"].startswith("train-"))
-        assert "torch.distributed.run --standalone --nnodes=1 --nproc_per_node=2" in (
-            layout.slurm_dir / f"{job['name']}.sbatch").read_text()
-        metrics = layout.train_metrics("english-soundstream")
-        end = time.monotonic() + 240
-        while (not metrics.is_file() or metrics.stat().st_size < 200) and time.monotonic() < end:
-            time.sleep(0.05)  # a few steps logged, before the first periodic checkpoint (step 20)
-        subprocess.run(["scancel", "--signal=USR2", "--batch", job["id"]], env=env, check=True)
-        _wait_for_jobs(env, "tiny", 360)
-    log = layout.slurm_log(job["name"], job["id"]).read_text()
-    stopped = re.search(r"training stopped on request at step (\d+)", log)
-    assert stopped, log[-3000:]
+    study, layout, stopped = _preempted_study(tmp_path, ["train.batch_size=4"],
+                                              {"cpus": 1, "train": {"cpus": 2, "processes": 2}})
+    assert "torch.distributed.run --standalone --nnodes=1 --nproc_per_node=2" in (
+        layout.slurm_dir / "train-english-soundstream.sbatch").read_text()
     summary = json.loads(layout.train_summary("english-soundstream").read_text())
     assert summary["world_size"] == 2 and summary["step"] == 60
-    assert summary["resumed_from"] == int(stopped.group(1)) < 20  # no step trained twice
-    assert (out / "tables" / "summary.csv").is_file()
+    assert summary["resumed_from"] == stopped < 20  # no step trained twice
+    assert (layout.tables / "summary.csv").is_file()
 
     run = load_study(study).codec_runs()[0]
     reference = tmp_path / "uninterrupted"

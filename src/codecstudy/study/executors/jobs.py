@@ -41,13 +41,22 @@ class Job:
     shards: int = 1
     id: str | None = None
     metrics: str | None = None
+    tasks: list[int] | None = None  # the array tasks submitted, when a resubmission needs only some; None: all
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {"name": self.name, "kind": self.kind, "items": self.items, "after": self.after,
                                    "shards": self.shards, "id": self.id}
         if self.metrics:
             data["metrics"] = self.metrics
+        if self.tasks is not None:
+            data["tasks"] = self.tasks
         return data
+
+
+def array_option(shards: int, tasks: list[int] | None, limit: int | None) -> str:
+    """``--array=...`` for an array of ``shards`` tasks: every task, or only ``tasks``; at most ``limit`` at once."""
+    chosen = f"0-{shards - 1}" if tasks is None else ",".join(str(t) for t in tasks)
+    return f"--array={chosen}" + (f"%{limit}" if limit else "")
 
 
 def part_key(item: str, part: str | None) -> str:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from codecstudy.hub import OFFLINE_ENVIRONMENT
-from codecstudy.study.executors.jobs import REQUEUE_EXIT, Job, slurm_name
+from codecstudy.study.executors.jobs import REQUEUE_EXIT, Job, array_option, slurm_name
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.slurm_spec import SlurmResources
 from codecstudy.study.spec import StudySpec
@@ -27,9 +27,8 @@ def sbatch_options(spec: StudySpec, layout: RunLayout, job: Job) -> list[str]:
     res: SlurmResources = spec.slurm.for_kind(job.kind)
     log = layout.slurm_log(job.name, "%A_%a" if job.shards > 1 else "%j")
     options = [f"--job-name={slurm_name(spec, job)}", f"--output={log.resolve()}"]
-    if job.shards > 1:
-        limit = f"%{spec.slurm.array_limit}" if spec.slurm.array_limit else ""
-        options.append(f"--array=0-{job.shards - 1}{limit}")
+    if job.shards > 1:  # every task: a resubmission of some of them names them on sbatch's command line
+        options.append(array_option(job.shards, None, spec.slurm.array_limit))
     for key, option in (("partition", "partition"), ("account", "account"), ("qos", "qos"), ("time", "time"),
                         ("cpus", "cpus-per-task"), ("mem", "mem")):
         value = getattr(res, key)

@@ -21,6 +21,7 @@ from codecstudy.study.executors.jobs import (
     CORPUS_ITEM,
     REPORT_ITEM,
     Job,
+    array_option,
     item_id,
     part_key,
     slurm_name,
@@ -28,6 +29,7 @@ from codecstudy.study.executors.jobs import (
     study_jobs,
 )
 from codecstudy.study.executors.script import job_script
+from codecstudy.study.executors.shards import incomplete_shards
 from codecstudy.study.hubs import check_hub_models
 from codecstudy.study.layout import RunLayout
 from codecstudy.study.schedule import study_items
@@ -92,6 +94,8 @@ class Submission:
         lines = []
         for job in self.jobs:
             array = f" array 0-{job.shards - 1}" if job.shards > 1 else ""
+            if job.tasks is not None:
+                array += f", tasks {','.join(str(t) for t in job.tasks)} only"
             after = f" after {', '.join(job.after)}" if job.after else ""
             ident = f" [{job.id}]" if job.id else ""
             part = f", {job.metrics} metrics" if job.metrics else ""
@@ -121,9 +125,11 @@ def plan_submission(spec: StudySpec, layout: RunLayout, queued: dict[str, slurmc
         if job.name in queued and queued[job.name].active:
             action[job.name] = "queued"
             job.id = queued[job.name].id
-        elif any(action[name] == "submit" for name in waiting) or any(
-                states.get(key) != COMPLETE for key in state_keys(job.items, job.metrics)):
+        elif any(action[name] == "submit" for name in waiting):
+            action[job.name] = "submit"  # its inputs will change: every task again
+        elif any(states.get(key) != COMPLETE for key in state_keys(job.items, job.metrics)):
             action[job.name] = "submit"
+            job.tasks = incomplete_shards(spec, layout, job)
         else:
             action[job.name] = "complete"
         job.after = waiting
@@ -161,7 +167,8 @@ def submit(spec: StudySpec, layout: RunLayout, overrides: list[str], *, dry_run:
             continue
         script = write_text_atomic(layout.slurm_script(job.name), scripts[job.name])
         try:
-            job.id = slurmctl.sbatch(script, [ids[name] for name in job.after])
+            tasks = [array_option(job.shards, job.tasks, spec.slurm.array_limit)] if job.tasks is not None else []
+            job.id = slurmctl.sbatch(script, [ids[name] for name in job.after], tasks)
         except slurmctl.SlurmError as exc:
             slurmctl.scancel(submitted)  # no half-submitted graph: its dependents would wait for nothing
             raise slurmctl.SlurmError(f"sbatch refused job {job.name}: {exc}{_hint(spec, job, str(exc))}") from None

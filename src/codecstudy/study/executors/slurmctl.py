@@ -43,9 +43,10 @@ def _last_line(text: str, command: str = "") -> str:
     return line.removeprefix(f"{command}: ").strip() if command else line
 
 
-def sbatch(script: Path, after: list[str]) -> str:
-    """Submit ``script`` after every job in ``after`` succeeded; returns the job id."""
-    args = ["sbatch", "--parsable"]
+def sbatch(script: Path, after: list[str], options: list[str] | None = None) -> str:
+    """Submit ``script`` after every job in ``after`` succeeded (``options`` on the command line override the
+    script's ``#SBATCH`` lines); returns the job id."""
+    args = ["sbatch", "--parsable", *(options or [])]
     if after:
         args += [f"--dependency=afterok:{':'.join(after)}", "--kill-on-invalid-dep=yes"]
     done = _call([*args, str(script)])
