@@ -86,3 +86,12 @@ def test_only_training_jobs_get_a_launcher(tmp_path) -> None:
     spec = _spec(tmp_path, {"gpus": 4})
     others = [job for job in study_jobs(spec) if job.kind != "train"]
     assert others and all(launch_lines(spec, job) == [] for job in others)
+
+
+def test_a_checkpoint_import_on_a_gpu_node_is_one_process(tmp_path) -> None:
+    spec = _spec(tmp_path, {"gpus": 4})
+    imported = load_study(spec.path, ["checkpoints.english=soundstream-tiny"])
+    jobs = {job.name: job for job in study_jobs(imported)}
+    assert training_processes(imported, jobs["import-english-soundstream"]) == (1, 1)
+    assert launch_lines(imported, jobs["import-english-soundstream"]) == []
+    assert training_processes(imported, jobs["train-multilingual_audio-soundstream"]) == (1, 4)

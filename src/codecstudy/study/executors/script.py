@@ -65,8 +65,9 @@ exit "$status"
 
 
 def training_processes(spec: StudySpec, job: Job) -> tuple[int, int]:
-    """(nodes, processes per node) of a training job; more than one process in all is a torchrun launch."""
-    if job.kind != "train":
+    """(nodes, processes per node) of a training job; more than one process in all is a torchrun launch. A
+    checkpoint's import (a ``train`` job too) is one process."""
+    if job.kind != "train" or not any(item.startswith("train:") for item in job.items):
         return 1, 1
     res = spec.slurm.for_kind(job.kind)
     return res.nodes or 1, res.processes or res.gpus or 1
@@ -75,7 +76,7 @@ def training_processes(spec: StudySpec, job: Job) -> tuple[int, int]:
 def launch_lines(spec: StudySpec, job: Job) -> list[str]:
     """The shell lines that set ``LAUNCH`` for a training on several processes: ``torchrun`` on one node, or one
     torchrun per node through ``srun`` with the rendezvous on the job's first node; each process gets its share of
-    the job's CPUs as threads. None for a training on one process."""
+    the job's CPUs as threads. No lines for a training on one process."""
     nodes, per_node = training_processes(spec, job)
     if nodes * per_node == 1:
         return []
