@@ -28,3 +28,15 @@ def test_a_metric_raising_not_applicable_is_skipped_not_failed() -> None:
     assert record["errors"] == {}
     assert record["skipped"]["f0_corr"].startswith("not applicable: ")
     assert "no voiced frame in the reference" in record["skipped"]["f0_corr"]
+
+
+def test_a_clip_shorter_than_worlds_window_is_not_applicable_to_the_world_metrics() -> None:
+    pytest.importorskip("pyworld", reason="pyworld is in the eval extra")
+    x = speech()[3200:3200 + int(0.05 * RATE)]  # 50 ms: 800 samples, below WORLD's 1024-sample FFT
+    for mode in ("fast", "parity"):
+        scorer = PairScorer(EvalSettings(metrics=["mcd", "f0_corr", "mel_distance"], mode=mode))
+        record = scorer.score("fragment", x, with_noise(x, 20), RATE, {"domain": "speech"})
+        assert record["errors"] == {}, mode
+        reason = "not applicable: shorter than WORLD's analysis window (800 samples < FFT size 1024)"
+        assert record["skipped"] == {"mcd": reason, "f0_corr": reason}, mode
+        assert "mel_distance" in record["metrics"]

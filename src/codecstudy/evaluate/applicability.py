@@ -9,7 +9,8 @@ the model was trained only on these, so a value on another language is *marked*,
 * on a language outside a model's training languages the value is kept and the tables mark it (``†``);
 * a clip shorter than a metric's declared ``min_duration_s`` (PESQ 0.25 s, STOI 0.5121 s, ViSQOL audio 0.96 s,
   speech 0.64 s, ...) is not applicable either (:func:`duration_skip_reason`): the method cannot score it, which
-  says nothing about the codec, so it must not count as a failure;
+  says nothing about the codec, so it must not count as a failure (the WORLD metrics' limit is their FFT size in
+  samples, a setting: their analysis raises ``NotApplicable`` itself);
 * a study overrides a declaration explicitly with ``evaluate.validity: {metric: {domains: [...], languages: [...]}}``
   (``languages: null`` = any).
 

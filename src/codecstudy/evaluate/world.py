@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import firwin, oaconvolve
 
-from codecstudy.evaluate.base import MetricError, require
+from codecstudy.evaluate.base import MetricError, NotApplicable, require
 
 F0_METHODS = ("harvest", "dio")
 # VERSA's mcd_f0 defaults (egs/speech.yaml): the settings the paper's numbers were computed with.
@@ -124,7 +124,7 @@ def normalized_power(sp: np.ndarray) -> np.ndarray:
 
 
 def world_features(x: np.ndarray, sample_rate: int, settings: WorldSettings | None = None) -> WorldFeatures:
-    """Analyse one signal (float in [-1, 1], mono). Raises MetricError when it is too short for one frame."""
+    """Analyse one signal (float in [-1, 1], mono). Raises NotApplicable when it is shorter than the FFT."""
     settings = settings or WorldSettings()
     if settings.f0_method not in F0_METHODS:
         raise MetricError(f"f0_method must be one of {F0_METHODS}, got {settings.f0_method!r}")
@@ -132,8 +132,8 @@ def world_features(x: np.ndarray, sample_rate: int, settings: WorldSettings | No
         warnings.simplefilter("ignore")  # pyworld 0.3.5 imports pkg_resources, which warns on import
         pw = require("pyworld", "pyworld")
     x = np.asarray(x, dtype=np.float64) * np.iinfo(np.int16).max
-    if x.size < settings.fft_size:
-        raise MetricError(f"too short for WORLD analysis: {x.size} samples < FFT size {settings.fft_size}")
+    if x.size < settings.fft_size:  # the clip's limit (a 50 ms word fragment), not the codec's failure
+        raise NotApplicable(f"shorter than WORLD's analysis window ({x.size} samples < FFT size {settings.fft_size})")
     x = np.ascontiguousarray(lowcut(x, sample_rate, settings.lowcut_hz))
     if settings.f0_method == "harvest":
         f0, times = pw.harvest(
