@@ -25,10 +25,9 @@ from codecstudy.errors import CodecStudyError
 from codecstudy.files import read_json_or_none
 from codecstudy.train import checkpoint as ckpt
 from codecstudy.train.interrupt import STOP_FILE_VARIABLE, TrainingInterrupted, stop_requested
+from codecstudy.train.trainer import CHECKPOINT_DIR, SUMMARY_NAME
 
 STOP_NAME = "stop.request"  # in the training's folder, while a launched training runs
-CHECKPOINT_DIR = "checkpoints"  # train.trainer.CHECKPOINT_DIR
-SUMMARY_NAME = "summary.json"  # train.trainer.SUMMARY_NAME
 POLL_SECONDS = 0.5
 
 
