@@ -79,7 +79,10 @@ def init_distributed(timeout_minutes: float = 30.0) -> DistContext:
 
 
 def shutdown(ctx: DistContext) -> None:
+    """Leave the process group together: a rank that tore its group down while another still held gloo's
+    connections to it made that one abort at exit ("terminate called without an active exception")."""
     if ctx.enabled and dist.is_initialized():
+        barrier(ctx)
         dist.destroy_process_group()
 
 
